@@ -1,0 +1,444 @@
+//! Configuration from the environment only, validated once at start.
+//!
+//! Every variable is read through [`Env`], so the rules are unit-tested on a plain map. An error
+//! names the variable and what is wrong with it, never its value (it may be a secret).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use postiqo_domain::UploadPolicy;
+use postiqo_storage::StorageConfig;
+use secrecy::SecretString;
+use url::Url;
+
+/// A variable that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error: {var} {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        problem: problem.into(),
+    }
+}
+
+/// Where variables come from: the process environment, or a map in tests.
+pub trait Env {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).cloned()
+    }
+}
+
+struct Reader<'a>(&'a dyn Env);
+
+impl Reader<'_> {
+    /// The trimmed value; empty counts as unset.
+    fn opt(&self, var: &'static str) -> Option<String> {
+        self.0.get(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, var: &'static str) -> Result<String, ConfigError> {
+        self.opt(var).ok_or_else(|| err(var, "is required but not set"))
+    }
+
+    fn or(&self, var: &'static str, default: &str) -> String {
+        self.opt(var).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn parse<T: std::str::FromStr>(&self, var: &'static str, default: T, what: &str) -> Result<T, ConfigError> {
+        match self.opt(var) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| err(var, format!("must be {what}"))),
+        }
+    }
+
+    fn secs(&self, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        let n: u64 = self.parse(var, default, "a whole number of seconds")?;
+        if n == 0 {
+            return Err(err(var, "must be at least 1 second"));
+        }
+        Ok(Duration::from_secs(n))
+    }
+
+    fn bool(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.opt(var).as_deref() {
+            None => Ok(default),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some("0" | "false" | "no" | "off") => Ok(false),
+            Some(_) => Err(err(var, "must be true or false")),
+        }
+    }
+
+    fn url(&self, var: &'static str, default: Option<&str>) -> Result<Url, ConfigError> {
+        let raw = match default {
+            Some(d) => self.or(var, d),
+            None => self.required(var)?,
+        };
+        let url = Url::parse(&raw).map_err(|_| err(var, "must be an absolute http(s) URL"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(err(var, "must be an absolute http(s) URL"));
+        }
+        Ok(url)
+    }
+}
+
+/// A browser origin (`scheme://host[:port]`) allowed to call the API with credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedOrigin(String);
+
+impl AllowedOrigin {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let url = Url::parse(raw).ok()?;
+        let is_origin = matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some()
+            && url.path() == "/"
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && url.username().is_empty()
+            && !raw.trim_end_matches('/').contains('*');
+        is_origin.then(|| Self(url.origin().ascii_serialization()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AllowedOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Keys that sign and verify our access JWTs. The first signs; all verify, so a new key can be
+/// introduced and the old one kept for one access-token lifetime without logging anyone out.
+#[derive(Clone)]
+pub struct JwtKeys {
+    pub keys: Vec<(String, SecretString)>,
+}
+
+impl fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kids: Vec<_> = self.keys.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("JwtKeys").field("kids", &kids).finish_non_exhaustive()
+    }
+}
+
+/// `kid:base64secret,kid2:base64secret`; each secret at least 32 bytes.
+fn parse_jwt_keys(var: &'static str, raw: &str) -> Result<JwtKeys, ConfigError> {
+    let mut keys = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (kid, secret) = entry
+            .split_once(':')
+            .ok_or_else(|| err(var, "must be a comma-separated list of kid:base64-secret"))?;
+        let valid_kid = !kid.is_empty()
+            && kid.len() <= 64
+            && kid.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid_kid {
+            return Err(err(var, "has a key id that is not 1-64 characters of [A-Za-z0-9._-]"));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(secret)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(secret))
+            .map_err(|_| err(var, format!("key {kid} is not valid base64")))?;
+        if bytes.len() < 32 {
+            return Err(err(var, format!("key {kid} must decode to at least 32 bytes")));
+        }
+        if keys.iter().any(|(k, _)| k == kid) {
+            return Err(err(var, format!("lists key id {kid} twice")));
+        }
+        keys.push((kid.to_owned(), SecretString::from(secret.to_owned())));
+    }
+    if keys.is_empty() {
+        return Err(err(var, "must list at least one key"));
+    }
+    Ok(JwtKeys { keys })
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    pub keys: JwtKeys,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+}
+
+#[derive(Clone)]
+pub struct TikTokSettings {
+    pub client_key: String,
+    pub client_secret: SecretString,
+    pub auth_url: Url,
+    pub api_url: Url,
+}
+
+impl fmt::Debug for TikTokSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TikTokSettings")
+            .field("client_key", &self.client_key)
+            .field("auth_url", &self.auth_url.as_str())
+            .field("api_url", &self.api_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UploadSettings {
+    pub policy: UploadPolicy,
+    /// How long a presigned upload URL stays valid.
+    pub url_ttl: Duration,
+    /// How long a video may stay PENDING before it expires.
+    pub pending_ttl: Duration,
+}
+
+/// Storage settings: all `bootstrap` needs.
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    pub storage: StorageConfig,
+    pub allowed_origins: Vec<AllowedOrigin>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub public_url: Url,
+    pub storage: StorageSettings,
+    pub tiktok: TikTokSettings,
+    pub jwt: JwtSettings,
+    pub uploads: UploadSettings,
+    /// Largest JSON request body accepted.
+    pub json_limit: usize,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl StorageSettings {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let r = Reader(env);
+        let table = r.required("POSTIQO_TABLE")?;
+        let valid_table = (3..=255).contains(&table.len())
+            && table.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !valid_table {
+            return Err(err("POSTIQO_TABLE", "must be 3-255 characters of [A-Za-z0-9_.-]"));
+        }
+        let bucket = r.required("POSTIQO_BUCKET")?;
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))
+            && !bucket.starts_with(['-', '.'])
+            && !bucket.ends_with(['-', '.']);
+        if !valid_bucket {
+            return Err(err("POSTIQO_BUCKET", "must be a valid S3 bucket name (3-63 of [a-z0-9.-])"));
+        }
+        let s3_public_endpoint = match r.opt("POSTIQO_S3_PUBLIC_ENDPOINT") {
+            Some(_) => Some(r.url("POSTIQO_S3_PUBLIC_ENDPOINT", None)?.to_string()),
+            None => None,
+        };
+        // Local S3 servers live on an IP address, where virtual-host addressing cannot work;
+        // real S3 prefers virtual-host style. Default to path style only when an endpoint is
+        // overridden.
+        let endpoint_overridden = r.opt("AWS_ENDPOINT_URL_S3").is_some() || r.opt("AWS_ENDPOINT_URL").is_some();
+        let s3_force_path_style = r.bool("POSTIQO_S3_FORCE_PATH_STYLE", endpoint_overridden)?;
+        let raw_origins = r.required("POSTIQO_ALLOWED_ORIGINS")?;
+        let allowed_origins = raw_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                AllowedOrigin::parse(o).ok_or_else(|| {
+                    err(
+                        "POSTIQO_ALLOWED_ORIGINS",
+                        "must be a comma-separated list of origins like https://app.example.com (no path, no wildcard)",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if allowed_origins.is_empty() {
+            return Err(err("POSTIQO_ALLOWED_ORIGINS", "must list at least one origin"));
+        }
+        Ok(Self {
+            storage: StorageConfig {
+                table,
+                bucket,
+                s3_public_endpoint,
+                s3_force_path_style,
+            },
+            allowed_origins,
+        })
+    }
+}
+
+impl Settings {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let r = Reader(env);
+        let bind = r.parse(
+            "POSTIQO_BIND",
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            "an address like 127.0.0.1:8080",
+        )?;
+        let public_url = r.url("POSTIQO_PUBLIC_URL", None)?;
+        if public_url.path() != "/" || public_url.query().is_some() {
+            return Err(err("POSTIQO_PUBLIC_URL", "must be a base URL without path or query"));
+        }
+        let storage = StorageSettings::from_env(env)?;
+
+        let tiktok = TikTokSettings {
+            client_key: r.required("POSTIQO_TIKTOK_CLIENT_KEY")?,
+            client_secret: SecretString::from(r.required("POSTIQO_TIKTOK_CLIENT_SECRET")?),
+            auth_url: r.url(
+                "POSTIQO_TIKTOK_AUTH_URL",
+                Some("https://www.tiktok.com/v2/auth/authorize/"),
+            )?,
+            api_url: r.url("POSTIQO_TIKTOK_API_URL", Some("https://open.tiktokapis.com"))?,
+        };
+
+        let jwt = JwtSettings {
+            keys: parse_jwt_keys("POSTIQO_JWT_KEYS", &r.required("POSTIQO_JWT_KEYS")?)?,
+            issuer: r.or("POSTIQO_JWT_ISSUER", public_url.origin().ascii_serialization().as_str()),
+            audience: r.or("POSTIQO_JWT_AUDIENCE", "postiqo-api"),
+            access_ttl: r.secs("POSTIQO_ACCESS_TOKEN_TTL_SECS", 900)?,
+        };
+
+        let policy = UploadPolicy {
+            max_size: r.parse("POSTIQO_MAX_VIDEO_BYTES", 4 * 1024 * MIB, "a number of bytes")?,
+            multipart_threshold: r.parse("POSTIQO_MULTIPART_THRESHOLD_BYTES", 64 * MIB, "a number of bytes")?,
+            part_size: r.parse("POSTIQO_MULTIPART_PART_BYTES", 16 * MIB, "a number of bytes")?,
+        }
+        .validate()
+        .map_err(|e| err("POSTIQO_MULTIPART_PART_BYTES", e.to_string()))?;
+        if policy.max_size == 0 {
+            return Err(err("POSTIQO_MAX_VIDEO_BYTES", "must be at least 1"));
+        }
+        let uploads = UploadSettings {
+            policy,
+            url_ttl: r.secs("POSTIQO_UPLOAD_URL_TTL_SECS", 3600)?,
+            pending_ttl: r.secs("POSTIQO_PENDING_VIDEO_TTL_SECS", 24 * 3600)?,
+        };
+        if uploads.url_ttl > Duration::from_secs(7 * 24 * 3600) {
+            return Err(err("POSTIQO_UPLOAD_URL_TTL_SECS", "must be at most 604800 (S3's limit)"));
+        }
+        let json_limit = r.parse("POSTIQO_JSON_LIMIT_BYTES", 64 * 1024, "a number of bytes")?;
+
+        Ok(Self {
+            bind,
+            public_url,
+            storage,
+            tiktok,
+            jwt,
+            uploads,
+            json_limit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> HashMap<String, String> {
+        [
+            ("POSTIQO_PUBLIC_URL", "http://127.0.0.1:8080"),
+            ("POSTIQO_ALLOWED_ORIGINS", "http://localhost:5173, https://app.example.com"),
+            ("POSTIQO_TABLE", "postiqo"),
+            ("POSTIQO_BUCKET", "postiqo-videos"),
+            ("POSTIQO_TIKTOK_CLIENT_KEY", "key"),
+            ("POSTIQO_TIKTOK_CLIENT_SECRET", "super-secret-value"),
+            ("POSTIQO_JWT_KEYS", "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let s = Settings::from_env(&base()).expect("valid");
+        assert_eq!(s.bind, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(s.tiktok.api_url.as_str(), "https://open.tiktokapis.com/");
+        assert_eq!(s.uploads.policy.multipart_threshold, 64 * MIB);
+        assert_eq!(s.storage.allowed_origins.len(), 2);
+        assert!(!s.storage.storage.s3_force_path_style);
+        assert_eq!(s.jwt.access_ttl, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn missing_or_bad_values_name_the_variable() {
+        let mut env = base();
+        env.remove("POSTIQO_TABLE");
+        let e = Settings::from_env(&env).expect_err("must fail");
+        assert_eq!(e.var, "POSTIQO_TABLE");
+        assert_eq!(e.to_string(), "configuration error: POSTIQO_TABLE is required but not set");
+
+        let mut env = base();
+        env.insert("POSTIQO_BIND".into(), "nonsense".into());
+        assert_eq!(Settings::from_env(&env).expect_err("bad bind").var, "POSTIQO_BIND");
+
+        let mut env = base();
+        env.insert("POSTIQO_ALLOWED_ORIGINS".into(), "*".into());
+        assert_eq!(
+            Settings::from_env(&env).expect_err("wildcard").var,
+            "POSTIQO_ALLOWED_ORIGINS"
+        );
+
+        let mut env = base();
+        env.insert("POSTIQO_JWT_KEYS".into(), "k1:c2hvcnQ=".into());
+        let e = Settings::from_env(&env).expect_err("short key");
+        assert_eq!(e.var, "POSTIQO_JWT_KEYS");
+        assert!(!e.to_string().contains("c2hvcnQ="), "never echo secret values");
+    }
+
+    #[test]
+    fn errors_never_contain_secret_values() {
+        let mut env = base();
+        env.insert("POSTIQO_JWT_KEYS".into(), "bad entry with super-secret-value".into());
+        let e = Settings::from_env(&env).expect_err("malformed");
+        assert!(!e.to_string().contains("super-secret-value"));
+        let s = Settings::from_env(&base()).expect("valid");
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("super-secret-value"));
+        assert!(!debug.contains("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"));
+    }
+
+    #[test]
+    fn path_style_follows_endpoint_override() {
+        let mut env = base();
+        env.insert("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:4566".into());
+        assert!(Settings::from_env(&env).expect("valid").storage.storage.s3_force_path_style);
+        env.insert("POSTIQO_S3_FORCE_PATH_STYLE".into(), "false".into());
+        assert!(!Settings::from_env(&env).expect("valid").storage.storage.s3_force_path_style);
+    }
+
+    #[test]
+    fn origins_are_normalised_and_paths_refused() {
+        assert_eq!(
+            AllowedOrigin::parse("https://App.Example.com").map(|o| o.0),
+            Some("https://app.example.com".to_owned())
+        );
+        assert_eq!(
+            AllowedOrigin::parse("http://localhost:5173/").map(|o| o.0),
+            Some("http://localhost:5173".to_owned())
+        );
+        assert!(AllowedOrigin::parse("https://app.example.com/path").is_none());
+        assert!(AllowedOrigin::parse("https://*.example.com").is_none());
+        assert!(AllowedOrigin::parse("null").is_none());
+    }
+}

@@ -1,0 +1,84 @@
+//! actix's extractor errors, turned into our problem documents.
+
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::{HttpRequest, web};
+
+use crate::problem::{ApiError, ErrorCode, FieldError};
+
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .content_type_required(true)
+        .content_type(|mime| mime.type_() == "application" && mime.subtype() == "json")
+        .error_handler(|e, _req: &HttpRequest| json_error(e).into())
+}
+
+pub fn json_error(e: JsonPayloadError) -> ApiError {
+    match e {
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ApiError::new(ErrorCode::PayloadTooLarge).detail(format!("The body may be at most {limit} bytes."))
+        }
+        JsonPayloadError::ContentType => ApiError::new(ErrorCode::UnsupportedMediaType),
+        JsonPayloadError::Deserialize(de) => serde_error(&de),
+        other => ApiError::new(ErrorCode::MalformedJson).source(other.to_string()),
+    }
+}
+
+/// Syntax errors are 400; well-formed JSON of the wrong shape is 422 with what was expected.
+pub fn serde_error(de: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match de.classify() {
+        Category::Data => ApiError::new(ErrorCode::InvalidBody).detail(data_error_message(de)),
+        Category::Syntax | Category::Eof | Category::Io => ApiError::new(ErrorCode::MalformedJson)
+            .detail(format!("Invalid JSON at line {} column {}.", de.line(), de.column())),
+    }
+}
+
+/// serde's message without its " at line x column y" suffix, capped so a hostile body cannot
+/// make us echo it back at length.
+fn data_error_message(de: &serde_json::Error) -> String {
+    let msg = de.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or_default();
+    msg.chars().take(200).collect()
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|e, _req: &HttpRequest| {
+        let detail = match &e {
+            QueryPayloadError::Deserialize(de) => de.to_string().chars().take(200).collect(),
+            _ => "The query string could not be read.".to_owned(),
+        };
+        ApiError::new(ErrorCode::InvalidQuery).detail(detail).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_e, _req: &HttpRequest| ApiError::new(ErrorCode::InvalidPath).into())
+}
+
+/// `validator` errors as per-field problem entries.
+pub fn validation_error(errors: &validator::ValidationErrors) -> ApiError {
+    let mut fields: Vec<FieldError> = errors
+        .field_errors()
+        .into_iter()
+        .flat_map(|(field, errs)| {
+            errs.iter().map(move |e| FieldError {
+                field: field.to_string(),
+                message: e
+                    .message
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| format!("failed the {} rule", e.code)),
+            })
+        })
+        .collect();
+    fields.sort_by(|a, b| a.field.cmp(&b.field));
+    ApiError::new(ErrorCode::ValidationFailed).field_errors(fields)
+}
+
+pub fn field_error(field: &str, message: impl ToString) -> ApiError {
+    ApiError::new(ErrorCode::ValidationFailed).field_errors(vec![FieldError {
+        field: field.to_owned(),
+        message: message.to_string(),
+    }])
+}

@@ -1,0 +1,13 @@
+//! Postiqo's HTTP API. `main.rs` only parses the command and calls into here.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod services;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,156 @@
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use tracing::Instrument;
+
+use crate::problem::{ApiError, ErrorCode, problem_response};
+
+fn is_problem(res: &ServiceResponse<BoxBody>) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"))
+}
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being handled, for problem bodies built deep inside handlers.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Keeps a caller's id only when it cannot smuggle anything into logs or headers.
+fn sane_request_id(raw: &HeaderValue) -> Option<String> {
+    let s = raw.to_str().ok()?;
+    let ok = (1..=128).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    ok.then(|| s.to_owned())
+}
+
+/// Settings for [`RequestContext::handle`].
+#[derive(Clone)]
+pub struct RequestContext {
+    /// Send HSTS: only when the API is served over HTTPS.
+    pub hsts: bool,
+}
+
+const SWAGGER_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+impl RequestContext {
+    /// Gives every request an id (echoed in `X-Request-Id`, in problem bodies and on every
+    /// log line of the request), writes one access line, and sets the security headers.
+    pub async fn handle(
+        self,
+        req: ServiceRequest,
+        next: Next<impl MessageBody + 'static>,
+    ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+        let id = req
+            .headers()
+            .get(&X_REQUEST_ID)
+            .and_then(sane_request_id)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        let span = tracing::info_span!("request", request_id = %id);
+        let started = Instant::now();
+        let method = req.method().to_string();
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect::<String>())
+            .unwrap_or_default();
+        // The socket peer, not X-Forwarded-For: a client could forge the header. Behind a
+        // proxy, the proxy's own access log has the original address.
+        let client_ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+        let is_swagger = req.path().starts_with("/swagger-ui");
+
+        let result = REQUEST_ID
+            .scope(id.clone(), next.call(req).instrument(span.clone()))
+            .await;
+        // Errors raised by inner middleware (actix-cors) have no response yet; they become
+        // a problem carrying this request's id. (The request cannot be kept to build the
+        // response here: holding a clone of it breaks actix's routing.)
+        let mut res = match result {
+            Ok(res) => res.map_into_boxed_body(),
+            Err(e) => {
+                let status = e.as_response_error().status_code();
+                let mut err = ApiError::new(ErrorCode::for_status(status));
+                err.request_id = Some(id);
+                return Err(err.into());
+            }
+        };
+
+        // Anything that left a framework layer as a non-problem error (actix-cors, payload
+        // limits, ...) is rewritten, so every error a client sees has the same shape.
+        if res.status().as_u16() >= 400 && !is_problem(&res) {
+            let code = ErrorCode::for_status(res.status());
+            let mut problem = ApiError::new(code).problem();
+            problem.status = res.status().as_u16();
+            problem.request_id = Some(id.clone());
+            let status = res.status();
+            let new = problem_response(status, &problem, |_| {});
+            res = res.into_response(new);
+        }
+
+        let headers = res.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            headers.insert(X_REQUEST_ID, v);
+        }
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(if is_swagger { SWAGGER_CSP } else { API_CSP }),
+        );
+        if self.hsts {
+            headers.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+            );
+        }
+
+        let status = res.status().as_u16();
+        let route = res.request().match_pattern().unwrap_or_else(|| "<unmatched>".to_owned());
+        // Path and query are not logged: query strings carry OAuth codes and states.
+        tracing::info!(
+            target: "access",
+            parent: &span,
+            method,
+            route,
+            status,
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            user_agent,
+            client_ip,
+            "request"
+        );
+        Ok(res)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_with_odd_bytes_are_replaced() {
+        assert_eq!(
+            sane_request_id(&HeaderValue::from_static("abc-123_x.y:z")),
+            Some("abc-123_x.y:z".to_owned())
+        );
+        assert_eq!(sane_request_id(&HeaderValue::from_static("a b")), None);
+        assert_eq!(sane_request_id(&HeaderValue::from_static("a\"},{\"admin\":true")), None);
+        let long = "a".repeat(129);
+        assert_eq!(sane_request_id(&HeaderValue::from_str(&long).expect("header")), None);
+    }
+}

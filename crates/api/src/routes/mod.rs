@@ -1,0 +1,6 @@
+//! HTTP handlers, grouped by resource. Each registers through utoipa-actix-web, so a route
+//! cannot exist without its OpenAPI entry.
+
+pub mod fallback;
+pub mod health;
+pub mod videos;

@@ -1,0 +1,219 @@
+//! Request and response bodies of the video endpoints.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use postiqo_domain::{ContentType, StatusChange, UploadPlan, Video, VideoId, VideoStatus};
+use postiqo_storage::PresignedRequest;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::services::videos::UploadInstructions;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVideoRequest {
+    /// Caption sent to TikTok; at most 2200 UTF-16 code units, no control characters other
+    /// than line breaks and tabs.
+    #[schema(max_length = 2200, example = "Morning run #running")]
+    pub title: String,
+    pub content_type: ContentType,
+    /// Exact size of the file in bytes; S3 refuses an upload of any other length.
+    #[schema(minimum = 1, example = 10485760)]
+    pub size_bytes: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVideoRequest {
+    #[schema(max_length = 2200)]
+    pub title: String,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Debug, Serialize, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct UploadedPart {
+    #[validate(range(min = 1, max = 10000))]
+    pub part_number: u32,
+    /// The `ETag` header S3 returned for this part's PUT.
+    #[validate(length(min = 1, max = 256))]
+    pub etag: String,
+}
+
+/// Body of `upload-complete`. Single uploads send `{}` (or no body); multipart uploads list
+/// every part with the ETag S3 returned for it.
+#[derive(Debug, Default, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteUploadRequest {
+    #[validate(length(min = 1, max = 10000), nested)]
+    pub parts: Option<Vec<UploadedPart>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct PartUrlsRequest {
+    /// Part numbers (1-based) to presign again.
+    #[validate(length(min = 1, max = 1000))]
+    pub part_numbers: Vec<u32>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListVideosQuery {
+    /// Only videos in this status.
+    pub status: Option<VideoStatus>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Where the bytes are stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StorageLocation {
+    pub bucket: String,
+    pub key: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadKind {
+    Single,
+    Multipart,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VideoResponse {
+    pub id: VideoId,
+    pub title: String,
+    pub content_type: ContentType,
+    pub size_bytes: u64,
+    pub status: VideoStatus,
+    pub upload_kind: UploadKind,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub storage: StorageLocation,
+    /// Every status the video has been in, oldest first.
+    pub history: Vec<StatusChange>,
+}
+
+impl VideoResponse {
+    pub fn new(v: Video, bucket: &str) -> Self {
+        Self {
+            id: v.id,
+            title: v.title.into(),
+            content_type: v.content_type,
+            size_bytes: v.size.bytes(),
+            status: v.status,
+            upload_kind: match v.upload {
+                UploadPlan::Single => UploadKind::Single,
+                UploadPlan::Multipart { .. } => UploadKind::Multipart,
+            },
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+            storage: StorageLocation {
+                bucket: bucket.to_owned(),
+                key: v.object_key.as_str().to_owned(),
+            },
+            history: v.history,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VideoListResponse {
+    /// Newest first.
+    pub items: Vec<VideoResponse>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One presigned part upload.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartUpload {
+    pub part_number: u32,
+    /// The exact number of bytes this part must have.
+    pub size_bytes: u64,
+    pub method: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How to send the bytes straight to S3.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadResponse {
+    pub kind: UploadKind,
+    /// For `single`: the request to make.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Headers to send exactly as given: they are part of the signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// For `multipart`: every part but the last has this size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Vec<PartUpload>>,
+    /// Call this (POST) once the bytes are uploaded.
+    pub complete_url: String,
+}
+
+fn headers(p: &PresignedRequest) -> BTreeMap<String, String> {
+    p.headers.iter().cloned().collect()
+}
+
+impl UploadResponse {
+    pub fn new(id: VideoId, instructions: UploadInstructions) -> Self {
+        let complete_url = format!("/v1/videos/{id}/upload-complete");
+        match instructions {
+            UploadInstructions::Single(p) => Self {
+                kind: UploadKind::Single,
+                headers: Some(headers(&p)),
+                method: Some(p.method),
+                url: Some(p.url),
+                expires_at: Some(p.expires_at),
+                part_size: None,
+                parts: None,
+                complete_url,
+            },
+            UploadInstructions::Multipart { part_size, parts } => Self {
+                kind: UploadKind::Multipart,
+                method: None,
+                url: None,
+                headers: None,
+                expires_at: parts.iter().map(|(_, _, p)| p.expires_at).min(),
+                part_size: Some(part_size),
+                parts: Some(
+                    parts
+                        .into_iter()
+                        .map(|(n, len, p)| PartUpload {
+                            part_number: n,
+                            size_bytes: len,
+                            headers: headers(&p),
+                            method: p.method,
+                            url: p.url,
+                            expires_at: p.expires_at,
+                        })
+                        .collect(),
+                ),
+                complete_url,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreateVideoResponse {
+    pub video: VideoResponse,
+    pub upload: UploadResponse,
+}

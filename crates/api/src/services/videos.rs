@@ -1,0 +1,337 @@
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use postiqo_domain::{
+    ContainerCheck, ContentType, Title, UploadPlan, UserId, Video, VideoId, VideoSize, VideoStatus, sniff_container,
+};
+use postiqo_storage::{BlobError, CompletedPart, PresignedRequest, RepoError, Storage, VideoPage, VideoQuery};
+use rand::RngCore;
+use tracing::{info, warn};
+
+use crate::config::UploadSettings;
+use crate::problem::{ApiError, ErrorCode};
+
+/// What a client needs to send the bytes.
+#[derive(Debug, Clone)]
+pub enum UploadInstructions {
+    Single(PresignedRequest),
+    Multipart {
+        part_size: u64,
+        parts: Vec<(u32, u64, PresignedRequest)>,
+    },
+}
+
+/// A new video as the caller describes it, already validated by the domain types.
+pub struct NewVideo {
+    pub title: Title,
+    pub content_type: ContentType,
+    pub size: VideoSize,
+}
+
+#[derive(Clone)]
+pub struct VideoService {
+    storage: Storage,
+    uploads: UploadSettings,
+}
+
+/// Bytes read to check the container signature.
+const SNIFF_LEN: u64 = 16;
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::VideoNotFound).detail("No video with this id belongs to you.")
+}
+
+impl VideoService {
+    pub fn new(storage: Storage, uploads: UploadSettings) -> Self {
+        Self { storage, uploads }
+    }
+
+    pub fn max_size(&self) -> u64 {
+        self.uploads.policy.max_size
+    }
+
+    fn pending_expiry(&self, created: DateTime<Utc>) -> DateTime<Utc> {
+        created + chrono::Duration::from_std(self.uploads.pending_ttl).unwrap_or(chrono::Duration::days(1))
+    }
+
+    fn new_id(at: DateTime<Utc>) -> VideoId {
+        let mut random = [0u8; 10];
+        rand::rng().fill_bytes(&mut random);
+        VideoId::new_v7(u64::try_from(at.timestamp_millis()).unwrap_or(0), random)
+    }
+
+    async fn load(&self, owner: UserId, id: VideoId) -> Result<Video, ApiError> {
+        self.storage.videos.get(owner, id, now()).await?.ok_or_else(not_found)
+    }
+
+    pub async fn get(&self, owner: UserId, id: VideoId) -> Result<Video, ApiError> {
+        self.load(owner, id).await
+    }
+
+    pub async fn list(
+        &self,
+        owner: UserId,
+        status: Option<VideoStatus>,
+        limit: u32,
+        after: Option<VideoId>,
+    ) -> Result<VideoPage, ApiError> {
+        Ok(self
+            .storage
+            .videos
+            .list(VideoQuery {
+                owner,
+                status,
+                limit,
+                after,
+                now: now(),
+            })
+            .await?)
+    }
+
+    /// Creates the record and the upload instructions. For a multipart upload the S3 upload is
+    /// opened first so the record never points at an upload that does not exist; if the record
+    /// cannot be written, the upload is aborted again.
+    pub async fn create(&self, owner: UserId, new: NewVideo) -> Result<(Video, UploadInstructions), ApiError> {
+        let created = now();
+        let id = Self::new_id(created);
+        let plan = self.uploads.policy.plan(new.size);
+        let key = postiqo_domain::ObjectKey::for_video(owner, id);
+        let upload_id = match plan {
+            UploadPlan::Single => None,
+            UploadPlan::Multipart { .. } => Some(self.storage.blobs.create_multipart(&key, new.content_type).await?),
+        };
+        let video = Video::new(id, owner, new.title, new.content_type, new.size, plan, upload_id, created);
+        let instructions = match self.instructions(&video, None).await {
+            Ok(i) => i,
+            Err(e) => {
+                self.abort_quietly(&video).await;
+                return Err(e);
+            }
+        };
+        if let Err(e) = self
+            .storage
+            .videos
+            .insert(&video, Some(self.pending_expiry(created)))
+            .await
+        {
+            self.abort_quietly(&video).await;
+            return Err(e.into());
+        }
+        info!(video_id = %video.id, size = video.size.bytes(), multipart = video.multipart_upload_id.is_some(), "video created");
+        Ok((video, instructions))
+    }
+
+    async fn abort_quietly(&self, video: &Video) {
+        if let Some(upload_id) = &video.multipart_upload_id
+            && let Err(e) = self.storage.blobs.abort_multipart(&video.object_key, upload_id).await
+        {
+            // The bucket's lifecycle rule aborts it later anyway.
+            warn!(video_id = %video.id, error = ?e, "could not abort multipart upload");
+        }
+    }
+
+    /// Presigned requests for the whole upload, or for the listed parts only.
+    async fn instructions(&self, video: &Video, only: Option<&[u32]>) -> Result<UploadInstructions, ApiError> {
+        let ttl: Duration = self.uploads.url_ttl;
+        match (video.upload, &video.multipart_upload_id) {
+            (UploadPlan::Single, _) => Ok(UploadInstructions::Single(
+                self.storage
+                    .blobs
+                    .presign_put(&video.object_key, video.content_type, video.size.bytes(), ttl)
+                    .await?,
+            )),
+            (UploadPlan::Multipart { part_size, part_count }, Some(upload_id)) => {
+                let numbers: Vec<u32> = match only {
+                    Some(list) => list.to_vec(),
+                    None => (1..=u32::try_from(part_count).unwrap_or(u32::MAX)).collect(),
+                };
+                let mut parts = Vec::with_capacity(numbers.len());
+                for n in numbers {
+                    let len = video.upload.part_len(video.size, u64::from(n)).ok_or_else(|| {
+                        crate::extract::field_error(
+                            "part_numbers",
+                            format!("part {n} is outside 1..={part_count}"),
+                        )
+                    })?;
+                    let req = self
+                        .storage
+                        .blobs
+                        .presign_part(&video.object_key, upload_id, n, len, ttl)
+                        .await?;
+                    parts.push((n, len, req));
+                }
+                Ok(UploadInstructions::Multipart { part_size, parts })
+            }
+            (UploadPlan::Multipart { .. }, None) => Err(ApiError::new(ErrorCode::InvalidState)
+                .detail("The upload of this video is already complete.")),
+        }
+    }
+
+    /// Part URLs again, e.g. after one expired or was lost.
+    pub async fn part_urls(&self, owner: UserId, id: VideoId, numbers: &[u32]) -> Result<UploadInstructions, ApiError> {
+        let video = self.load(owner, id).await?;
+        video.ensure_parts_requestable()?;
+        self.instructions(&video, Some(numbers)).await
+    }
+
+    /// A fresh presigned PUT for a single-part upload that has not arrived yet.
+    pub async fn upload_url(&self, owner: UserId, id: VideoId) -> Result<UploadInstructions, ApiError> {
+        let video = self.load(owner, id).await?;
+        if video.status != VideoStatus::Pending {
+            return Err(postiqo_domain::TransitionError {
+                current: video.status,
+                action: postiqo_domain::VideoAction::RequestUploadParts,
+            }
+            .into());
+        }
+        self.instructions(&video, None).await
+    }
+
+    /// Verifies the object and moves the video to UPLOADED.
+    ///
+    /// Idempotent: a video already UPLOADED answers with itself, so a client retrying after a
+    /// lost response, or two racing calls, all see the same outcome.
+    pub async fn complete_upload(
+        &self,
+        owner: UserId,
+        id: VideoId,
+        parts: Option<Vec<CompletedPart>>,
+    ) -> Result<Video, ApiError> {
+        let video = self.load(owner, id).await?;
+        match video.status {
+            VideoStatus::Pending => {}
+            VideoStatus::Uploaded => return Ok(video),
+            VideoStatus::Publishing | VideoStatus::Published | VideoStatus::Failed => {
+                return Err(video.complete_upload(now()).err().map(ApiError::from).unwrap_or_else(|| {
+                    ApiError::new(ErrorCode::InvalidState)
+                }));
+            }
+        }
+
+        if let (UploadPlan::Multipart { part_count, .. }, Some(upload_id)) = (video.upload, &video.multipart_upload_id) {
+            let Some(parts) = parts else {
+                return Err(crate::extract::field_error(
+                    "parts",
+                    "a multipart upload is completed with the list of its parts and their ETags",
+                ));
+            };
+            if parts.len() as u64 != part_count {
+                return Err(crate::extract::field_error(
+                    "parts",
+                    format!("expected {part_count} parts, got {}", parts.len()),
+                ));
+            }
+            match self
+                .storage
+                .blobs
+                .complete_multipart(&video.object_key, upload_id, &parts)
+                .await
+            {
+                // NotFound: the upload id is gone, most likely because a concurrent call
+                // completed it; the object check below decides.
+                Ok(()) | Err(BlobError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+
+        let Some(meta) = self.storage.blobs.head(&video.object_key).await? else {
+            return Err(ApiError::new(ErrorCode::UploadMissing)
+                .detail("Upload the bytes with the presigned request first, then call this again."));
+        };
+        if meta.size != video.size.bytes() || meta.content_type.as_deref() != Some(video.content_type.as_mime()) {
+            let detail = format!(
+                "Declared {} bytes of {}, found {} bytes of {}; the object was removed, upload it again.",
+                video.size.bytes(),
+                video.content_type,
+                meta.size,
+                meta.content_type.as_deref().unwrap_or("unknown type"),
+            );
+            self.reject_object(video, "size or content type differs from the declaration").await?;
+            return Err(ApiError::new(ErrorCode::UploadMismatch).detail(detail));
+        }
+        let head = self.storage.blobs.read_prefix(&video.object_key, SNIFF_LEN).await?;
+        if sniff_container(video.content_type, &head) == ContainerCheck::Mismatch {
+            let declared = video.content_type;
+            self.reject_object(video, "container signature does not match").await?;
+            return Err(ApiError::new(ErrorCode::UploadNotAVideo).detail(format!(
+                "The object is not a {declared} file; it was removed, upload it again."
+            )));
+        }
+
+        let expected = video.version;
+        let next = video.complete_upload(now())?;
+        match self.storage.videos.update(&next, expected, None).await {
+            Ok(()) => {
+                info!(video_id = %next.id, "upload verified");
+                Ok(next)
+            }
+            Err(RepoError::Conflict) => {
+                // Someone else moved it first: answer with what is there now.
+                let current = self.load(owner, id).await?;
+                match current.status {
+                    VideoStatus::Uploaded => Ok(current),
+                    _ => Err(ApiError::new(ErrorCode::ConcurrentUpdate)),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes a bad object so the client can upload again; a multipart video gets a fresh
+    /// multipart upload, since the old one was consumed by its completion.
+    async fn reject_object(&self, video: Video, why: &str) -> Result<(), ApiError> {
+        warn!(video_id = %video.id, why, "uploaded object rejected");
+        self.storage.blobs.delete(&video.object_key).await?;
+        if matches!(video.upload, UploadPlan::Multipart { .. }) {
+            let upload_id = self
+                .storage
+                .blobs
+                .create_multipart(&video.object_key, video.content_type)
+                .await?;
+            let expected = video.version;
+            let mut next = video;
+            next.multipart_upload_id = Some(upload_id);
+            next.version += 1;
+            next.updated_at = now();
+            let expiry = self.pending_expiry(next.created_at);
+            match self.storage.videos.update(&next, expected, Some(expiry)).await {
+                Ok(()) => {}
+                Err(e) => {
+                    self.abort_quietly(&next).await;
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn edit_title(&self, owner: UserId, id: VideoId, title: Title) -> Result<Video, ApiError> {
+        let video = self.load(owner, id).await?;
+        let expected = video.version;
+        let expiry = (video.status == VideoStatus::Pending).then(|| self.pending_expiry(video.created_at));
+        let next = video.edit_title(title, now())?;
+        self.storage.videos.update(&next, expected, expiry).await?;
+        Ok(next)
+    }
+
+    /// Deletes the record, then the bytes. The record goes first, conditionally on the version
+    /// read: a publish that started in between makes the delete fail instead of pulling the
+    /// object from under TikTok.
+    pub async fn delete(&self, owner: UserId, id: VideoId) -> Result<(), ApiError> {
+        let video = self.load(owner, id).await?;
+        video.ensure_deletable()?;
+        self.storage.videos.delete(owner, id, video.version).await?;
+        self.abort_quietly(&video).await;
+        if let Err(e) = self.storage.blobs.delete(&video.object_key).await {
+            // The record is gone; account deletion sweeps the user's whole prefix, so the
+            // object cannot outlive the account.
+            warn!(video_id = %video.id, error = ?e, "object left behind after video deletion");
+        }
+        info!(video_id = %video.id, "video deleted");
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! Building the application: adapters once, then the HTTP server around them.
+
+use std::net::{SocketAddr, TcpListener};
+
+use actix_cors::Cors;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
+use actix_web::http::{Method, header};
+use actix_web::{App, HttpServer, middleware, web};
+use postiqo_storage::Storage;
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, UtoipaApp, scope};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::JwtCodec;
+use crate::config::Settings;
+use crate::extract;
+use crate::middleware::RequestContext;
+use crate::openapi::ApiDoc;
+use crate::routes::{fallback, health, videos};
+use crate::services::VideoService;
+
+/// Everything handlers share, in one `web::Data`.
+pub struct AppState {
+    pub storage: Storage,
+    pub videos: VideoService,
+    pub jwt: JwtCodec,
+    pub bucket: String,
+}
+
+/// Registers every documented route. The server and the OpenAPI generator both call this, so
+/// the document lists exactly what is routed.
+pub fn register<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.openapi(ApiDoc::openapi())
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(scope("/v1").configure(videos::configure))
+}
+
+/// The routes alone, for generating the document without a server.
+pub fn routes_app() -> UtoipaApp<impl ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>>
+{
+    register(App::new().into_utoipa_app())
+}
+
+fn cors(settings: &Settings) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("x-csrf-token"),
+            header::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::HeaderName::from_static("x-request-id"),
+            header::RETRY_AFTER,
+            header::LOCATION,
+        ])
+        .supports_credentials()
+        .max_age(3600);
+    // Exact origins only: credentials are never combined with a wildcard.
+    for origin in &settings.storage.allowed_origins {
+        cors = cors.allowed_origin(origin.as_str());
+    }
+    cors
+}
+
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+}
+
+impl Application {
+    /// Binds the listener and builds the adapters. Storage is not contacted here: the server
+    /// starts even when storage is down, and `/readyz` says so.
+    pub async fn build(settings: Settings) -> std::io::Result<Self> {
+        let sdk = postiqo_storage::sdk_config().await;
+        let storage = postiqo_storage::connect(&sdk, &settings.storage.storage);
+        let state = web::Data::new(AppState {
+            videos: VideoService::new(storage.clone(), settings.uploads.clone()),
+            storage,
+            jwt: JwtCodec::new(&settings.jwt),
+            bucket: settings.storage.storage.bucket.clone(),
+        });
+        let known = web::Data::new(fallback::KnownRoutes::from_openapi(&crate::openapi::document()));
+        let context = RequestContext {
+            hsts: settings.public_url.scheme() == "https",
+        };
+        let listener = TcpListener::bind(settings.bind)?;
+        let addr = listener.local_addr()?;
+        let settings = std::sync::Arc::new(settings);
+
+        let server = HttpServer::new(move || {
+            let context = context.clone();
+            let app = App::new()
+                .app_data(state.clone())
+                .app_data(known.clone())
+                .app_data(extract::json_config(settings.json_limit))
+                .app_data(web::PayloadConfig::new(settings.json_limit))
+                .app_data(extract::query_config())
+                .app_data(extract::path_config())
+                .wrap(cors(&settings))
+                .wrap(middleware::from_fn(move |req, next| context.clone().handle(req, next)))
+                .into_utoipa_app();
+            let (app, doc) = register(app).split_for_parts();
+            app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", doc))
+                .default_service(web::to(fallback::not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run();
+        Ok(Self { server, addr })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,18 @@
+//! Postiqo's domain: identifiers, the rules a video must obey and the video state machine.
+//!
+//! Pure on purpose: no I/O, no clocks (callers pass `now`), no HTTP or AWS types, so every rule
+//! here is unit-tested without a server and every adapter has one place to ask.
+
+mod ids;
+mod media;
+mod status;
+mod title;
+mod upload;
+mod video;
+
+pub use ids::{IdParseError, ObjectKey, UserId, VideoId};
+pub use media::{ContainerCheck, ContentType, ContentTypeError, SizeError, VideoSize, sniff_container};
+pub use status::{VideoAction, VideoStatus, VideoStatusParseError};
+pub use title::{Title, TitleError, TITLE_MAX_UTF16_UNITS};
+pub use upload::{UploadPlan, UploadPlanError, UploadPolicy, MIN_PART_SIZE, MAX_PARTS};
+pub use video::{StatusChange, TransitionError, Video};

@@ -1,0 +1,290 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{ContentType, ObjectKey, Title, UploadPlan, UserId, VideoAction, VideoId, VideoSize, VideoStatus};
+
+/// An illegal move in the video state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {action} while the video is {current}")]
+pub struct TransitionError {
+    pub current: VideoStatus,
+    pub action: VideoAction,
+}
+
+/// One entry of a video's status history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusChange {
+    pub status: VideoStatus,
+    pub at: DateTime<Utc>,
+}
+
+/// A video as Postiqo tracks it.
+///
+/// Fields are public for reading; state changes go through the transition methods, which
+/// consume the value and return the next one, so a caller cannot keep using a stale copy.
+/// `version` increases with every change and is what storage conditions its writes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Video {
+    pub id: VideoId,
+    pub owner: UserId,
+    pub title: Title,
+    pub content_type: ContentType,
+    pub size: VideoSize,
+    pub object_key: ObjectKey,
+    pub status: VideoStatus,
+    pub upload: UploadPlan,
+    /// S3's id of the multipart upload while one is open.
+    pub multipart_upload_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub history: Vec<StatusChange>,
+    pub version: u64,
+}
+
+impl Video {
+    /// A new video waiting for its upload.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: VideoId,
+        owner: UserId,
+        title: Title,
+        content_type: ContentType,
+        size: VideoSize,
+        upload: UploadPlan,
+        multipart_upload_id: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            owner,
+            title,
+            content_type,
+            size,
+            object_key: ObjectKey::for_video(owner, id),
+            status: VideoStatus::Pending,
+            upload,
+            multipart_upload_id,
+            created_at: now,
+            updated_at: now,
+            history: vec![StatusChange {
+                status: VideoStatus::Pending,
+                at: now,
+            }],
+            version: 1,
+        }
+    }
+
+    fn refuse(&self, action: VideoAction) -> TransitionError {
+        TransitionError {
+            current: self.status,
+            action,
+        }
+    }
+
+    fn moved_to(mut self, status: VideoStatus, now: DateTime<Utc>) -> Self {
+        self.status = status;
+        self.history.push(StatusChange { status, at: now });
+        self.touched(now)
+    }
+
+    fn touched(mut self, now: DateTime<Utc>) -> Self {
+        self.updated_at = now;
+        self.version += 1;
+        self
+    }
+
+    /// The bytes are in S3 and were verified: PENDING → UPLOADED.
+    pub fn complete_upload(self, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+        match self.status {
+            VideoStatus::Pending => {
+                let mut next = self.moved_to(VideoStatus::Uploaded, now);
+                next.multipart_upload_id = None;
+                Ok(next)
+            }
+            VideoStatus::Uploaded
+            | VideoStatus::Publishing
+            | VideoStatus::Published
+            | VideoStatus::Failed => Err(self.refuse(VideoAction::CompleteUpload)),
+        }
+    }
+
+    /// Checks that part URLs may be handed out (again): only for a pending multipart upload.
+    pub fn ensure_parts_requestable(&self) -> Result<(), TransitionError> {
+        match (self.status, self.upload) {
+            (VideoStatus::Pending, UploadPlan::Multipart { .. }) if self.multipart_upload_id.is_some() => {
+                Ok(())
+            }
+            _ => Err(self.refuse(VideoAction::RequestUploadParts)),
+        }
+    }
+
+    /// Titles can change until TikTok has them: not while publishing, not once published.
+    pub fn edit_title(mut self, title: Title, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+        match self.status {
+            VideoStatus::Pending | VideoStatus::Uploaded | VideoStatus::Failed => {
+                self.title = title;
+                Ok(self.touched(now))
+            }
+            VideoStatus::Publishing | VideoStatus::Published => {
+                Err(self.refuse(VideoAction::EditTitle))
+            }
+        }
+    }
+
+    /// A video may be deleted unless TikTok may still be pulling its bytes.
+    pub fn ensure_deletable(&self) -> Result<(), TransitionError> {
+        match self.status {
+            VideoStatus::Publishing => Err(self.refuse(VideoAction::Delete)),
+            VideoStatus::Pending
+            | VideoStatus::Uploaded
+            | VideoStatus::Published
+            | VideoStatus::Failed => Ok(()),
+        }
+    }
+
+    /// UPLOADED (or FAILED, as an explicit retry) → PUBLISHING.
+    pub fn start_publish(self, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+        match self.status {
+            VideoStatus::Uploaded | VideoStatus::Failed => {
+                Ok(self.moved_to(VideoStatus::Publishing, now))
+            }
+            VideoStatus::Pending | VideoStatus::Publishing | VideoStatus::Published => {
+                Err(self.refuse(VideoAction::StartPublish))
+            }
+        }
+    }
+
+    /// PUBLISHING → PUBLISHED.
+    pub fn mark_published(self, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+        match self.status {
+            VideoStatus::Publishing => Ok(self.moved_to(VideoStatus::Published, now)),
+            VideoStatus::Pending
+            | VideoStatus::Uploaded
+            | VideoStatus::Published
+            | VideoStatus::Failed => Err(self.refuse(VideoAction::MarkPublished)),
+        }
+    }
+
+    /// PUBLISHING → FAILED.
+    pub fn mark_failed(self, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+        match self.status {
+            VideoStatus::Publishing => Ok(self.moved_to(VideoStatus::Failed, now)),
+            VideoStatus::Pending
+            | VideoStatus::Uploaded
+            | VideoStatus::Published
+            | VideoStatus::Failed => Err(self.refuse(VideoAction::MarkFailed)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + secs, 0).single().expect("valid time")
+    }
+
+    fn pending() -> Video {
+        Video::new(
+            VideoId::new_v7(1, [1; 10]),
+            UserId::new_v7(1, [2; 10]),
+            Title::parse("hello").expect("title"),
+            ContentType::Mp4,
+            VideoSize::parse(10, 100).expect("size"),
+            UploadPlan::Single,
+            None,
+            at(0),
+        )
+    }
+
+    #[test]
+    fn happy_path_walks_every_state_and_keeps_history() {
+        let v = pending();
+        assert_eq!(v.status, VideoStatus::Pending);
+        let v = v.complete_upload(at(1)).expect("upload");
+        let v = v.start_publish(at(2)).expect("publish");
+        let v = v.mark_published(at(3)).expect("published");
+        assert_eq!(v.status, VideoStatus::Published);
+        let statuses: Vec<_> = v.history.iter().map(|c| c.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                VideoStatus::Pending,
+                VideoStatus::Uploaded,
+                VideoStatus::Publishing,
+                VideoStatus::Published
+            ]
+        );
+        assert_eq!(v.version, 4);
+        assert_eq!(v.updated_at, at(3));
+    }
+
+    #[test]
+    fn failed_videos_can_be_retried() {
+        let v = pending()
+            .complete_upload(at(1))
+            .and_then(|v| v.start_publish(at(2)))
+            .and_then(|v| v.mark_failed(at(3)))
+            .expect("fail");
+        assert_eq!(v.status, VideoStatus::Failed);
+        assert!(v.start_publish(at(4)).is_ok());
+    }
+
+    #[test]
+    fn illegal_moves_name_the_current_state() {
+        let err = pending().start_publish(at(1)).expect_err("must refuse");
+        assert_eq!(
+            err,
+            TransitionError {
+                current: VideoStatus::Pending,
+                action: VideoAction::StartPublish
+            }
+        );
+        assert_eq!(err.to_string(), "cannot publish while the video is PENDING");
+
+        let uploaded = pending().complete_upload(at(1)).expect("upload");
+        assert_eq!(
+            uploaded.clone().complete_upload(at(2)).map(|v| v.status),
+            Err(TransitionError {
+                current: VideoStatus::Uploaded,
+                action: VideoAction::CompleteUpload
+            })
+        );
+        assert!(uploaded.clone().mark_published(at(2)).is_err());
+        assert!(uploaded.mark_failed(at(2)).is_err());
+    }
+
+    #[test]
+    fn titles_freeze_once_tiktok_has_them_and_publishing_blocks_delete() {
+        let t = Title::parse("new").expect("title");
+        let publishing = pending()
+            .complete_upload(at(1))
+            .and_then(|v| v.start_publish(at(2)))
+            .expect("publishing");
+        assert!(publishing.ensure_deletable().is_err());
+        assert!(publishing.clone().edit_title(t.clone(), at(3)).is_err());
+        let published = publishing.mark_published(at(3)).expect("published");
+        assert!(published.ensure_deletable().is_ok());
+        assert!(published.edit_title(t.clone(), at(4)).is_err());
+        let edited = pending().edit_title(t.clone(), at(5)).expect("edit");
+        assert_eq!(edited.title, t);
+        assert_eq!(edited.version, 2);
+        assert_eq!(edited.status, VideoStatus::Pending);
+    }
+
+    #[test]
+    fn parts_only_for_pending_multipart_uploads() {
+        assert!(pending().ensure_parts_requestable().is_err());
+        let mut multi = pending();
+        multi.upload = UploadPlan::Multipart { part_size: 5, part_count: 2 };
+        multi.multipart_upload_id = Some("upload-1".into());
+        assert!(multi.ensure_parts_requestable().is_ok());
+        let done = multi.complete_upload(at(1)).expect("upload");
+        assert_eq!(done.multipart_upload_id, None);
+        assert!(done.ensure_parts_requestable().is_err());
+    }
+}

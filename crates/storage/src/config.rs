@@ -1,0 +1,47 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::{DynamoVideos, S3Blobs, Storage};
+
+/// What the adapters need beyond the standard AWS variables.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub table: String,
+    pub bucket: String,
+    /// The S3 endpoint browsers use, when it differs from the one the API reaches (a presigned
+    /// URL's signature covers the host, so it must be signed for the host the client calls).
+    pub s3_public_endpoint: Option<String>,
+    /// Path-style addressing (`host/bucket/key`): needed by local S3 servers on an IP address.
+    pub s3_force_path_style: bool,
+}
+
+/// The shared AWS configuration from the standard chain (`AWS_REGION`, `AWS_ENDPOINT_URL*`,
+/// credentials), with tight timeouts: when storage is down, requests must fail fast with 503
+/// instead of hanging.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(12))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await
+}
+
+/// Builds the adapters. No network call is made: readiness is checked separately.
+pub fn connect(sdk: &SdkConfig, cfg: &StorageConfig) -> Storage {
+    let videos = DynamoVideos::new(aws_sdk_dynamodb::Client::new(sdk), cfg.table.clone());
+    let blobs = S3Blobs::new(sdk, cfg);
+    Storage {
+        videos: Arc::new(videos),
+        blobs: Arc::new(blobs),
+    }
+}

@@ -1,0 +1,205 @@
+//! Video <-> DynamoDB item. Every attribute is parsed back through the domain's own parsers,
+//! so a malformed item is an error, never a silently wrong video.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use postiqo_domain::{
+    ContentType, ObjectKey, StatusChange, Title, UploadPlan, UserId, Video, VideoId, VideoSize, VideoStatus,
+};
+
+use super::keys::{self, EXPIRES_AT, GSI1PK, GSI1SK, PK, SK};
+use crate::RepoError;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub fn video_to_item(video: &Video, expires_at: Option<DateTime<Utc>>) -> Item {
+    let mut item = Item::new();
+    item.insert(PK.into(), s(keys::user_pk(video.owner)));
+    item.insert(SK.into(), s(keys::video_sk(video.id)));
+    item.insert(GSI1PK.into(), s(keys::user_status_pk(video.owner, video.status)));
+    item.insert(GSI1SK.into(), s(keys::video_sk(video.id)));
+    item.insert("kind".into(), s("video"));
+    item.insert("id".into(), s(video.id.to_string()));
+    item.insert("owner".into(), s(video.owner.to_string()));
+    item.insert("title".into(), s(video.title.as_str()));
+    item.insert("content_type".into(), s(video.content_type.as_mime()));
+    item.insert("size".into(), n(video.size.bytes()));
+    item.insert("object_key".into(), s(video.object_key.as_str()));
+    item.insert("status".into(), s(video.status.as_str()));
+    match video.upload {
+        UploadPlan::Single => {
+            item.insert("upload_kind".into(), s("single"));
+        }
+        UploadPlan::Multipart { part_size, part_count } => {
+            item.insert("upload_kind".into(), s("multipart"));
+            item.insert("part_size".into(), n(part_size));
+            item.insert("part_count".into(), n(part_count));
+        }
+    }
+    if let Some(id) = &video.multipart_upload_id {
+        item.insert("multipart_upload_id".into(), s(id.clone()));
+    }
+    item.insert("created_at".into(), s(video.created_at.to_rfc3339()));
+    item.insert("updated_at".into(), s(video.updated_at.to_rfc3339()));
+    item.insert(
+        "history".into(),
+        AttributeValue::L(
+            video
+                .history
+                .iter()
+                .map(|c| {
+                    AttributeValue::M(HashMap::from([
+                        ("status".to_owned(), s(c.status.as_str())),
+                        ("at".to_owned(), s(c.at.to_rfc3339())),
+                    ]))
+                })
+                .collect(),
+        ),
+    );
+    item.insert("version".into(), n(video.version));
+    if let Some(at) = expires_at {
+        item.insert(EXPIRES_AT.into(), n(at.timestamp()));
+    }
+    item
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, RepoError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(RepoError::Corrupt(format!("attribute {name} missing or not a string"))),
+    }
+}
+
+fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, RepoError> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map_err(|_| RepoError::Corrupt(format!("attribute {name} is not a valid number"))),
+        _ => Err(RepoError::Corrupt(format!("attribute {name} missing or not a number"))),
+    }
+}
+
+fn parse_time(raw: &str, name: &str) -> Result<DateTime<Utc>, RepoError> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| RepoError::Corrupt(format!("attribute {name} is not a timestamp")))
+}
+
+fn corrupt<E>(name: &'static str) -> impl Fn(E) -> RepoError {
+    move |_| RepoError::Corrupt(format!("attribute {name} has an invalid value"))
+}
+
+/// True when the item's TTL has passed (DynamoDB may not have removed it yet).
+pub fn is_expired(item: &Item, now: DateTime<Utc>) -> bool {
+    match item.get(EXPIRES_AT) {
+        Some(AttributeValue::N(v)) => v.parse::<i64>().is_ok_and(|at| at <= now.timestamp()),
+        _ => false,
+    }
+}
+
+pub fn item_to_video(item: &Item) -> Result<Video, RepoError> {
+    let id: VideoId = get_s(item, "id")?.parse().map_err(corrupt("id"))?;
+    let owner: UserId = get_s(item, "owner")?.parse().map_err(corrupt("owner"))?;
+    let upload = match get_s(item, "upload_kind")? {
+        "single" => UploadPlan::Single,
+        "multipart" => UploadPlan::Multipart {
+            part_size: get_n(item, "part_size")?,
+            part_count: get_n(item, "part_count")?,
+        },
+        _ => return Err(RepoError::Corrupt("attribute upload_kind has an invalid value".into())),
+    };
+    let object_key = ObjectKey::parse_stored(get_s(item, "object_key")?)
+        .ok_or_else(|| RepoError::Corrupt("attribute object_key has an invalid value".into()))?;
+    let history = match item.get("history") {
+        Some(AttributeValue::L(entries)) => entries
+            .iter()
+            .map(|e| match e {
+                AttributeValue::M(m) => Ok(StatusChange {
+                    status: get_s(m, "status")?.parse().map_err(corrupt("history.status"))?,
+                    at: parse_time(get_s(m, "at")?, "history.at")?,
+                }),
+                _ => Err(RepoError::Corrupt("history entry is not a map".into())),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => return Err(RepoError::Corrupt("attribute history missing".into())),
+    };
+    Ok(Video {
+        id,
+        owner,
+        title: Title::parse(get_s(item, "title")?).map_err(corrupt("title"))?,
+        content_type: get_s(item, "content_type")?
+            .parse::<ContentType>()
+            .map_err(corrupt("content_type"))?,
+        size: VideoSize::from_stored(get_n(item, "size")?),
+        object_key,
+        status: get_s(item, "status")?.parse::<VideoStatus>().map_err(corrupt("status"))?,
+        upload,
+        multipart_upload_id: match item.get("multipart_upload_id") {
+            Some(AttributeValue::S(v)) => Some(v.clone()),
+            _ => None,
+        },
+        created_at: parse_time(get_s(item, "created_at")?, "created_at")?,
+        updated_at: parse_time(get_s(item, "updated_at")?, "updated_at")?,
+        history,
+        version: get_n(item, "version")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn video(upload: UploadPlan) -> Video {
+        let now = DateTime::parse_from_rfc3339("2026-11-26T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .expect("time");
+        Video::new(
+            VideoId::new_v7(5, [3; 10]),
+            UserId::new_v7(4, [4; 10]),
+            Title::parse("a \"title\" #tag 😀").expect("title"),
+            ContentType::WebM,
+            VideoSize::parse(123, 1000).expect("size"),
+            upload,
+            Some("mpu-1".into()),
+            now,
+        )
+    }
+
+    #[test]
+    fn round_trips_single_and_multipart() {
+        for plan in [UploadPlan::Single, UploadPlan::Multipart { part_size: 10, part_count: 13 }] {
+            let v = video(plan);
+            let item = video_to_item(&v, None);
+            assert_eq!(item_to_video(&item).expect("parse"), v);
+        }
+    }
+
+    #[test]
+    fn corrupt_items_are_errors_not_panics() {
+        let mut item = video_to_item(&video(UploadPlan::Single), None);
+        item.insert("status".into(), s("DANCING"));
+        assert!(matches!(item_to_video(&item), Err(RepoError::Corrupt(_))));
+        let mut item = video_to_item(&video(UploadPlan::Single), None);
+        item.remove("version");
+        assert!(matches!(item_to_video(&item), Err(RepoError::Corrupt(_))));
+    }
+
+    #[test]
+    fn expiry_is_checked_against_now() {
+        let v = video(UploadPlan::Single);
+        let item = video_to_item(&v, Some(v.created_at));
+        assert!(is_expired(&item, v.created_at));
+        assert!(!is_expired(&item, v.created_at - chrono::Duration::seconds(1)));
+        assert!(!is_expired(&video_to_item(&v, None), v.created_at));
+    }
+}

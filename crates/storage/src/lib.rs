@@ -1,0 +1,38 @@
+//! DynamoDB and S3 behind the traits Postiqo's services use.
+//!
+//! The services see only [`VideoRepository`] and [`BlobStore`]; the SDK types stay in the
+//! adapters, and every SDK failure is classified here once (conflict, not found, unavailable)
+//! so callers can answer 409 or 503 without knowing which backend spoke.
+
+mod config;
+mod dynamo;
+mod error;
+mod ports;
+mod s3;
+
+pub use aws_sdk_dynamodb::Client as DynamoClient;
+pub use config::{StorageConfig, connect, sdk_config};
+pub use dynamo::{DynamoVideos, bootstrap_table};
+pub use error::{BlobError, RepoError};
+pub use ports::{
+    BlobStore, CompletedPart, ObjectMeta, PresignedRequest, VideoPage, VideoQuery, VideoRepository,
+};
+pub use s3::{BucketSetup, S3Blobs, bootstrap_bucket};
+
+use std::sync::Arc;
+
+/// The adapters the API needs, built once at start-up.
+#[derive(Clone)]
+pub struct Storage {
+    pub videos: Arc<dyn VideoRepository>,
+    pub blobs: Arc<dyn BlobStore>,
+}
+
+impl Storage {
+    /// Readiness: both backends answer for our table and bucket.
+    pub async fn check_ready(&self) -> Result<(), RepoError> {
+        let (db, blobs) = tokio::join!(self.videos.ping(), self.blobs.ping());
+        db?;
+        blobs.map_err(RepoError::from)
+    }
+}

@@ -1,0 +1,245 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::presigning::{PresignedRequest as SdkPresigned, PresigningConfig};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart as SdkPart};
+use chrono::Utc;
+use postiqo_domain::{ContentType, ObjectKey};
+use tracing::instrument;
+
+use crate::error::{Class, blob_error, classify, service_code};
+use crate::{BlobError, BlobStore, CompletedPart, ObjectMeta, PresignedRequest, StorageConfig};
+
+/// S3 adapter. Two clients because a presigned URL's signature covers the host: `client`
+/// talks to S3 from the API's network, `presigner` signs for the host browsers use.
+#[derive(Clone)]
+pub struct S3Blobs {
+    client: Client,
+    presigner: Client,
+    bucket: String,
+}
+
+impl S3Blobs {
+    pub fn new(sdk: &SdkConfig, cfg: &StorageConfig) -> Self {
+        let base = aws_sdk_s3::config::Builder::from(sdk).force_path_style(cfg.s3_force_path_style);
+        let client = Client::from_conf(base.clone().build());
+        let presigner = match &cfg.s3_public_endpoint {
+            Some(endpoint) => Client::from_conf(base.endpoint_url(endpoint).build()),
+            None => client.clone(),
+        };
+        Self {
+            client,
+            presigner,
+            bucket: cfg.bucket.clone(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn presigning(expires_in: Duration) -> Result<PresigningConfig, BlobError> {
+    PresigningConfig::expires_in(expires_in).map_err(|e| BlobError::Backend(Box::new(e)))
+}
+
+fn to_request(p: SdkPresigned, expires_in: Duration) -> PresignedRequest {
+    let expires_at = Utc::now() + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::zero());
+    PresignedRequest {
+        method: p.method().to_owned(),
+        url: p.uri().to_owned(),
+        headers: p
+            .headers()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        expires_at,
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3Blobs {
+    #[instrument(skip(self), fields(key = %key))]
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        content_type: ContentType,
+        content_length: u64,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, BlobError> {
+        let p = self
+            .presigner
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type(content_type.as_mime())
+            .content_length(i64::try_from(content_length).map_err(|e| BlobError::Backend(Box::new(e)))?)
+            .presigned(presigning(expires_in)?)
+            .await
+            .map_err(blob_error)?;
+        Ok(to_request(p, expires_in))
+    }
+
+    #[instrument(skip(self), fields(key = %key))]
+    async fn create_multipart(&self, key: &ObjectKey, content_type: ContentType) -> Result<String, BlobError> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type(content_type.as_mime())
+            .send()
+            .await
+            .map_err(blob_error)?;
+        out.upload_id
+            .ok_or_else(|| BlobError::Backend("CreateMultipartUpload returned no upload id".into()))
+    }
+
+    #[instrument(skip(self, upload_id), fields(key = %key))]
+    async fn presign_part(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        part_number: u32,
+        content_length: u64,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, BlobError> {
+        let p = self
+            .presigner
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .upload_id(upload_id)
+            .part_number(i32::try_from(part_number).map_err(|e| BlobError::Backend(Box::new(e)))?)
+            .content_length(i64::try_from(content_length).map_err(|e| BlobError::Backend(Box::new(e)))?)
+            .presigned(presigning(expires_in)?)
+            .await
+            .map_err(blob_error)?;
+        Ok(to_request(p, expires_in))
+    }
+
+    #[instrument(skip(self, upload_id, parts), fields(key = %key, parts = parts.len()))]
+    async fn complete_multipart(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: &[CompletedPart],
+    ) -> Result<(), BlobError> {
+        let parts = parts
+            .iter()
+            .map(|p| {
+                SdkPart::builder()
+                    .part_number(p.part_number as i32)
+                    .e_tag(&p.etag)
+                    .build()
+            })
+            .collect();
+        let res = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .upload_id(upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) => match service_code(&e) {
+                Some("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall") => {
+                    Err(BlobError::InvalidParts(Box::new(e)))
+                }
+                Some("NoSuchUpload") => Err(BlobError::NotFound),
+                _ => Err(blob_error(e)),
+            },
+        }
+    }
+
+    #[instrument(skip(self, upload_id), fields(key = %key))]
+    async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<(), BlobError> {
+        let res = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .upload_id(upload_id)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if service_code(&e) == Some("NoSuchUpload") => Ok(()),
+            Err(e) => Err(blob_error(e)),
+        }
+    }
+
+    #[instrument(skip(self), fields(key = %key))]
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError> {
+        let res = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await;
+        match res {
+            Ok(out) => Ok(Some(ObjectMeta {
+                size: out.content_length.and_then(|l| u64::try_from(l).ok()).unwrap_or(0),
+                content_type: out.content_type,
+            })),
+            Err(e) if matches!(&e, aws_sdk_s3::error::SdkError::ServiceError(se) if se.err().is_not_found()) => {
+                Ok(None)
+            }
+            Err(e) => Err(blob_error(e)),
+        }
+    }
+
+    #[instrument(skip(self), fields(key = %key))]
+    async fn read_prefix(&self, key: &ObjectKey, len: u64) -> Result<Vec<u8>, BlobError> {
+        let res = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .range(format!("bytes=0-{}", len.saturating_sub(1)))
+            .send()
+            .await;
+        let out = match res {
+            Ok(out) => out,
+            Err(e) if service_code(&e) == Some("NoSuchKey") => return Err(BlobError::NotFound),
+            Err(e) => return Err(blob_error(e)),
+        };
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| BlobError::Unavailable(Box::new(e)))?
+            .into_bytes();
+        // A server that ignores Range would send the whole object; keep only what we asked for.
+        let keep = usize::try_from(len).unwrap_or(usize::MAX).min(bytes.len());
+        Ok(bytes.slice(..keep).to_vec())
+    }
+
+    #[instrument(skip(self), fields(key = %key))]
+    async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(blob_error)?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), BlobError> {
+        let res = self.client.head_bucket().bucket(&self.bucket).send().await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) => match classify(&e) {
+                Class::Unavailable => Err(blob_error(e)),
+                Class::Other => Err(BlobError::Backend(Box::new(e))),
+            },
+        }
+    }
+}
