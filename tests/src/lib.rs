@@ -1,1 +1,26 @@
+//! Harness for the end-to-end tests: starts the real `postiqo-api` binary against the local
+//! storage servers (each test with its own table and bucket), mints access tokens and wraps
+//! the endpoints.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+mod api;
+mod process;
+mod storage;
+
+pub use api::{TestApp, TestAppBuilder, TestUser};
+pub use process::{ChildProcess, bin_path, free_port};
+pub use storage::{aws_clients, ddb_client, s3_client};
+
+/// Bytes that start like an MP4 file (an `ftyp` box), padded to `len`.
+pub fn mp4_bytes(len: usize) -> Vec<u8> {
+    let mut v = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41".to_vec();
+    v.resize(len, 0xAB);
+    v
+}
+
+/// A PNG header padded to `len`: a file that is not a video.
+pub fn png_bytes(len: usize) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    v.resize(len, 0x11);
+    v
+}

@@ -143,7 +143,10 @@ fn number<T: FromStr>(
 ) -> Result<T, ConfigError> {
     match get(var) {
         None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid { var, value: v }),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::Invalid { var, value: v }),
     }
 }
 
@@ -205,7 +208,10 @@ mod tests {
     #[test]
     fn env_overrides() {
         let c = load(&[
-            ("SANDBOX_VERIFIED_URL_PREFIXES", "http://a/v1/media/, https://b/x/"),
+            (
+                "SANDBOX_VERIFIED_URL_PREFIXES",
+                "http://a/v1/media/, https://b/x/",
+            ),
             ("SANDBOX_ALLOW_HTTP_MEDIA", "false"),
             ("SANDBOX_CODE_TTL_SECS", "5"),
             ("SANDBOX_PKCE_ENCODING", "hex"),

@@ -39,7 +39,12 @@ fn csp(redirect_origin: Option<&str>) -> String {
     )
 }
 
-fn html(status: StatusCode, redirect_origin: Option<&str>, title: &str, body: &str) -> HttpResponse {
+fn html(
+    status: StatusCode,
+    redirect_origin: Option<&str>,
+    title: &str,
+    body: &str,
+) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("Content-Security-Policy", csp(redirect_origin)))
@@ -63,7 +68,12 @@ pub(crate) fn error_page(param: &str, detail: &str) -> HttpResponse {
         escape(param),
         escape(detail)
     );
-    html(StatusCode::BAD_REQUEST, None, "TikTok sandbox: error", &body)
+    html(
+        StatusCode::BAD_REQUEST,
+        None,
+        "TikTok sandbox: error",
+        &body,
+    )
 }
 
 fn hidden(out: &mut String, name: &str, value: &str) {

@@ -96,7 +96,10 @@ pub(crate) async fn middleware(
     if exempt(&path) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let pre = state.lock().faults.take(&path, |k| k != FaultKind::ErrorAs200);
+    let pre = state
+        .lock()
+        .faults
+        .take(&path, |k| k != FaultKind::ErrorAs200);
     let oauth = path.starts_with("/v2/oauth/");
     match pre {
         Some(FaultRule {

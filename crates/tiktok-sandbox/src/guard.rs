@@ -2,17 +2,16 @@
 
 use std::time::Instant;
 
-use actix_web::{HttpRequest, HttpResponse, http::StatusCode};
+use actix_web::{HttpRequest, http::StatusCode};
 
 use crate::{
     model::Grant,
     ratelimit::Endpoint,
-    respond::{api_error, bearer},
+    respond::{Reject, bearer},
     state::AppState,
 };
 
 pub(crate) struct Caller {
-    pub token: String,
     pub grant: Grant,
 }
 
@@ -23,9 +22,9 @@ pub(crate) fn authorize(
     req: &HttpRequest,
     endpoint: Endpoint,
     any_scope: &[&str],
-) -> Result<Caller, HttpResponse> {
+) -> Result<Caller, Reject> {
     let invalid = || {
-        api_error(
+        Reject::api(
             StatusCode::UNAUTHORIZED,
             "access_token_invalid",
             "The access token is invalid or not found in the request.",
@@ -36,21 +35,21 @@ pub(crate) fn authorize(
     let mut inner = state.lock();
     let grant = inner.authenticate(&token, now).ok_or_else(invalid)?;
     if !inner.rate.attempt(&token, endpoint, now) {
-        return Err(api_error(
+        return Err(Reject::api(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limit_exceeded",
             "Rate limit exceeded for this access token.",
         ));
     }
     if !any_scope.is_empty() && !any_scope.iter().any(|s| grant.has_scope(s)) {
-        return Err(api_error(
+        return Err(Reject::api(
             StatusCode::UNAUTHORIZED,
             "scope_not_authorized",
-            &format!(
+            format!(
                 "The user did not authorize the scope required: {}",
                 any_scope.join(" or ")
             ),
         ));
     }
-    Ok(Caller { token, grant })
+    Ok(Caller { grant })
 }

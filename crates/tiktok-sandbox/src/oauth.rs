@@ -20,7 +20,7 @@ use crate::{
     config::PkceEncoding,
     consent, ids,
     model::{AuthCode, TestUser, UserSpec},
-    respond::{oauth_error, pairs},
+    respond::{Reject, oauth_error, pairs},
     state::{AppState, Inner},
 };
 
@@ -55,12 +55,16 @@ fn validate(
         return Err(("client_key", "Unknown client_key.".into()));
     }
     let redirect_uri = get("redirect_uri");
-    let parsed = Url::parse(redirect_uri).map_err(|_| ("redirect_uri", "Not an absolute URL.".into()))?;
+    let parsed =
+        Url::parse(redirect_uri).map_err(|_| ("redirect_uri", "Not an absolute URL.".into()))?;
     if !matches!(parsed.scheme(), "http" | "https")
         || parsed.fragment().is_some()
         || redirect_uri.len() >= 512
     {
-        return Err(("redirect_uri", "Must be http(s), without fragment, < 512 chars.".into()));
+        return Err((
+            "redirect_uri",
+            "Must be http(s), without fragment, < 512 chars.".into(),
+        ));
     }
     let registered = &inner.settings.redirect_uris;
     if !registered.is_empty() && !registered.iter().any(|r| r == redirect_uri) {
@@ -76,7 +80,10 @@ fn validate(
         .map(str::to_owned)
         .collect();
     if scopes.is_empty() || scopes.iter().any(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
-        return Err(("scope", format!("Known scopes: {}.", KNOWN_SCOPES.join(","))));
+        return Err((
+            "scope",
+            format!("Known scopes: {}.", KNOWN_SCOPES.join(",")),
+        ));
     }
     let code_challenge = p.get("code_challenge").filter(|c| !c.is_empty()).cloned();
     match &code_challenge {
@@ -84,7 +91,9 @@ fn validate(
             if get("code_challenge_method") != "S256" {
                 return Err(("code_challenge_method", "Only S256 is supported.".into()));
             }
-            let ok_chars = c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            let ok_chars = c
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
             if !(43..=128).contains(&c.len()) || !ok_chars {
                 return Err(("code_challenge", "Malformed code_challenge.".into()));
             }
@@ -117,7 +126,10 @@ fn redirect(to: &str, params: &[(&str, &str)]) -> HttpResponse {
 fn deny(req: &AuthorizeRequest) -> HttpResponse {
     let mut params = vec![
         ("error", "access_denied"),
-        ("error_description", "The user denied the authorization request."),
+        (
+            "error_description",
+            "The user denied the authorization request.",
+        ),
     ];
     if let Some(s) = &req.state {
         params.push(("state", s));
@@ -187,9 +199,7 @@ async fn authorize_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
         Err((param, detail)) => return consent::error_page(param, &detail),
     };
     match p.get("sandbox_auto").map(String::as_str) {
-        None | Some("") => {
-            consent::page(&auth, &origin(&auth.redirect_uri), &inner.users)
-        }
+        None | Some("") => consent::page(&auth, &origin(&auth.redirect_uri), &inner.users),
         Some("deny") => deny(&auth),
         Some("approve") => {
             let username = p
@@ -220,7 +230,11 @@ async fn authorize_submit(body: web::Bytes, state: web::Data<AppState>) -> HttpR
     if p.get("decision").map(String::as_str) != Some("approve") {
         return deny(&auth);
     }
-    let field = |k: &str| p.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let field = |k: &str| {
+        p.get(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
     let open_id = match p.get("user").map(String::as_str) {
         Some("__new__") => {
             let Some(username) = field("new_username") else {
@@ -264,9 +278,10 @@ fn client_form(
     req: &HttpRequest,
     body: &[u8],
     state: &AppState,
-) -> Result<HashMap<String, String>, HttpResponse> {
+) -> Result<HashMap<String, String>, Reject> {
     if !is_form(req) {
-        return Err(bad(
+        return Err(Reject::oauth(
+            StatusCode::BAD_REQUEST,
             "invalid_request",
             "Content-Type must be application/x-www-form-urlencoded.",
         ));
@@ -277,7 +292,7 @@ fn client_form(
         .get("client_secret")
         .is_some_and(|s| *s == state.client_secret);
     if !key_ok || !secret_ok {
-        return Err(oauth_error(
+        return Err(Reject::oauth(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "Client key or secret is invalid.",
@@ -330,7 +345,10 @@ fn exchange_code(p: &HashMap<String, String>, inner: &mut Inner) -> HttpResponse
         return bad("invalid_grant", "Authorization code is expired.");
     }
     if p.get("redirect_uri") != Some(&ac.redirect_uri) {
-        return bad("invalid_grant", "redirect_uri does not match the authorize request.");
+        return bad(
+            "invalid_grant",
+            "redirect_uri does not match the authorize request.",
+        );
     }
     if let Some(challenge) = &ac.code_challenge {
         let Some(verifier) = p.get("code_verifier").filter(|v| !v.is_empty()) else {
@@ -338,7 +356,12 @@ fn exchange_code(p: &HashMap<String, String>, inner: &mut Inner) -> HttpResponse
         };
         match pkce_match(challenge, verifier, inner.settings.pkce_encoding) {
             Some(encoding) => *inner.pkce_matches.entry(encoding).or_default() += 1,
-            None => return bad("invalid_grant", "code_verifier does not match code_challenge."),
+            None => {
+                return bad(
+                    "invalid_grant",
+                    "code_verifier does not match code_challenge.",
+                );
+            }
         }
     }
     if let Some(stored) = inner.codes.get_mut(code) {
@@ -370,13 +393,14 @@ fn refresh_grant(p: &HashMap<String, String>, inner: &mut Inner) -> HttpResponse
 
 /// `POST /v2/oauth/token/`.
 #[post("/v2/oauth/token/")]
-async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let p = match client_form(&req, &body, &state) {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
+async fn token_endpoint(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Reject> {
+    let p = client_form(&req, &body, &state)?;
     let mut inner = state.lock();
-    match p.get("grant_type").map(String::as_str) {
+    Ok(match p.get("grant_type").map(String::as_str) {
         Some("authorization_code") => exchange_code(&p, &mut inner),
         Some("refresh_token") => refresh_grant(&p, &mut inner),
         // Real TikTok issues client tokens for the Research API (§1.7); they open nothing here.
@@ -386,18 +410,19 @@ async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -
             "token_type": "Bearer",
         })),
         _ => bad("unsupported_grant_type", "grant_type is not supported."),
-    }
+    })
 }
 
 /// `POST /v2/oauth/revoke/`: ends the whole grant. Unknown tokens succeed (RFC 7009).
 #[post("/v2/oauth/revoke/")]
-async fn revoke(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let p = match client_form(&req, &body, &state) {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
+async fn revoke_endpoint(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Reject> {
+    let p = client_form(&req, &body, &state)?;
     let Some(token) = p.get("token").filter(|t| !t.is_empty()) else {
-        return bad("invalid_request", "token is required.");
+        return Ok(bad("invalid_request", "token is required."));
     };
     let mut inner = state.lock();
     let grant = inner
@@ -408,14 +433,14 @@ async fn revoke(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) 
     if let Some(g) = grant.and_then(|g| inner.grants.get_mut(&g)) {
         g.revoked = true;
     }
-    HttpResponse::Ok().json(json!({}))
+    Ok(HttpResponse::Ok().json(json!({})))
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(authorize_page)
         .service(authorize_submit)
-        .service(token)
-        .service(revoke);
+        .service(token_endpoint)
+        .service(revoke_endpoint);
 }
 
 #[cfg(test)]

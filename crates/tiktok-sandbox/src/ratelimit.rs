@@ -129,10 +129,7 @@ mod tests {
         // The first hit leaves the window after 60 s.
         assert!(rl.attempt("a", Endpoint::VideoInit, t0 + Duration::from_secs(60)));
         let stats = rl.stats(t0 + Duration::from_secs(60));
-        let a = stats
-            .iter()
-            .find(|s| s.token == "a")
-            .expect("stats for a");
+        let a = stats.iter().find(|s| s.token == "a").expect("stats for a");
         assert_eq!(a.max_in_any_60s, 7);
         assert_eq!(a.rejected, 1);
         assert_eq!(a.total, 8);

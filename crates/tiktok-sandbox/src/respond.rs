@@ -60,3 +60,71 @@ pub(crate) fn is_json(req: &HttpRequest) -> bool {
                 .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
         })
 }
+
+#[derive(Debug)]
+enum Shape {
+    Api {
+        code: String,
+        message: String,
+    },
+    OAuth {
+        error: &'static str,
+        description: String,
+    },
+}
+
+/// A TikTok-shaped error answer. Handlers return it through `?`; the body is built only
+/// when actix renders it, which also keeps `Result`s small.
+#[derive(Debug)]
+pub(crate) struct Reject {
+    status: StatusCode,
+    shape: Shape,
+}
+
+impl Reject {
+    pub(crate) fn api(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            shape: Shape::Api {
+                code: code.to_owned(),
+                message: message.into(),
+            },
+        }
+    }
+
+    pub(crate) fn oauth(
+        status: StatusCode,
+        error: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            shape: Shape::OAuth {
+                error,
+                description: description.into(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Reject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.shape {
+            Shape::Api { code, message } => write!(f, "{code}: {message}"),
+            Shape::OAuth { error, description } => write!(f, "{error}: {description}"),
+        }
+    }
+}
+
+impl actix_web::ResponseError for Reject {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match &self.shape {
+            Shape::Api { code, message } => api_error(self.status, code, message),
+            Shape::OAuth { error, description } => oauth_error(self.status, error, description),
+        }
+    }
+}

@@ -10,7 +10,9 @@ use std::{
 use serde::Serialize;
 
 use crate::{
-    SandboxConfig, faults::Faults, ids,
+    SandboxConfig,
+    faults::Faults,
+    ids,
     model::{AccessToken, AuthCode, Grant, Publish, RefreshToken, Settings, TestUser},
     ratelimit::RateLimiter,
 };
@@ -20,10 +22,11 @@ pub(crate) const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 /// One webhook the sandbox tried to send.
 #[derive(Clone, Debug, Serialize)]
 pub struct WebhookRecord {
+    pub id: u64,
     pub event: String,
     pub user_openid: String,
     pub body: String,
-    /// `delivered`, `failed`, `dropped` (fault switch) or `no_url`.
+    /// `pending`, `retrying`, `delivered`, `failed`, `dropped` (fault switch) or `no_url`.
     pub outcome: String,
     pub last_status: Option<u16>,
     pub attempts: u32,

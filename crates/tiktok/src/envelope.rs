@@ -148,7 +148,8 @@ mod tests {
 
     #[test]
     fn http_200_with_error_code_is_an_error() {
-        let body = br#"{"data":{},"error":{"code":"spam_risk_too_many_posts","message":"","log_id":"L"}}"#;
+        let body =
+            br#"{"data":{},"error":{"code":"spam_risk_too_many_posts","message":"","log_id":"L"}}"#;
         let (code, status, _) = api_code(parse_v2(200, body));
         assert_eq!(code, ApiErrorCode::SpamRiskTooManyPosts);
         assert_eq!(status, 200);

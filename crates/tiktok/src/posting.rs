@@ -225,8 +225,12 @@ impl TikTokClient {
         &self,
         access_token: &SecretString,
     ) -> Result<CreatorInfo, TikTokError> {
-        self.post_json("/v2/post/publish/creator_info/query/", access_token, None::<&()>)
-            .await
+        self.post_json(
+            "/v2/post/publish/creator_info/query/",
+            access_token,
+            None::<&()>,
+        )
+        .await
     }
 
     /// `POST /v2/post/publish/video/init/` with `PULL_FROM_URL` (6/min per token). The URL
@@ -382,9 +386,14 @@ mod tests {
         let st = parse_status_body(200, body).expect("ok");
         assert_eq!(st.status, PublishState::Failed);
         assert_eq!(st.fail_reason, Some(FailReason::VideoPullFailed));
-        assert!(st.fail_reason.as_ref().is_some_and(FailReason::is_retryable));
+        assert!(
+            st.fail_reason
+                .as_ref()
+                .is_some_and(FailReason::is_retryable)
+        );
 
-        let body = br#"{"data":{"status":"SOMETHING_NEW","fail_reason":"odd"},"error":{"code":"ok"}}"#;
+        let body =
+            br#"{"data":{"status":"SOMETHING_NEW","fail_reason":"odd"},"error":{"code":"ok"}}"#;
         let st = parse_status_body(200, body).expect("ok");
         assert_eq!(st.status, PublishState::Unknown("SOMETHING_NEW".into()));
         assert_eq!(st.fail_reason, Some(FailReason::Unknown("odd".into())));
@@ -427,7 +436,8 @@ mod tests {
 
     #[test]
     fn creator_cannot_post_now_with_http_200() {
-        let body = br#"{"data":{},"error":{"code":"spam_risk_too_many_posts","message":"","log_id":"L"}}"#;
+        let body =
+            br#"{"data":{},"error":{"code":"spam_risk_too_many_posts","message":"","log_id":"L"}}"#;
         let err = parse_v2::<CreatorInfo>(200, body).expect_err("cannot post");
         assert!(err.cannot_post_now());
         assert!(!err.is_retryable());

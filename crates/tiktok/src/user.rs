@@ -161,7 +161,8 @@ mod tests {
 
     #[test]
     fn scope_error() {
-        let body = br#"{"data":{},"error":{"code":"scope_not_authorized","message":"x","log_id":"L"}}"#;
+        let body =
+            br#"{"data":{},"error":{"code":"scope_not_authorized","message":"x","log_id":"L"}}"#;
         let err = parse_user_info(401, body).expect_err("error");
         assert!(matches!(
             err,

@@ -59,9 +59,9 @@ pub fn verify_webhook_signature(
     mac.update(t_text.as_bytes());
     mac.update(b".");
     mac.update(raw_body);
-    let matched = signatures.iter().any(|sig| {
-        hex::decode(sig).is_ok_and(|bytes| mac.clone().verify_slice(&bytes).is_ok())
-    });
+    let matched = signatures
+        .iter()
+        .any(|sig| hex::decode(sig).is_ok_and(|bytes| mac.clone().verify_slice(&bytes).is_ok()));
     if !matched {
         return Err(WebhookError::SignatureMismatch);
     }
@@ -201,12 +201,10 @@ pub fn parse_webhook_event(raw_body: &[u8]) -> Result<Webhook, WebhookError> {
         },
         // The official name is misspelled; the corrected one is accepted as well (§6.3).
         "post.publish.no_longer_publicaly_available"
-        | "post.publish.no_longer_publicly_available" => {
-            WebhookEvent::NoLongerPubliclyAvailable {
-                publish_id: publish_id()?,
-                post_id: post_id()?,
-            }
-        }
+        | "post.publish.no_longer_publicly_available" => WebhookEvent::NoLongerPubliclyAvailable {
+            publish_id: publish_id()?,
+            post_id: post_id()?,
+        },
         other => WebhookEvent::Unknown {
             event: other.to_owned(),
         },
@@ -251,7 +249,10 @@ mod tests {
         let header = format!("t=1633174587,s={}", sign("1633174587", body));
         verify(&header, body, 1_633_174_600).expect("valid");
         // Upper-case hex and spaces are tolerated.
-        let header = format!(" t=1633174587 , s={}", sign("1633174587", body).to_uppercase());
+        let header = format!(
+            " t=1633174587 , s={}",
+            sign("1633174587", body).to_uppercase()
+        );
         verify(&header, body, 1_633_174_600).expect("valid");
     }
 
@@ -302,10 +303,7 @@ mod tests {
 
     #[test]
     fn publicly_available_with_string_and_number_post_id() {
-        for post_id in [
-            r#"\"7345678901234567891\""#,
-            "7345678901234567891",
-        ] {
+        for post_id in [r#"\"7345678901234567891\""#, "7345678901234567891"] {
             let body = format!(
                 r#"{{"client_key":"ck","event":"post.publish.publicly_available","create_time":1615338610,
                 "user_openid":"o1","content":"{{\"publish_id\":\"v_pub_url~v2.1\",\"post_id\":{post_id},\"publish_type\":\"DIRECT_POST\"}}"}}"#

@@ -1,0 +1,203 @@
+//! The background half of a PULL_FROM_URL publish: TikTok downloads the file itself
+//! (fact sheet §3.1 step 4), checks it, publishes, and later makes public posts visible.
+
+use std::time::Duration;
+
+use actix_web::web;
+use serde_json::json;
+
+use crate::{
+    container::{Container, mp4_duration_secs, sniff},
+    ids,
+    model::PublishState,
+    state::AppState,
+    webhooks::emit,
+};
+
+const MAX_SIZE: u64 = 4 * 1024 * 1024 * 1024;
+/// Enough for `ftyp` plus a fast-start `moov` of typical short videos.
+const HEAD_MAX: usize = 8 * 1024 * 1024;
+const POLL: Duration = Duration::from_millis(50);
+/// `publish_type` for Direct Post is UNCONFIRMED (§6.3); this is the obvious guess.
+const PUBLISH_TYPE: &str = "DIRECT_POST";
+
+enum Step {
+    Continue,
+    Cancelled,
+    /// Someone else (e.g. authorization removal) already finished the publish.
+    Gone,
+}
+
+fn check(state: &AppState, publish_id: &str) -> Step {
+    let inner = state.lock();
+    match inner.publishes.iter().find(|p| p.publish_id == publish_id) {
+        Some(p) if p.status != PublishState::ProcessingDownload => Step::Gone,
+        Some(p) if p.cancel_requested => Step::Cancelled,
+        Some(_) => Step::Continue,
+        None => Step::Gone,
+    }
+}
+
+pub(crate) fn spawn_pull(state: web::Data<AppState>, publish_id: String) {
+    tokio::spawn(async move { pull(state, publish_id).await });
+}
+
+async fn pull(state: web::Data<AppState>, publish_id: String) {
+    let (url, delay, open_id) = {
+        let inner = state.lock();
+        let Some(p) = inner.publishes.iter().find(|p| p.publish_id == publish_id) else {
+            return;
+        };
+        (
+            p.video_url.clone(),
+            Duration::from_millis(inner.settings.download_delay_ms),
+            p.open_id.clone(),
+        )
+    };
+    let mut waited = Duration::ZERO;
+    while waited < delay {
+        match check(&state, &publish_id) {
+            Step::Continue => {}
+            Step::Cancelled => return fail(&state, &publish_id, "publish_cancelled"),
+            Step::Gone => return,
+        }
+        tokio::time::sleep(POLL).await;
+        waited += POLL;
+    }
+    let outcome = download(&state, &publish_id, &url).await;
+    let head = match outcome {
+        Ok(head) => head,
+        Err(reason) => return fail(&state, &publish_id, reason),
+    };
+    let container = sniff(&head);
+    let duration = match container {
+        Some(Container::IsoBmff) => mp4_duration_secs(&head),
+        _ => None,
+    };
+    let max_duration = state
+        .lock()
+        .user(&open_id)
+        .map(|u| f64::from(u.max_video_post_duration_sec));
+    if container.is_none() {
+        return fail(&state, &publish_id, "file_format_check_failed");
+    }
+    if let (Some(d), Some(max)) = (duration, max_duration)
+        && d > max
+    {
+        return fail(&state, &publish_id, "duration_check_failed");
+    }
+    complete(state, publish_id, duration).await;
+}
+
+/// Streams the file, keeping only its head; `Err` is a `fail_reason`.
+async fn download(state: &AppState, publish_id: &str, url: &str) -> Result<Vec<u8>, &'static str> {
+    let mut resp = state
+        .http
+        .get(url)
+        .send()
+        .await
+        .map_err(|_| "video_pull_failed")?;
+    // Redirects are not followed, so a 3xx lands here too (§5.4: no redirects).
+    if !resp.status().is_success() {
+        return Err("video_pull_failed");
+    }
+    if resp.content_length().is_some_and(|len| len > MAX_SIZE) {
+        return Err("file_format_check_failed");
+    }
+    let mut head = Vec::new();
+    let mut total: u64 = 0;
+    loop {
+        let chunk = match resp.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(_) => return Err("video_pull_failed"),
+        };
+        total += chunk.len() as u64;
+        if total > MAX_SIZE {
+            return Err("file_format_check_failed");
+        }
+        let room = HEAD_MAX.saturating_sub(head.len());
+        head.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+        if let Some(p) = state.lock().publish_mut(publish_id) {
+            p.downloaded_bytes = total;
+        }
+        match check(state, publish_id) {
+            Step::Continue => {}
+            Step::Cancelled => return Err("publish_cancelled"),
+            Step::Gone => return Err("internal"),
+        }
+    }
+    Ok(head)
+}
+
+pub(crate) fn fail(state: &web::Data<AppState>, publish_id: &str, reason: &str) {
+    let open_id = {
+        let mut inner = state.lock();
+        let Some(p) = inner.publish_mut(publish_id) else {
+            return;
+        };
+        if p.status != PublishState::ProcessingDownload {
+            return;
+        }
+        p.status = PublishState::Failed;
+        p.fail_reason = Some(reason.to_owned());
+        p.open_id.clone()
+    };
+    tracing::info!(publish_id, reason, "publish failed");
+    emit(
+        state,
+        &open_id,
+        "post.publish.failed",
+        json!({"publish_id": publish_id, "reason": reason, "publish_type": PUBLISH_TYPE}),
+    );
+}
+
+async fn complete(state: web::Data<AppState>, publish_id: String, duration: Option<f64>) {
+    let (open_id, public, moderation) = {
+        let mut inner = state.lock();
+        let moderation = Duration::from_millis(inner.settings.moderation_delay_ms);
+        let Some(p) = inner.publish_mut(&publish_id) else {
+            return;
+        };
+        if p.status != PublishState::ProcessingDownload {
+            return;
+        }
+        p.status = PublishState::PublishComplete;
+        p.duration_secs = duration;
+        (
+            p.open_id.clone(),
+            p.privacy_level == "PUBLIC_TO_EVERYONE",
+            moderation,
+        )
+    };
+    tracing::info!(publish_id, "publish complete");
+    emit(
+        &state,
+        &open_id,
+        "post.publish.complete",
+        json!({"publish_id": publish_id, "publish_type": PUBLISH_TYPE}),
+    );
+    // Only public posts pass moderation and get a post id (§3.6).
+    if !public {
+        return;
+    }
+    tokio::time::sleep(moderation).await;
+    let post_id = ids::post_id();
+    {
+        let mut inner = state.lock();
+        let Some(p) = inner.publish_mut(&publish_id) else {
+            return;
+        };
+        p.post_ids.push(post_id);
+    }
+    emit(
+        &state,
+        &open_id,
+        "post.publish.publicly_available",
+        json!({
+            "publish_id": publish_id,
+            "post_id": post_id.to_string(),
+            "publish_type": PUBLISH_TYPE,
+        }),
+    );
+}
