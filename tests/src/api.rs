@@ -31,7 +31,10 @@ pub struct TestApp {
 }
 
 fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 impl Default for TestAppBuilder {
@@ -125,7 +128,9 @@ impl TestApp {
         let keys = self.var("POSTIQO_JWT_KEYS");
         let first = keys.split(',').next().unwrap();
         let (kid, secret) = first.split_once(':').unwrap();
-        let secret = base64::engine::general_purpose::STANDARD.decode(secret).unwrap();
+        let secret = base64::engine::general_purpose::STANDARD
+            .decode(secret)
+            .unwrap();
         let public = self.var("POSTIQO_PUBLIC_URL");
         let iss = public.trim_end_matches('/');
         let now = chrono::Utc::now().timestamp();
@@ -143,7 +148,13 @@ impl TestApp {
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap()
     }
 
-    pub async fn create_video(&self, user: &TestUser, title: &str, content_type: &str, size: u64) -> reqwest::Response {
+    pub async fn create_video(
+        &self,
+        user: &TestUser,
+        title: &str,
+        content_type: &str,
+        size: u64,
+    ) -> reqwest::Response {
         self.http
             .post(self.url("/v1/videos"))
             .bearer_auth(&user.token)
@@ -154,15 +165,27 @@ impl TestApp {
     }
 
     /// Creates a video and returns the response body (asserting 201).
-    pub async fn create_video_ok(&self, user: &TestUser, title: &str, content_type: &str, size: u64) -> Value {
+    pub async fn create_video_ok(
+        &self,
+        user: &TestUser,
+        title: &str,
+        content_type: &str,
+        size: u64,
+    ) -> Value {
         let res = self.create_video(user, title, content_type, size).await;
-        assert_eq!(res.status(), 201, "create failed: {}", res.text().await.unwrap());
+        assert_eq!(
+            res.status(),
+            201,
+            "create failed: {}",
+            res.text().await.unwrap()
+        );
         res.json().await.unwrap()
     }
 
     /// Sends `body` with a presigned request description (`method`, `url`, `headers`).
     pub async fn send_presigned(&self, req: &Value, body: Vec<u8>) -> reqwest::Response {
-        let method = reqwest::Method::from_bytes(req["method"].as_str().unwrap().as_bytes()).unwrap();
+        let method =
+            reqwest::Method::from_bytes(req["method"].as_str().unwrap().as_bytes()).unwrap();
         let mut builder = self.http.request(method, req["url"].as_str().unwrap());
         if let Some(headers) = req["headers"].as_object() {
             for (k, v) in headers {
@@ -175,7 +198,12 @@ impl TestApp {
         builder.body(body).send().await.unwrap()
     }
 
-    pub async fn complete_upload(&self, user: &TestUser, video_id: &str, body: Option<Value>) -> reqwest::Response {
+    pub async fn complete_upload(
+        &self,
+        user: &TestUser,
+        video_id: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
         let mut req = self
             .http
             .post(self.url(&format!("/v1/videos/{video_id}/upload-complete")))
@@ -197,12 +225,25 @@ impl TestApp {
 
     /// Creates a single-part MP4 video and uploads good bytes to it; returns the video id.
     pub async fn uploaded_video(&self, user: &TestUser, size: usize) -> String {
-        let created = self.create_video_ok(user, "clip", "video/mp4", size as u64).await;
+        let created = self
+            .create_video_ok(user, "clip", "video/mp4", size as u64)
+            .await;
         let id = created["video"]["id"].as_str().unwrap().to_owned();
-        let put = self.send_presigned(&created["upload"], crate::mp4_bytes(size)).await;
-        assert!(put.status().is_success(), "PUT failed: {}", put.text().await.unwrap());
+        let put = self
+            .send_presigned(&created["upload"], crate::mp4_bytes(size))
+            .await;
+        assert!(
+            put.status().is_success(),
+            "PUT failed: {}",
+            put.text().await.unwrap()
+        );
         let done = self.complete_upload(user, &id, None).await;
-        assert_eq!(done.status(), 200, "complete failed: {}", done.text().await.unwrap());
+        assert_eq!(
+            done.status(),
+            200,
+            "complete failed: {}",
+            done.text().await.unwrap()
+        );
         id
     }
 }

@@ -34,7 +34,9 @@ pub struct ChildProcess {
 
 impl ChildProcess {
     pub fn spawn(mut cmd: Command) -> Self {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
         let mut child = cmd.spawn().expect("spawn child");
         let lines = Arc::new(Mutex::new(Vec::new()));
         if let Some(out) = child.stdout.take() {
@@ -73,7 +75,10 @@ impl ChildProcess {
                 return l;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("process exited ({status}) before printing {needle:?}:\n{}", self.lines().join("\n"));
+                panic!(
+                    "process exited ({status}) before printing {needle:?}:\n{}",
+                    self.lines().join("\n")
+                );
             }
             assert!(
                 start.elapsed() < timeout,
@@ -86,7 +91,10 @@ impl ChildProcess {
 
     /// Sends SIGTERM and waits for the exit code.
     pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
-        let _ = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
         let start = Instant::now();
         while start.elapsed() < timeout {
             if let Ok(Some(status)) = self.child.try_wait() {

@@ -16,7 +16,11 @@ pub async fn run(settings: &StorageSettings) -> Result<(), RepoError> {
         s3.client(),
         &BucketSetup {
             bucket: settings.storage.bucket.clone(),
-            allowed_origins: settings.allowed_origins.iter().map(|o| o.as_str().to_owned()).collect(),
+            allowed_origins: settings
+                .allowed_origins
+                .iter()
+                .map(|o| o.as_str().to_owned())
+                .collect(),
             abort_incomplete_multipart_days: ABORT_INCOMPLETE_MULTIPART_DAYS,
         },
     )

@@ -14,6 +14,47 @@ use postiqo_storage::StorageConfig;
 use secrecy::SecretString;
 use url::Url;
 
+/// Every variable the API reads (the standard `AWS_*` ones are read by aws-config). The README
+/// table and docker-compose.yml are checked against this list.
+pub const VARIABLES: &[&str] = &[
+    "POSTIQO_BIND",
+    "POSTIQO_PUBLIC_URL",
+    "POSTIQO_ALLOWED_ORIGINS",
+    "POSTIQO_TABLE",
+    "POSTIQO_BUCKET",
+    "POSTIQO_S3_PUBLIC_ENDPOINT",
+    "POSTIQO_S3_FORCE_PATH_STYLE",
+    "POSTIQO_TIKTOK_CLIENT_KEY",
+    "POSTIQO_TIKTOK_CLIENT_SECRET",
+    "POSTIQO_TIKTOK_AUTH_URL",
+    "POSTIQO_TIKTOK_API_URL",
+    "POSTIQO_JWT_KEYS",
+    "POSTIQO_JWT_ISSUER",
+    "POSTIQO_JWT_AUDIENCE",
+    "POSTIQO_ACCESS_TOKEN_TTL_SECS",
+    "POSTIQO_MAX_VIDEO_BYTES",
+    "POSTIQO_MULTIPART_THRESHOLD_BYTES",
+    "POSTIQO_MULTIPART_PART_BYTES",
+    "POSTIQO_UPLOAD_URL_TTL_SECS",
+    "POSTIQO_PENDING_VIDEO_TTL_SECS",
+    "POSTIQO_JSON_LIMIT_BYTES",
+];
+
+/// Standard variables of the AWS SDK that deployments set.
+pub const AWS_VARIABLES: &[&str] = &[
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_EC2_METADATA_DISABLED",
+    "RUST_LOG",
+];
+
 /// A variable that is missing or malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration error: {var} {problem}")]
@@ -53,18 +94,27 @@ struct Reader<'a>(&'a dyn Env);
 impl Reader<'_> {
     /// The trimmed value; empty counts as unset.
     fn opt(&self, var: &'static str) -> Option<String> {
-        self.0.get(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        self.0
+            .get(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     fn required(&self, var: &'static str) -> Result<String, ConfigError> {
-        self.opt(var).ok_or_else(|| err(var, "is required but not set"))
+        self.opt(var)
+            .ok_or_else(|| err(var, "is required but not set"))
     }
 
     fn or(&self, var: &'static str, default: &str) -> String {
         self.opt(var).unwrap_or_else(|| default.to_owned())
     }
 
-    fn parse<T: std::str::FromStr>(&self, var: &'static str, default: T, what: &str) -> Result<T, ConfigError> {
+    fn parse<T: std::str::FromStr>(
+        &self,
+        var: &'static str,
+        default: T,
+        what: &str,
+    ) -> Result<T, ConfigError> {
         match self.opt(var) {
             None => Ok(default),
             Some(v) => v.parse().map_err(|_| err(var, format!("must be {what}"))),
@@ -139,7 +189,9 @@ pub struct JwtKeys {
 impl fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kids: Vec<_> = self.keys.iter().map(|(k, _)| k.as_str()).collect();
-        f.debug_struct("JwtKeys").field("kids", &kids).finish_non_exhaustive()
+        f.debug_struct("JwtKeys")
+            .field("kids", &kids)
+            .finish_non_exhaustive()
     }
 }
 
@@ -152,16 +204,24 @@ fn parse_jwt_keys(var: &'static str, raw: &str) -> Result<JwtKeys, ConfigError> 
             .ok_or_else(|| err(var, "must be a comma-separated list of kid:base64-secret"))?;
         let valid_kid = !kid.is_empty()
             && kid.len() <= 64
-            && kid.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && kid
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !valid_kid {
-            return Err(err(var, "has a key id that is not 1-64 characters of [A-Za-z0-9._-]"));
+            return Err(err(
+                var,
+                "has a key id that is not 1-64 characters of [A-Za-z0-9._-]",
+            ));
         }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(secret)
             .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(secret))
             .map_err(|_| err(var, format!("key {kid} is not valid base64")))?;
         if bytes.len() < 32 {
-            return Err(err(var, format!("key {kid} must decode to at least 32 bytes")));
+            return Err(err(
+                var,
+                format!("key {kid} must decode to at least 32 bytes"),
+            ));
         }
         if keys.iter().any(|(k, _)| k == kid) {
             return Err(err(var, format!("lists key id {kid} twice")));
@@ -235,9 +295,14 @@ impl StorageSettings {
         let r = Reader(env);
         let table = r.required("POSTIQO_TABLE")?;
         let valid_table = (3..=255).contains(&table.len())
-            && table.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            && table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
         if !valid_table {
-            return Err(err("POSTIQO_TABLE", "must be 3-255 characters of [A-Za-z0-9_.-]"));
+            return Err(err(
+                "POSTIQO_TABLE",
+                "must be 3-255 characters of [A-Za-z0-9_.-]",
+            ));
         }
         let bucket = r.required("POSTIQO_BUCKET")?;
         let valid_bucket = (3..=63).contains(&bucket.len())
@@ -247,7 +312,10 @@ impl StorageSettings {
             && !bucket.starts_with(['-', '.'])
             && !bucket.ends_with(['-', '.']);
         if !valid_bucket {
-            return Err(err("POSTIQO_BUCKET", "must be a valid S3 bucket name (3-63 of [a-z0-9.-])"));
+            return Err(err(
+                "POSTIQO_BUCKET",
+                "must be a valid S3 bucket name (3-63 of [a-z0-9.-])",
+            ));
         }
         let s3_public_endpoint = match r.opt("POSTIQO_S3_PUBLIC_ENDPOINT") {
             Some(_) => Some(r.url("POSTIQO_S3_PUBLIC_ENDPOINT", None)?.to_string()),
@@ -256,7 +324,8 @@ impl StorageSettings {
         // Local S3 servers live on an IP address, where virtual-host addressing cannot work;
         // real S3 prefers virtual-host style. Default to path style only when an endpoint is
         // overridden.
-        let endpoint_overridden = r.opt("AWS_ENDPOINT_URL_S3").is_some() || r.opt("AWS_ENDPOINT_URL").is_some();
+        let endpoint_overridden =
+            r.opt("AWS_ENDPOINT_URL_S3").is_some() || r.opt("AWS_ENDPOINT_URL").is_some();
         let s3_force_path_style = r.bool("POSTIQO_S3_FORCE_PATH_STYLE", endpoint_overridden)?;
         let raw_origins = r.required("POSTIQO_ALLOWED_ORIGINS")?;
         let allowed_origins = raw_origins
@@ -273,7 +342,10 @@ impl StorageSettings {
             })
             .collect::<Result<Vec<_>, _>>()?;
         if allowed_origins.is_empty() {
-            return Err(err("POSTIQO_ALLOWED_ORIGINS", "must list at least one origin"));
+            return Err(err(
+                "POSTIQO_ALLOWED_ORIGINS",
+                "must list at least one origin",
+            ));
         }
         Ok(Self {
             storage: StorageConfig {
@@ -297,7 +369,10 @@ impl Settings {
         )?;
         let public_url = r.url("POSTIQO_PUBLIC_URL", None)?;
         if public_url.path() != "/" || public_url.query().is_some() {
-            return Err(err("POSTIQO_PUBLIC_URL", "must be a base URL without path or query"));
+            return Err(err(
+                "POSTIQO_PUBLIC_URL",
+                "must be a base URL without path or query",
+            ));
         }
         let storage = StorageSettings::from_env(env)?;
 
@@ -308,20 +383,38 @@ impl Settings {
                 "POSTIQO_TIKTOK_AUTH_URL",
                 Some("https://www.tiktok.com/v2/auth/authorize/"),
             )?,
-            api_url: r.url("POSTIQO_TIKTOK_API_URL", Some("https://open.tiktokapis.com"))?,
+            api_url: r.url(
+                "POSTIQO_TIKTOK_API_URL",
+                Some("https://open.tiktokapis.com"),
+            )?,
         };
 
         let jwt = JwtSettings {
             keys: parse_jwt_keys("POSTIQO_JWT_KEYS", &r.required("POSTIQO_JWT_KEYS")?)?,
-            issuer: r.or("POSTIQO_JWT_ISSUER", public_url.origin().ascii_serialization().as_str()),
+            issuer: r.or(
+                "POSTIQO_JWT_ISSUER",
+                public_url.origin().ascii_serialization().as_str(),
+            ),
             audience: r.or("POSTIQO_JWT_AUDIENCE", "postiqo-api"),
             access_ttl: r.secs("POSTIQO_ACCESS_TOKEN_TTL_SECS", 900)?,
         };
 
         let policy = UploadPolicy {
-            max_size: r.parse("POSTIQO_MAX_VIDEO_BYTES", 4 * 1024 * MIB, "a number of bytes")?,
-            multipart_threshold: r.parse("POSTIQO_MULTIPART_THRESHOLD_BYTES", 64 * MIB, "a number of bytes")?,
-            part_size: r.parse("POSTIQO_MULTIPART_PART_BYTES", 16 * MIB, "a number of bytes")?,
+            max_size: r.parse(
+                "POSTIQO_MAX_VIDEO_BYTES",
+                4 * 1024 * MIB,
+                "a number of bytes",
+            )?,
+            multipart_threshold: r.parse(
+                "POSTIQO_MULTIPART_THRESHOLD_BYTES",
+                64 * MIB,
+                "a number of bytes",
+            )?,
+            part_size: r.parse(
+                "POSTIQO_MULTIPART_PART_BYTES",
+                16 * MIB,
+                "a number of bytes",
+            )?,
         }
         .validate()
         .map_err(|e| err("POSTIQO_MULTIPART_PART_BYTES", e.to_string()))?;
@@ -334,7 +427,10 @@ impl Settings {
             pending_ttl: r.secs("POSTIQO_PENDING_VIDEO_TTL_SECS", 24 * 3600)?,
         };
         if uploads.url_ttl > Duration::from_secs(7 * 24 * 3600) {
-            return Err(err("POSTIQO_UPLOAD_URL_TTL_SECS", "must be at most 604800 (S3's limit)"));
+            return Err(err(
+                "POSTIQO_UPLOAD_URL_TTL_SECS",
+                "must be at most 604800 (S3's limit)",
+            ));
         }
         let json_limit = r.parse("POSTIQO_JSON_LIMIT_BYTES", 64 * 1024, "a number of bytes")?;
 
@@ -357,16 +453,39 @@ mod tests {
     fn base() -> HashMap<String, String> {
         [
             ("POSTIQO_PUBLIC_URL", "http://127.0.0.1:8080"),
-            ("POSTIQO_ALLOWED_ORIGINS", "http://localhost:5173, https://app.example.com"),
+            (
+                "POSTIQO_ALLOWED_ORIGINS",
+                "http://localhost:5173, https://app.example.com",
+            ),
             ("POSTIQO_TABLE", "postiqo"),
             ("POSTIQO_BUCKET", "postiqo-videos"),
             ("POSTIQO_TIKTOK_CLIENT_KEY", "key"),
             ("POSTIQO_TIKTOK_CLIENT_SECRET", "super-secret-value"),
-            ("POSTIQO_JWT_KEYS", "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+            (
+                "POSTIQO_JWT_KEYS",
+                "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+    }
+
+    #[test]
+    fn every_variable_read_is_listed() {
+        let source = include_str!("config.rs");
+        let mut rest = source;
+        while let Some(start) = rest.find("\"POSTIQO_") {
+            let tail = &rest[start + 1..];
+            let end = tail.find('"').expect("closing quote");
+            let name = &tail[..end];
+            // The needle of this very test is the one bare prefix.
+            assert!(
+                name == "POSTIQO_" || VARIABLES.contains(&name),
+                "{name} is read but not in VARIABLES"
+            );
+            rest = &tail[end..];
+        }
     }
 
     #[test]
@@ -386,11 +505,17 @@ mod tests {
         env.remove("POSTIQO_TABLE");
         let e = Settings::from_env(&env).expect_err("must fail");
         assert_eq!(e.var, "POSTIQO_TABLE");
-        assert_eq!(e.to_string(), "configuration error: POSTIQO_TABLE is required but not set");
+        assert_eq!(
+            e.to_string(),
+            "configuration error: POSTIQO_TABLE is required but not set"
+        );
 
         let mut env = base();
         env.insert("POSTIQO_BIND".into(), "nonsense".into());
-        assert_eq!(Settings::from_env(&env).expect_err("bad bind").var, "POSTIQO_BIND");
+        assert_eq!(
+            Settings::from_env(&env).expect_err("bad bind").var,
+            "POSTIQO_BIND"
+        );
 
         let mut env = base();
         env.insert("POSTIQO_ALLOWED_ORIGINS".into(), "*".into());
@@ -403,13 +528,19 @@ mod tests {
         env.insert("POSTIQO_JWT_KEYS".into(), "k1:c2hvcnQ=".into());
         let e = Settings::from_env(&env).expect_err("short key");
         assert_eq!(e.var, "POSTIQO_JWT_KEYS");
-        assert!(!e.to_string().contains("c2hvcnQ="), "never echo secret values");
+        assert!(
+            !e.to_string().contains("c2hvcnQ="),
+            "never echo secret values"
+        );
     }
 
     #[test]
     fn errors_never_contain_secret_values() {
         let mut env = base();
-        env.insert("POSTIQO_JWT_KEYS".into(), "bad entry with super-secret-value".into());
+        env.insert(
+            "POSTIQO_JWT_KEYS".into(),
+            "bad entry with super-secret-value".into(),
+        );
         let e = Settings::from_env(&env).expect_err("malformed");
         assert!(!e.to_string().contains("super-secret-value"));
         let s = Settings::from_env(&base()).expect("valid");
@@ -422,9 +553,21 @@ mod tests {
     fn path_style_follows_endpoint_override() {
         let mut env = base();
         env.insert("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:4566".into());
-        assert!(Settings::from_env(&env).expect("valid").storage.storage.s3_force_path_style);
+        assert!(
+            Settings::from_env(&env)
+                .expect("valid")
+                .storage
+                .storage
+                .s3_force_path_style
+        );
         env.insert("POSTIQO_S3_FORCE_PATH_STYLE".into(), "false".into());
-        assert!(!Settings::from_env(&env).expect("valid").storage.storage.s3_force_path_style);
+        assert!(
+            !Settings::from_env(&env)
+                .expect("valid")
+                .storage
+                .storage
+                .s3_force_path_style
+        );
     }
 
     #[test]

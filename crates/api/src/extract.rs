@@ -15,8 +15,10 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
 
 pub fn json_error(e: JsonPayloadError) -> ApiError {
     match e {
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
-            ApiError::new(ErrorCode::PayloadTooLarge).detail(format!("The body may be at most {limit} bytes."))
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ApiError::new(ErrorCode::PayloadTooLarge)
+                .detail(format!("The body may be at most {limit} bytes."))
         }
         JsonPayloadError::ContentType => ApiError::new(ErrorCode::UnsupportedMediaType),
         JsonPayloadError::Deserialize(de) => serde_error(&de),
@@ -30,7 +32,11 @@ pub fn serde_error(de: &serde_json::Error) -> ApiError {
     match de.classify() {
         Category::Data => ApiError::new(ErrorCode::InvalidBody).detail(data_error_message(de)),
         Category::Syntax | Category::Eof | Category::Io => ApiError::new(ErrorCode::MalformedJson)
-            .detail(format!("Invalid JSON at line {} column {}.", de.line(), de.column())),
+            .detail(format!(
+                "Invalid JSON at line {} column {}.",
+                de.line(),
+                de.column()
+            )),
     }
 }
 
@@ -53,7 +59,8 @@ pub fn query_config() -> web::QueryConfig {
 }
 
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|_e, _req: &HttpRequest| ApiError::new(ErrorCode::InvalidPath).into())
+    web::PathConfig::default()
+        .error_handler(|_e, _req: &HttpRequest| ApiError::new(ErrorCode::InvalidPath).into())
 }
 
 /// `validator` errors as per-field problem entries.

@@ -123,8 +123,12 @@ pub struct ProblemDetails {
     pub errors: Option<Vec<FieldError>>,
 }
 
-/// An error on its way to becoming a problem response. The `source` is for the logs only.
-pub struct ApiError {
+/// An error on its way to becoming a problem response. Boxed: handlers return it on every
+/// path, and a small `Result` keeps the happy path cheap.
+pub struct ApiError(Box<ApiErrorParts>);
+
+/// The parts of an [`ApiError`]. The `source` is for the logs only.
+pub struct ApiErrorParts {
     pub code: ErrorCode,
     pub detail: Option<String>,
     pub current_status: Option<String>,
@@ -136,9 +140,23 @@ pub struct ApiError {
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ApiErrorParts;
+
+    fn deref(&self) -> &ApiErrorParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ApiErrorParts {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
-        Self {
+        Self(Box::new(ApiErrorParts {
             code,
             detail: None,
             current_status: None,
@@ -147,7 +165,7 @@ impl ApiError {
             allow: None,
             request_id: None,
             source: None,
-        }
+        }))
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -264,7 +282,9 @@ impl From<postiqo_storage::RepoError> for ApiError {
         match e {
             R::NotFound => ApiError::new(ErrorCode::VideoNotFound),
             R::Conflict => ApiError::new(ErrorCode::ConcurrentUpdate),
-            R::Unavailable(_) => ApiError::new(ErrorCode::StorageUnavailable).retry_after(2).source(e),
+            R::Unavailable(_) => ApiError::new(ErrorCode::StorageUnavailable)
+                .retry_after(2)
+                .source(e),
             R::Corrupt(_) | R::Backend(_) => ApiError::new(ErrorCode::Internal).source(e),
         }
     }
@@ -276,7 +296,9 @@ impl From<postiqo_storage::BlobError> for ApiError {
         match e {
             B::NotFound => ApiError::new(ErrorCode::UploadMissing),
             B::InvalidParts(_) => ApiError::new(ErrorCode::UploadPartsInvalid).source(e),
-            B::Unavailable(_) => ApiError::new(ErrorCode::StorageUnavailable).retry_after(2).source(e),
+            B::Unavailable(_) => ApiError::new(ErrorCode::StorageUnavailable)
+                .retry_after(2)
+                .source(e),
             B::Backend(_) => ApiError::new(ErrorCode::Internal).source(e),
         }
     }
@@ -299,7 +321,11 @@ mod tests {
         let mut seen = std::collections::HashMap::new();
         for c in ErrorCode::ALL {
             assert!(c.status().is_client_error() || c.status().is_server_error());
-            assert!(c.code().chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'));
+            assert!(
+                c.code()
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '_')
+            );
             // A code may be shared only by variants that mean the same thing to a client.
             if let Some(prev) = seen.insert(c.code(), c.status()) {
                 assert_eq!(prev, c.status(), "code {} has two statuses", c.code());

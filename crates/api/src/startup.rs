@@ -40,8 +40,9 @@ where
 }
 
 /// The routes alone, for generating the document without a server.
-pub fn routes_app() -> UtoipaApp<impl ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>>
-{
+pub fn routes_app() -> UtoipaApp<
+    impl ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+> {
     register(App::new().into_utoipa_app())
 }
 
@@ -87,7 +88,9 @@ impl Application {
             jwt: JwtCodec::new(&settings.jwt),
             bucket: settings.storage.storage.bucket.clone(),
         });
-        let known = web::Data::new(fallback::KnownRoutes::from_openapi(&crate::openapi::document()));
+        let known = web::Data::new(fallback::KnownRoutes::from_openapi(
+            &crate::openapi::document(),
+        ));
         let context = RequestContext {
             hsts: settings.public_url.scheme() == "https",
         };
@@ -105,7 +108,9 @@ impl Application {
                 .app_data(extract::query_config())
                 .app_data(extract::path_config())
                 .wrap(cors(&settings))
-                .wrap(middleware::from_fn(move |req, next| context.clone().handle(req, next)))
+                .wrap(middleware::from_fn(move |req, next| {
+                    context.clone().handle(req, next)
+                }))
                 .into_utoipa_app();
             let (app, doc) = register(app).split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", doc))

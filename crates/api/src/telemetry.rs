@@ -5,8 +5,9 @@ use tracing_subscriber::fmt::format::FmtSpan;
 
 /// Installs the global subscriber. `RUST_LOG` filters (default `info`).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn,actix_server=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn,actix_server=warn")
+    });
     let _ = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)

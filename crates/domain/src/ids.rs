@@ -124,7 +124,10 @@ mod tests {
         let a = VideoId::new_v7(1_000, [9; 10]);
         let b = VideoId::new_v7(2_000, [0; 10]);
         assert!(a < b);
-        assert!(a.to_string() < b.to_string(), "string order must match time order");
+        assert!(
+            a.to_string() < b.to_string(),
+            "string order must match time order"
+        );
     }
 
     #[test]

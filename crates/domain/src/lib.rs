@@ -11,8 +11,10 @@ mod upload;
 mod video;
 
 pub use ids::{IdParseError, ObjectKey, UserId, VideoId};
-pub use media::{ContainerCheck, ContentType, ContentTypeError, SizeError, VideoSize, sniff_container};
+pub use media::{
+    ContainerCheck, ContentType, ContentTypeError, SizeError, VideoSize, sniff_container,
+};
 pub use status::{VideoAction, VideoStatus, VideoStatusParseError};
-pub use title::{Title, TitleError, TITLE_MAX_UTF16_UNITS};
-pub use upload::{UploadPlan, UploadPlanError, UploadPolicy, MIN_PART_SIZE, MAX_PARTS};
+pub use title::{TITLE_MAX_UTF16_UNITS, Title, TitleError};
+pub use upload::{MAX_PARTS, MIN_PART_SIZE, UploadPlan, UploadPlanError, UploadPolicy};
 pub use video::{StatusChange, TransitionError, Video};

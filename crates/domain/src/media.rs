@@ -131,7 +131,10 @@ mod tests {
     #[test]
     fn size_bounds() {
         assert_eq!(VideoSize::parse(0, 10), Err(SizeError::Empty));
-        assert_eq!(VideoSize::parse(11, 10), Err(SizeError::TooLarge { size: 11, max: 10 }));
+        assert_eq!(
+            VideoSize::parse(11, 10),
+            Err(SizeError::TooLarge { size: 11, max: 10 })
+        );
         assert_eq!(VideoSize::parse(10, 10).map(VideoSize::bytes), Ok(10));
         assert_eq!(VideoSize::parse(1, 10).map(VideoSize::bytes), Ok(1));
     }
@@ -141,14 +144,41 @@ mod tests {
         let mp4 = b"\0\0\0\x20ftypisom\0\0\x02\0";
         let webm = [0x1A, 0x45, 0xDF, 0xA3, 0x9F, 0x42, 0x86, 0x81];
         let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
-        assert_eq!(sniff_container(ContentType::Mp4, mp4), ContainerCheck::Matches);
-        assert_eq!(sniff_container(ContentType::QuickTime, mp4), ContainerCheck::Matches);
-        assert_eq!(sniff_container(ContentType::QuickTime, b"\0\0\0\x08wide"), ContainerCheck::Matches);
-        assert_eq!(sniff_container(ContentType::WebM, &webm), ContainerCheck::Matches);
-        assert_eq!(sniff_container(ContentType::Mp4, png), ContainerCheck::Mismatch);
-        assert_eq!(sniff_container(ContentType::Mp4, &webm), ContainerCheck::Mismatch);
-        assert_eq!(sniff_container(ContentType::WebM, mp4), ContainerCheck::Mismatch);
-        assert_eq!(sniff_container(ContentType::Mp4, b"\0\0"), ContainerCheck::Mismatch);
-        assert_eq!(sniff_container(ContentType::WebM, b""), ContainerCheck::Mismatch);
+        assert_eq!(
+            sniff_container(ContentType::Mp4, mp4),
+            ContainerCheck::Matches
+        );
+        assert_eq!(
+            sniff_container(ContentType::QuickTime, mp4),
+            ContainerCheck::Matches
+        );
+        assert_eq!(
+            sniff_container(ContentType::QuickTime, b"\0\0\0\x08wide"),
+            ContainerCheck::Matches
+        );
+        assert_eq!(
+            sniff_container(ContentType::WebM, &webm),
+            ContainerCheck::Matches
+        );
+        assert_eq!(
+            sniff_container(ContentType::Mp4, png),
+            ContainerCheck::Mismatch
+        );
+        assert_eq!(
+            sniff_container(ContentType::Mp4, &webm),
+            ContainerCheck::Mismatch
+        );
+        assert_eq!(
+            sniff_container(ContentType::WebM, mp4),
+            ContainerCheck::Mismatch
+        );
+        assert_eq!(
+            sniff_container(ContentType::Mp4, b"\0\0"),
+            ContainerCheck::Mismatch
+        );
+        assert_eq!(
+            sniff_container(ContentType::WebM, b""),
+            ContainerCheck::Mismatch
+        );
     }
 }

@@ -84,7 +84,10 @@ mod tests {
         let over = format!("{emoji_limit}a");
         assert_eq!(
             Title::parse(over),
-            Err(TitleError::TooLong { units: 2201, max: 2200 })
+            Err(TitleError::TooLong {
+                units: 2201,
+                max: 2200
+            })
         );
         // 2200 two-byte chars are 4400 bytes but 2200 units: allowed.
         assert!(Title::parse("é".repeat(2200)).is_ok());

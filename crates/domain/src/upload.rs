@@ -112,7 +112,9 @@ mod tests {
                 part_count: 13
             }
         );
-        let total: u64 = (1..=13).map(|n| plan.part_len(size, n).expect("part")).sum();
+        let total: u64 = (1..=13)
+            .map(|n| plan.part_len(size, n).expect("part"))
+            .sum();
         assert_eq!(total, size.bytes());
         assert_eq!(plan.part_len(size, 13), Some(8 * MIB + 3));
         assert_eq!(plan.part_len(size, 0), None);
@@ -123,7 +125,10 @@ mod tests {
     fn part_size_grows_to_stay_under_s3_part_limit() {
         let size = VideoSize::parse(200_000 * MIB, u64::MAX).expect("size");
         match policy().plan(size) {
-            UploadPlan::Multipart { part_count, part_size } => {
+            UploadPlan::Multipart {
+                part_count,
+                part_size,
+            } => {
                 assert!(part_count <= MAX_PARTS);
                 assert!(part_size >= 16 * MIB);
             }

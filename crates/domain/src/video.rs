@@ -1,7 +1,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{ContentType, ObjectKey, Title, UploadPlan, UserId, VideoAction, VideoId, VideoSize, VideoStatus};
+use crate::{
+    ContentType, ObjectKey, Title, UploadPlan, UserId, VideoAction, VideoId, VideoSize, VideoStatus,
+};
 
 /// An illegal move in the video state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -112,7 +114,9 @@ impl Video {
     /// Checks that part URLs may be handed out (again): only for a pending multipart upload.
     pub fn ensure_parts_requestable(&self) -> Result<(), TransitionError> {
         match (self.status, self.upload) {
-            (VideoStatus::Pending, UploadPlan::Multipart { .. }) if self.multipart_upload_id.is_some() => {
+            (VideoStatus::Pending, UploadPlan::Multipart { .. })
+                if self.multipart_upload_id.is_some() =>
+            {
                 Ok(())
             }
             _ => Err(self.refuse(VideoAction::RequestUploadParts)),
@@ -185,7 +189,9 @@ mod tests {
     use super::*;
 
     fn at(secs: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_700_000_000 + secs, 0).single().expect("valid time")
+        Utc.timestamp_opt(1_700_000_000 + secs, 0)
+            .single()
+            .expect("valid time")
     }
 
     fn pending() -> Video {
@@ -280,7 +286,10 @@ mod tests {
     fn parts_only_for_pending_multipart_uploads() {
         assert!(pending().ensure_parts_requestable().is_err());
         let mut multi = pending();
-        multi.upload = UploadPlan::Multipart { part_size: 5, part_count: 2 };
+        multi.upload = UploadPlan::Multipart {
+            part_size: 5,
+            part_count: 2,
+        };
         multi.multipart_upload_id = Some("upload-1".into());
         assert!(multi.ensure_parts_requestable().is_ok());
         let done = multi.complete_upload(at(1)).expect("upload");

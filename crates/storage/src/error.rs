@@ -85,7 +85,9 @@ pub(crate) fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>)
 }
 
 /// The error code a service returned, if it was a service error.
-pub(crate) fn service_code<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Option<&str> {
+pub(crate) fn service_code<E: ProvideErrorMetadata>(
+    err: &SdkError<E, HttpResponse>,
+) -> Option<&str> {
     match err {
         SdkError::ServiceError(se) => se.err().code(),
         _ => None,

@@ -31,10 +31,19 @@ pub struct VideoPage {
 #[async_trait]
 pub trait VideoRepository: Send + Sync + 'static {
     /// Stores a new video; [`RepoError::Conflict`] if the id exists.
-    async fn insert(&self, video: &Video, expires_at: Option<DateTime<Utc>>) -> Result<(), RepoError>;
+    async fn insert(
+        &self,
+        video: &Video,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(), RepoError>;
 
     /// The caller's video, read consistently; `None` when absent, expired or someone else's.
-    async fn get(&self, owner: UserId, id: VideoId, now: DateTime<Utc>) -> Result<Option<Video>, RepoError>;
+    async fn get(
+        &self,
+        owner: UserId,
+        id: VideoId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Video>, RepoError>;
 
     /// Replaces the record if it is still at `expected_version` (the version that was read);
     /// [`RepoError::Conflict`] otherwise. `expires_at` sets or clears the TTL.
@@ -46,7 +55,12 @@ pub trait VideoRepository: Send + Sync + 'static {
     ) -> Result<(), RepoError>;
 
     /// Deletes the record if it is still at `expected_version`.
-    async fn delete(&self, owner: UserId, id: VideoId, expected_version: u64) -> Result<(), RepoError>;
+    async fn delete(
+        &self,
+        owner: UserId,
+        id: VideoId,
+        expected_version: u64,
+    ) -> Result<(), RepoError>;
 
     async fn list(&self, query: VideoQuery) -> Result<VideoPage, RepoError>;
 
@@ -91,7 +105,11 @@ pub trait BlobStore: Send + Sync + 'static {
     ) -> Result<PresignedRequest, BlobError>;
 
     /// Opens a multipart upload and returns S3's upload id.
-    async fn create_multipart(&self, key: &ObjectKey, content_type: ContentType) -> Result<String, BlobError>;
+    async fn create_multipart(
+        &self,
+        key: &ObjectKey,
+        content_type: ContentType,
+    ) -> Result<String, BlobError>;
 
     /// A PUT for one part, binding its number and exact length.
     async fn presign_part(

@@ -29,6 +29,7 @@ pub enum FaultKind {
     Delay,
     /// Run the handler; if it answers an error, send it with HTTP 200 (seen on real TikTok,
     /// fact sheet §1.5 and §4.2).
+    #[serde(rename = "error_as_200")]
     ErrorAs200,
 }
 

@@ -28,6 +28,10 @@ pub enum WebhookError {
 
 /// Checks `TikTok-Signature: t=<unix>,s=<hex>` (§6.4) against the exact raw body, before
 /// any JSON parsing. The comparison is constant-time (`Mac::verify_slice`).
+///
+/// `header_value` is the value of the `TikTok-Signature` header (TikTok's own example spells
+/// it `Tiktok-Signature`: look the name up case-insensitively). TikTok sets no tolerance;
+/// 300 s is a common choice. `now_unix` is injected so callers can test deterministically.
 pub fn verify_webhook_signature(
     header_value: &str,
     raw_body: &[u8],

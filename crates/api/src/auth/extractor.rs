@@ -27,7 +27,9 @@ impl FromRequest for AuthenticatedUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            return ready(Err(ApiError::new(ErrorCode::Internal).source("AppState missing")));
+            return ready(Err(
+                ApiError::new(ErrorCode::Internal).source("AppState missing")
+            ));
         };
         let Some(token) = bearer(req) else {
             return ready(Err(ApiError::new(ErrorCode::Unauthenticated)

@@ -3,7 +3,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
+};
 use postiqo_domain::UserId;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -67,7 +69,8 @@ impl JwtCodec {
             }
             verifying.insert(kid.clone(), DecodingKey::from_secret(&bytes));
         }
-        let (signing_kid, signing) = signing.unwrap_or_else(|| (String::new(), EncodingKey::from_secret(&[])));
+        let (signing_kid, signing) =
+            signing.unwrap_or_else(|| (String::new(), EncodingKey::from_secret(&[])));
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_issuer(&[settings.issuer.as_str()]);
@@ -90,7 +93,12 @@ impl JwtCodec {
         self.ttl
     }
 
-    pub fn issue(&self, user: UserId, session_id: &str, now: DateTime<Utc>) -> Result<String, TokenError> {
+    pub fn issue(
+        &self,
+        user: UserId,
+        session_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, TokenError> {
         let iat = now.timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -113,8 +121,13 @@ impl JwtCodec {
             .as_deref()
             .and_then(|kid| self.verifying.get(kid))
             .ok_or(TokenError::UnknownKey)?;
-        let data = decode::<AccessClaims>(token, key, &self.validation).map_err(TokenError::Invalid)?;
-        let user = data.claims.sub.parse::<UserId>().map_err(|_| TokenError::BadSubject)?;
+        let data =
+            decode::<AccessClaims>(token, key, &self.validation).map_err(TokenError::Invalid)?;
+        let user = data
+            .claims
+            .sub
+            .parse::<UserId>()
+            .map_err(|_| TokenError::BadSubject)?;
         Ok((user, data.claims))
     }
 }
@@ -165,7 +178,10 @@ mod tests {
         let rotated = JwtCodec::new(&settings(&[("k2", K2), ("k1", K1)]));
         assert!(rotated.verify(&token).is_ok());
         let retired = JwtCodec::new(&settings(&[("k2", K2)]));
-        assert!(matches!(retired.verify(&token), Err(TokenError::UnknownKey)));
+        assert!(matches!(
+            retired.verify(&token),
+            Err(TokenError::UnknownKey)
+        ));
     }
 
     #[test]
@@ -179,13 +195,21 @@ mod tests {
 
         let mut other = settings(&[("k1", K1)]);
         other.audience = "someone-else".into();
-        let foreign = JwtCodec::new(&other).issue(user, "s1", Utc::now()).expect("sign");
-        assert!(matches!(codec.verify(&foreign), Err(TokenError::Invalid(_))));
+        let foreign = JwtCodec::new(&other)
+            .issue(user, "s1", Utc::now())
+            .expect("sign");
+        assert!(matches!(
+            codec.verify(&foreign),
+            Err(TokenError::Invalid(_))
+        ));
 
         let wrong_key = JwtCodec::new(&settings(&[("k1", K2)]))
             .issue(user, "s1", Utc::now())
             .expect("sign");
-        assert!(matches!(codec.verify(&wrong_key), Err(TokenError::Invalid(_))));
+        assert!(matches!(
+            codec.verify(&wrong_key),
+            Err(TokenError::Invalid(_))
+        ));
     }
 
     #[test]

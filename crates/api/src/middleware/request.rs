@@ -29,7 +29,8 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 fn sane_request_id(raw: &HeaderValue) -> Option<String> {
     let s = raw.to_str().ok()?;
     let ok = (1..=128).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
     ok.then(|| s.to_owned())
 }
 
@@ -68,7 +69,10 @@ impl RequestContext {
             .unwrap_or_default();
         // The socket peer, not X-Forwarded-For: a client could forge the header. Behind a
         // proxy, the proxy's own access log has the original address.
-        let client_ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+        let client_ip = req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
         let is_swagger = req.path().starts_with("/swagger-ui");
 
         let result = REQUEST_ID
@@ -103,8 +107,14 @@ impl RequestContext {
         if let Ok(v) = HeaderValue::from_str(&id) {
             headers.insert(X_REQUEST_ID, v);
         }
-        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         if !headers.contains_key(header::CACHE_CONTROL) {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -121,7 +131,10 @@ impl RequestContext {
         }
 
         let status = res.status().as_u16();
-        let route = res.request().match_pattern().unwrap_or_else(|| "<unmatched>".to_owned());
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "<unmatched>".to_owned());
         // Path and query are not logged: query strings carry OAuth codes and states.
         tracing::info!(
             target: "access",
@@ -149,8 +162,14 @@ mod tests {
             Some("abc-123_x.y:z".to_owned())
         );
         assert_eq!(sane_request_id(&HeaderValue::from_static("a b")), None);
-        assert_eq!(sane_request_id(&HeaderValue::from_static("a\"},{\"admin\":true")), None);
+        assert_eq!(
+            sane_request_id(&HeaderValue::from_static("a\"},{\"admin\":true")),
+            None
+        );
         let long = "a".repeat(129);
-        assert_eq!(sane_request_id(&HeaderValue::from_str(&long).expect("header")), None);
+        assert_eq!(
+            sane_request_id(&HeaderValue::from_str(&long).expect("header")),
+            None
+        );
     }
 }

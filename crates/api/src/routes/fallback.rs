@@ -43,10 +43,14 @@ impl KnownRoutes {
     }
 }
 
-pub async fn not_found(req: HttpRequest, routes: web::Data<KnownRoutes>) -> Result<actix_web::HttpResponse, ApiError> {
+pub async fn not_found(
+    req: HttpRequest,
+    routes: web::Data<KnownRoutes>,
+) -> Result<actix_web::HttpResponse, ApiError> {
     Err(match routes.allowed(req.path()) {
         Some(allow) => {
-            let mut e = ApiError::new(ErrorCode::MethodNotAllowed).detail(format!("Allowed: {allow}."));
+            let mut e =
+                ApiError::new(ErrorCode::MethodNotAllowed).detail(format!("Allowed: {allow}."));
             e.allow = Some(allow);
             e
         }

@@ -37,7 +37,9 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     match tokio::time::timeout(Duration::from_secs(3), state.storage.check_ready()).await {
         Ok(Ok(())) => Ok(HttpResponse::Ok().json(HealthResponse { status: "ready" })),
-        Ok(Err(e)) => Err(ApiError::new(ErrorCode::StorageUnavailable).retry_after(2).source(e)),
+        Ok(Err(e)) => Err(ApiError::new(ErrorCode::StorageUnavailable)
+            .retry_after(2)
+            .source(e)),
         Err(_) => Err(ApiError::new(ErrorCode::StorageUnavailable)
             .retry_after(2)
             .source("readiness check timed out")),

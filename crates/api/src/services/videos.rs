@@ -2,9 +2,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use postiqo_domain::{
-    ContainerCheck, ContentType, Title, UploadPlan, UserId, Video, VideoId, VideoSize, VideoStatus, sniff_container,
+    ContainerCheck, ContentType, Title, UploadPlan, UserId, Video, VideoId, VideoSize, VideoStatus,
+    sniff_container,
 };
-use postiqo_storage::{BlobError, CompletedPart, PresignedRequest, RepoError, Storage, VideoPage, VideoQuery};
+use postiqo_storage::{
+    BlobError, CompletedPart, PresignedRequest, RepoError, Storage, VideoPage, VideoQuery,
+};
 use rand::RngCore;
 use tracing::{info, warn};
 
@@ -55,7 +58,9 @@ impl VideoService {
     }
 
     fn pending_expiry(&self, created: DateTime<Utc>) -> DateTime<Utc> {
-        created + chrono::Duration::from_std(self.uploads.pending_ttl).unwrap_or(chrono::Duration::days(1))
+        created
+            + chrono::Duration::from_std(self.uploads.pending_ttl)
+                .unwrap_or(chrono::Duration::days(1))
     }
 
     fn new_id(at: DateTime<Utc>) -> VideoId {
@@ -65,7 +70,11 @@ impl VideoService {
     }
 
     async fn load(&self, owner: UserId, id: VideoId) -> Result<Video, ApiError> {
-        self.storage.videos.get(owner, id, now()).await?.ok_or_else(not_found)
+        self.storage
+            .videos
+            .get(owner, id, now())
+            .await?
+            .ok_or_else(not_found)
     }
 
     pub async fn get(&self, owner: UserId, id: VideoId) -> Result<Video, ApiError> {
@@ -95,16 +104,34 @@ impl VideoService {
     /// Creates the record and the upload instructions. For a multipart upload the S3 upload is
     /// opened first so the record never points at an upload that does not exist; if the record
     /// cannot be written, the upload is aborted again.
-    pub async fn create(&self, owner: UserId, new: NewVideo) -> Result<(Video, UploadInstructions), ApiError> {
+    pub async fn create(
+        &self,
+        owner: UserId,
+        new: NewVideo,
+    ) -> Result<(Video, UploadInstructions), ApiError> {
         let created = now();
         let id = Self::new_id(created);
         let plan = self.uploads.policy.plan(new.size);
         let key = postiqo_domain::ObjectKey::for_video(owner, id);
         let upload_id = match plan {
             UploadPlan::Single => None,
-            UploadPlan::Multipart { .. } => Some(self.storage.blobs.create_multipart(&key, new.content_type).await?),
+            UploadPlan::Multipart { .. } => Some(
+                self.storage
+                    .blobs
+                    .create_multipart(&key, new.content_type)
+                    .await?,
+            ),
         };
-        let video = Video::new(id, owner, new.title, new.content_type, new.size, plan, upload_id, created);
+        let video = Video::new(
+            id,
+            owner,
+            new.title,
+            new.content_type,
+            new.size,
+            plan,
+            upload_id,
+            created,
+        );
         let instructions = match self.instructions(&video, None).await {
             Ok(i) => i,
             Err(e) => {
@@ -127,7 +154,11 @@ impl VideoService {
 
     async fn abort_quietly(&self, video: &Video) {
         if let Some(upload_id) = &video.multipart_upload_id
-            && let Err(e) = self.storage.blobs.abort_multipart(&video.object_key, upload_id).await
+            && let Err(e) = self
+                .storage
+                .blobs
+                .abort_multipart(&video.object_key, upload_id)
+                .await
         {
             // The bucket's lifecycle rule aborts it later anyway.
             warn!(video_id = %video.id, error = ?e, "could not abort multipart upload");
@@ -135,28 +166,46 @@ impl VideoService {
     }
 
     /// Presigned requests for the whole upload, or for the listed parts only.
-    async fn instructions(&self, video: &Video, only: Option<&[u32]>) -> Result<UploadInstructions, ApiError> {
+    async fn instructions(
+        &self,
+        video: &Video,
+        only: Option<&[u32]>,
+    ) -> Result<UploadInstructions, ApiError> {
         let ttl: Duration = self.uploads.url_ttl;
         match (video.upload, &video.multipart_upload_id) {
             (UploadPlan::Single, _) => Ok(UploadInstructions::Single(
                 self.storage
                     .blobs
-                    .presign_put(&video.object_key, video.content_type, video.size.bytes(), ttl)
+                    .presign_put(
+                        &video.object_key,
+                        video.content_type,
+                        video.size.bytes(),
+                        ttl,
+                    )
                     .await?,
             )),
-            (UploadPlan::Multipart { part_size, part_count }, Some(upload_id)) => {
+            (
+                UploadPlan::Multipart {
+                    part_size,
+                    part_count,
+                },
+                Some(upload_id),
+            ) => {
                 let numbers: Vec<u32> = match only {
                     Some(list) => list.to_vec(),
                     None => (1..=u32::try_from(part_count).unwrap_or(u32::MAX)).collect(),
                 };
                 let mut parts = Vec::with_capacity(numbers.len());
                 for n in numbers {
-                    let len = video.upload.part_len(video.size, u64::from(n)).ok_or_else(|| {
-                        crate::extract::field_error(
-                            "part_numbers",
-                            format!("part {n} is outside 1..={part_count}"),
-                        )
-                    })?;
+                    let len = video
+                        .upload
+                        .part_len(video.size, u64::from(n))
+                        .ok_or_else(|| {
+                            crate::extract::field_error(
+                                "part_numbers",
+                                format!("part {n} is outside 1..={part_count}"),
+                            )
+                        })?;
                     let req = self
                         .storage
                         .blobs
@@ -172,14 +221,23 @@ impl VideoService {
     }
 
     /// Part URLs again, e.g. after one expired or was lost.
-    pub async fn part_urls(&self, owner: UserId, id: VideoId, numbers: &[u32]) -> Result<UploadInstructions, ApiError> {
+    pub async fn part_urls(
+        &self,
+        owner: UserId,
+        id: VideoId,
+        numbers: &[u32],
+    ) -> Result<UploadInstructions, ApiError> {
         let video = self.load(owner, id).await?;
         video.ensure_parts_requestable()?;
         self.instructions(&video, Some(numbers)).await
     }
 
     /// A fresh presigned PUT for a single-part upload that has not arrived yet.
-    pub async fn upload_url(&self, owner: UserId, id: VideoId) -> Result<UploadInstructions, ApiError> {
+    pub async fn upload_url(
+        &self,
+        owner: UserId,
+        id: VideoId,
+    ) -> Result<UploadInstructions, ApiError> {
         let video = self.load(owner, id).await?;
         if video.status != VideoStatus::Pending {
             return Err(postiqo_domain::TransitionError {
@@ -206,13 +264,17 @@ impl VideoService {
             VideoStatus::Pending => {}
             VideoStatus::Uploaded => return Ok(video),
             VideoStatus::Publishing | VideoStatus::Published | VideoStatus::Failed => {
-                return Err(video.complete_upload(now()).err().map(ApiError::from).unwrap_or_else(|| {
-                    ApiError::new(ErrorCode::InvalidState)
-                }));
+                return Err(video
+                    .complete_upload(now())
+                    .err()
+                    .map(ApiError::from)
+                    .unwrap_or_else(|| ApiError::new(ErrorCode::InvalidState)));
             }
         }
 
-        if let (UploadPlan::Multipart { part_count, .. }, Some(upload_id)) = (video.upload, &video.multipart_upload_id) {
+        if let (UploadPlan::Multipart { part_count, .. }, Some(upload_id)) =
+            (video.upload, &video.multipart_upload_id)
+        {
             let Some(parts) = parts else {
                 return Err(crate::extract::field_error(
                     "parts",
@@ -239,10 +301,13 @@ impl VideoService {
         }
 
         let Some(meta) = self.storage.blobs.head(&video.object_key).await? else {
-            return Err(ApiError::new(ErrorCode::UploadMissing)
-                .detail("Upload the bytes with the presigned request first, then call this again."));
+            return Err(ApiError::new(ErrorCode::UploadMissing).detail(
+                "Upload the bytes with the presigned request first, then call this again.",
+            ));
         };
-        if meta.size != video.size.bytes() || meta.content_type.as_deref() != Some(video.content_type.as_mime()) {
+        if meta.size != video.size.bytes()
+            || meta.content_type.as_deref() != Some(video.content_type.as_mime())
+        {
             let detail = format!(
                 "Declared {} bytes of {}, found {} bytes of {}; the object was removed, upload it again.",
                 video.size.bytes(),
@@ -250,13 +315,19 @@ impl VideoService {
                 meta.size,
                 meta.content_type.as_deref().unwrap_or("unknown type"),
             );
-            self.reject_object(video, "size or content type differs from the declaration").await?;
+            self.reject_object(video, "size or content type differs from the declaration")
+                .await?;
             return Err(ApiError::new(ErrorCode::UploadMismatch).detail(detail));
         }
-        let head = self.storage.blobs.read_prefix(&video.object_key, SNIFF_LEN).await?;
+        let head = self
+            .storage
+            .blobs
+            .read_prefix(&video.object_key, SNIFF_LEN)
+            .await?;
         if sniff_container(video.content_type, &head) == ContainerCheck::Mismatch {
             let declared = video.content_type;
-            self.reject_object(video, "container signature does not match").await?;
+            self.reject_object(video, "container signature does not match")
+                .await?;
             return Err(ApiError::new(ErrorCode::UploadNotAVideo).detail(format!(
                 "The object is not a {declared} file; it was removed, upload it again."
             )));
@@ -298,7 +369,12 @@ impl VideoService {
             next.version += 1;
             next.updated_at = now();
             let expiry = self.pending_expiry(next.created_at);
-            match self.storage.videos.update(&next, expected, Some(expiry)).await {
+            match self
+                .storage
+                .videos
+                .update(&next, expected, Some(expiry))
+                .await
+            {
                 Ok(()) => {}
                 Err(e) => {
                     self.abort_quietly(&next).await;
@@ -309,10 +385,16 @@ impl VideoService {
         Ok(())
     }
 
-    pub async fn edit_title(&self, owner: UserId, id: VideoId, title: Title) -> Result<Video, ApiError> {
+    pub async fn edit_title(
+        &self,
+        owner: UserId,
+        id: VideoId,
+        title: Title,
+    ) -> Result<Video, ApiError> {
         let video = self.load(owner, id).await?;
         let expected = video.version;
-        let expiry = (video.status == VideoStatus::Pending).then(|| self.pending_expiry(video.created_at));
+        let expiry =
+            (video.status == VideoStatus::Pending).then(|| self.pending_expiry(video.created_at));
         let next = video.edit_title(title, now())?;
         self.storage.videos.update(&next, expected, expiry).await?;
         Ok(next)

@@ -32,7 +32,11 @@ fn gsi(name: &str, pk: &str, sk: &str) -> Result<GlobalSecondaryIndex, RepoError
         .index_name(name)
         .key_schema(key(pk, KeyType::Hash)?)
         .key_schema(key(sk, KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
         .build()
         .map_err(|e| RepoError::Backend(Box::new(e)))
 }
@@ -73,7 +77,10 @@ pub async fn bootstrap_table(client: &Client, table: &str) -> Result<(), RepoErr
     let status = ttl
         .time_to_live_description
         .and_then(|d| d.time_to_live_status);
-    if !matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
+    if !matches!(
+        status,
+        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+    ) {
         let spec = TimeToLiveSpecification::builder()
             .attribute_name(EXPIRES_AT)
             .enabled(true)
@@ -104,5 +111,7 @@ async fn wait_active(client: &Client, table: &str) -> Result<(), RepoError> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    Err(RepoError::Unavailable("table did not become ACTIVE within 60 s".into()))
+    Err(RepoError::Unavailable(
+        "table did not become ACTIVE within 60 s".into(),
+    ))
 }

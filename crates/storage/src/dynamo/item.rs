@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use postiqo_domain::{
-    ContentType, ObjectKey, StatusChange, Title, UploadPlan, UserId, Video, VideoId, VideoSize, VideoStatus,
+    ContentType, ObjectKey, StatusChange, Title, UploadPlan, UserId, Video, VideoId, VideoSize,
+    VideoStatus,
 };
 
 use super::keys::{self, EXPIRES_AT, GSI1PK, GSI1SK, PK, SK};
@@ -26,7 +27,10 @@ pub fn video_to_item(video: &Video, expires_at: Option<DateTime<Utc>>) -> Item {
     let mut item = Item::new();
     item.insert(PK.into(), s(keys::user_pk(video.owner)));
     item.insert(SK.into(), s(keys::video_sk(video.id)));
-    item.insert(GSI1PK.into(), s(keys::user_status_pk(video.owner, video.status)));
+    item.insert(
+        GSI1PK.into(),
+        s(keys::user_status_pk(video.owner, video.status)),
+    );
     item.insert(GSI1SK.into(), s(keys::video_sk(video.id)));
     item.insert("kind".into(), s("video"));
     item.insert("id".into(), s(video.id.to_string()));
@@ -40,7 +44,10 @@ pub fn video_to_item(video: &Video, expires_at: Option<DateTime<Utc>>) -> Item {
         UploadPlan::Single => {
             item.insert("upload_kind".into(), s("single"));
         }
-        UploadPlan::Multipart { part_size, part_count } => {
+        UploadPlan::Multipart {
+            part_size,
+            part_count,
+        } => {
             item.insert("upload_kind".into(), s("multipart"));
             item.insert("part_size".into(), n(part_size));
             item.insert("part_count".into(), n(part_count));
@@ -76,7 +83,9 @@ pub fn video_to_item(video: &Video, expires_at: Option<DateTime<Utc>>) -> Item {
 fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, RepoError> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v),
-        _ => Err(RepoError::Corrupt(format!("attribute {name} missing or not a string"))),
+        _ => Err(RepoError::Corrupt(format!(
+            "attribute {name} missing or not a string"
+        ))),
     }
 }
 
@@ -85,7 +94,9 @@ fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, RepoError> 
         Some(AttributeValue::N(v)) => v
             .parse()
             .map_err(|_| RepoError::Corrupt(format!("attribute {name} is not a valid number"))),
-        _ => Err(RepoError::Corrupt(format!("attribute {name} missing or not a number"))),
+        _ => Err(RepoError::Corrupt(format!(
+            "attribute {name} missing or not a number"
+        ))),
     }
 }
 
@@ -116,7 +127,11 @@ pub fn item_to_video(item: &Item) -> Result<Video, RepoError> {
             part_size: get_n(item, "part_size")?,
             part_count: get_n(item, "part_count")?,
         },
-        _ => return Err(RepoError::Corrupt("attribute upload_kind has an invalid value".into())),
+        _ => {
+            return Err(RepoError::Corrupt(
+                "attribute upload_kind has an invalid value".into(),
+            ));
+        }
     };
     let object_key = ObjectKey::parse_stored(get_s(item, "object_key")?)
         .ok_or_else(|| RepoError::Corrupt("attribute object_key has an invalid value".into()))?;
@@ -125,7 +140,9 @@ pub fn item_to_video(item: &Item) -> Result<Video, RepoError> {
             .iter()
             .map(|e| match e {
                 AttributeValue::M(m) => Ok(StatusChange {
-                    status: get_s(m, "status")?.parse().map_err(corrupt("history.status"))?,
+                    status: get_s(m, "status")?
+                        .parse()
+                        .map_err(corrupt("history.status"))?,
                     at: parse_time(get_s(m, "at")?, "history.at")?,
                 }),
                 _ => Err(RepoError::Corrupt("history entry is not a map".into())),
@@ -142,7 +159,9 @@ pub fn item_to_video(item: &Item) -> Result<Video, RepoError> {
             .map_err(corrupt("content_type"))?,
         size: VideoSize::from_stored(get_n(item, "size")?),
         object_key,
-        status: get_s(item, "status")?.parse::<VideoStatus>().map_err(corrupt("status"))?,
+        status: get_s(item, "status")?
+            .parse::<VideoStatus>()
+            .map_err(corrupt("status"))?,
         upload,
         multipart_upload_id: match item.get("multipart_upload_id") {
             Some(AttributeValue::S(v)) => Some(v.clone()),
@@ -177,7 +196,13 @@ mod tests {
 
     #[test]
     fn round_trips_single_and_multipart() {
-        for plan in [UploadPlan::Single, UploadPlan::Multipart { part_size: 10, part_count: 13 }] {
+        for plan in [
+            UploadPlan::Single,
+            UploadPlan::Multipart {
+                part_size: 10,
+                part_count: 13,
+            },
+        ] {
             let v = video(plan);
             let item = video_to_item(&v, None);
             assert_eq!(item_to_video(&item).expect("parse"), v);
@@ -199,7 +224,10 @@ mod tests {
         let v = video(UploadPlan::Single);
         let item = video_to_item(&v, Some(v.created_at));
         assert!(is_expired(&item, v.created_at));
-        assert!(!is_expired(&item, v.created_at - chrono::Duration::seconds(1)));
+        assert!(!is_expired(
+            &item,
+            v.created_at - chrono::Duration::seconds(1)
+        ));
         assert!(!is_expired(&video_to_item(&v, None), v.created_at));
     }
 }

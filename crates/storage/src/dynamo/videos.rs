@@ -33,7 +33,9 @@ impl DynamoVideos {
     }
 }
 
-fn conditional<E>(err: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> RepoError
+fn conditional<E>(
+    err: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> RepoError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -47,7 +49,11 @@ where
 #[async_trait]
 impl VideoRepository for DynamoVideos {
     #[instrument(skip_all, fields(video_id = %video.id))]
-    async fn insert(&self, video: &Video, expires_at: Option<DateTime<Utc>>) -> Result<(), RepoError> {
+    async fn insert(
+        &self,
+        video: &Video,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(), RepoError> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -61,7 +67,12 @@ impl VideoRepository for DynamoVideos {
     }
 
     #[instrument(skip(self))]
-    async fn get(&self, owner: UserId, id: VideoId, now: DateTime<Utc>) -> Result<Option<Video>, RepoError> {
+    async fn get(
+        &self,
+        owner: UserId,
+        id: VideoId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Video>, RepoError> {
         let out = self
             .client
             .get_item()
@@ -91,7 +102,10 @@ impl VideoRepository for DynamoVideos {
             .condition_expression("attribute_exists(#pk) AND #version = :expected")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()))
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(expected_version.to_string()),
+            )
             .send()
             .await
             .map_err(conditional)?;
@@ -99,14 +113,22 @@ impl VideoRepository for DynamoVideos {
     }
 
     #[instrument(skip(self))]
-    async fn delete(&self, owner: UserId, id: VideoId, expected_version: u64) -> Result<(), RepoError> {
+    async fn delete(
+        &self,
+        owner: UserId,
+        id: VideoId,
+        expected_version: u64,
+    ) -> Result<(), RepoError> {
         self.client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(owner, id)))
             .condition_expression("#version = :expected")
             .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()))
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(expected_version.to_string()),
+            )
             .send()
             .await
             .map_err(conditional)?;
@@ -130,7 +152,10 @@ impl VideoRepository for DynamoVideos {
                 .set_exclusive_start_key(start.take())
                 .filter_expression("attribute_not_exists(#exp) OR #exp > :now")
                 .expression_attribute_names("#exp", EXPIRES_AT)
-                .expression_attribute_values(":now", AttributeValue::N(query.now.timestamp().to_string()));
+                .expression_attribute_values(
+                    ":now",
+                    AttributeValue::N(query.now.timestamp().to_string()),
+                );
             req = match query.status {
                 Some(status) => req
                     .index_name(GSI1)
@@ -144,8 +169,14 @@ impl VideoRepository for DynamoVideos {
                     .key_condition_expression("#pk = :pk AND begins_with(#sk, :video)")
                     .expression_attribute_names("#pk", PK)
                     .expression_attribute_names("#sk", SK)
-                    .expression_attribute_values(":pk", AttributeValue::S(keys::user_pk(query.owner)))
-                    .expression_attribute_values(":video", AttributeValue::S(keys::VIDEO_SK_PREFIX.into())),
+                    .expression_attribute_values(
+                        ":pk",
+                        AttributeValue::S(keys::user_pk(query.owner)),
+                    )
+                    .expression_attribute_values(
+                        ":video",
+                        AttributeValue::S(keys::VIDEO_SK_PREFIX.into()),
+                    ),
             };
             let out = req.send().await.map_err(repo_error)?;
             for item in out.items.unwrap_or_default() {

@@ -46,7 +46,8 @@ fn presigning(expires_in: Duration) -> Result<PresigningConfig, BlobError> {
 }
 
 fn to_request(p: SdkPresigned, expires_in: Duration) -> PresignedRequest {
-    let expires_at = Utc::now() + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::zero());
+    let expires_at =
+        Utc::now() + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::zero());
     PresignedRequest {
         method: p.method().to_owned(),
         url: p.uri().to_owned(),
@@ -74,7 +75,9 @@ impl BlobStore for S3Blobs {
             .bucket(&self.bucket)
             .key(key.as_str())
             .content_type(content_type.as_mime())
-            .content_length(i64::try_from(content_length).map_err(|e| BlobError::Backend(Box::new(e)))?)
+            .content_length(
+                i64::try_from(content_length).map_err(|e| BlobError::Backend(Box::new(e)))?,
+            )
             .presigned(presigning(expires_in)?)
             .await
             .map_err(blob_error)?;
@@ -82,7 +85,11 @@ impl BlobStore for S3Blobs {
     }
 
     #[instrument(skip(self), fields(key = %key))]
-    async fn create_multipart(&self, key: &ObjectKey, content_type: ContentType) -> Result<String, BlobError> {
+    async fn create_multipart(
+        &self,
+        key: &ObjectKey,
+        content_type: ContentType,
+    ) -> Result<String, BlobError> {
         let out = self
             .client
             .create_multipart_upload()
@@ -112,7 +119,9 @@ impl BlobStore for S3Blobs {
             .key(key.as_str())
             .upload_id(upload_id)
             .part_number(i32::try_from(part_number).map_err(|e| BlobError::Backend(Box::new(e)))?)
-            .content_length(i64::try_from(content_length).map_err(|e| BlobError::Backend(Box::new(e)))?)
+            .content_length(
+                i64::try_from(content_length).map_err(|e| BlobError::Backend(Box::new(e)))?,
+            )
             .presigned(presigning(expires_in)?)
             .await
             .map_err(blob_error)?;
@@ -141,7 +150,11 @@ impl BlobStore for S3Blobs {
             .bucket(&self.bucket)
             .key(key.as_str())
             .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
             .await;
         match res {
@@ -184,7 +197,10 @@ impl BlobStore for S3Blobs {
             .await;
         match res {
             Ok(out) => Ok(Some(ObjectMeta {
-                size: out.content_length.and_then(|l| u64::try_from(l).ok()).unwrap_or(0),
+                size: out
+                    .content_length
+                    .and_then(|l| u64::try_from(l).ok())
+                    .unwrap_or(0),
                 content_type: out.content_type,
             })),
             Err(e) if matches!(&e, aws_sdk_s3::error::SdkError::ServiceError(se) if se.err().is_not_found()) => {

@@ -1,7 +1,8 @@
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, CorsConfiguration,
-    CorsRule, CreateBucketConfiguration, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
+    CorsConfiguration, CorsRule, CreateBucketConfiguration, ExpirationStatus, LifecycleRule,
+    LifecycleRuleFilter,
 };
 use tracing::info;
 
@@ -37,7 +38,12 @@ pub async fn bootstrap_bucket(client: &Client, setup: &BucketSetup) -> Result<()
     }
     match create.send().await {
         Ok(_) => info!(bucket = %setup.bucket, "bucket created"),
-        Err(e) if matches!(service_code(&e), Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")) => {
+        Err(e)
+            if matches!(
+                service_code(&e),
+                Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")
+            ) =>
+        {
             info!(bucket = %setup.bucket, "bucket exists")
         }
         Err(e) => return Err(blob_error(e)),
@@ -58,7 +64,9 @@ pub async fn bootstrap_bucket(client: &Client, setup: &BucketSetup) -> Result<()
     client
         .put_bucket_cors()
         .bucket(&setup.bucket)
-        .cors_configuration(built(CorsConfiguration::builder().cors_rules(cors).build())?)
+        .cors_configuration(built(
+            CorsConfiguration::builder().cors_rules(cors).build(),
+        )?)
         .send()
         .await
         .map_err(blob_error)?;
@@ -78,7 +86,9 @@ pub async fn bootstrap_bucket(client: &Client, setup: &BucketSetup) -> Result<()
     client
         .put_bucket_lifecycle_configuration()
         .bucket(&setup.bucket)
-        .lifecycle_configuration(built(BucketLifecycleConfiguration::builder().rules(rule).build())?)
+        .lifecycle_configuration(built(
+            BucketLifecycleConfiguration::builder().rules(rule).build(),
+        )?)
         .send()
         .await
         .map_err(blob_error)?;

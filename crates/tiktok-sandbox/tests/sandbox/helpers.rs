@@ -179,7 +179,11 @@ impl TestSandbox {
             req = req.json(&b);
         }
         let resp = req.send().await.unwrap();
-        assert!(resp.status().is_success(), "admin {path}: {}", resp.status());
+        assert!(
+            resp.status().is_success(),
+            "admin {path}: {}",
+            resp.status()
+        );
         let text = resp.text().await.unwrap();
         if text.is_empty() {
             Value::Null
@@ -216,20 +220,29 @@ impl TestSandbox {
         .await
     }
 
-    /// Polls until the status is not PROCESSING_DOWNLOAD (or the predicate holds).
+    /// Waits (through the admin API, which is not rate limited) until the publish record
+    /// satisfies `done`, then returns one real status fetch: body and raw text.
     pub async fn wait_status(
         &self,
         token: &str,
         publish_id: &str,
         done: impl Fn(&Value) -> bool,
     ) -> (Value, String) {
-        for _ in 0..100 {
-            let (status, body, text) = self.status(token, publish_id).await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-            if done(&body["data"]) {
+        for _ in 0..200 {
+            let list = self.admin(reqwest::Method::GET, "/publishes", None).await;
+            let record = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["publish_id"] == publish_id)
+                .cloned()
+                .unwrap();
+            if done(&record) {
+                let (status, body, text) = self.status(token, publish_id).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
                 return (body, text);
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("publish {publish_id} never reached the expected state");
     }

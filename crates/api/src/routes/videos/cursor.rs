@@ -14,7 +14,10 @@ pub fn encode(after: VideoId) -> String {
 }
 
 pub fn decode(raw: &str) -> Result<VideoId, ApiError> {
-    let invalid = || ApiError::new(ErrorCode::InvalidCursor).detail("Use the next_cursor of a previous page as is.");
+    let invalid = || {
+        ApiError::new(ErrorCode::InvalidCursor)
+            .detail("Use the next_cursor of a previous page as is.")
+    };
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
     let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
     text.strip_prefix(PREFIX)

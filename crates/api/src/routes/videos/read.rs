@@ -31,10 +31,14 @@ pub async fn list_videos(
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(crate::problem::ErrorCode::InvalidQuery).detail("limit must be between 1 and 100"));
+        return Err(ApiError::new(crate::problem::ErrorCode::InvalidQuery)
+            .detail("limit must be between 1 and 100"));
     }
     let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
-    let page = state.videos.list(user.user_id, query.status, limit, after).await?;
+    let page = state
+        .videos
+        .list(user.user_id, query.status, limit, after)
+        .await?;
     Ok(HttpResponse::Ok().json(VideoListResponse {
         items: page
             .videos

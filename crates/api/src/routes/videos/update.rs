@@ -34,7 +34,8 @@ pub async fn update_video(
     body: web::Json<UpdateVideoRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
-    let title = postiqo_domain::Title::parse(body.into_inner().title).map_err(|e| field_error("title", e))?;
+    let title = postiqo_domain::Title::parse(body.into_inner().title)
+        .map_err(|e| field_error("title", e))?;
     let video = state.videos.edit_title(user.user_id, id, title).await?;
     Ok(HttpResponse::Ok().json(VideoResponse::new(video, &state.bucket)))
 }

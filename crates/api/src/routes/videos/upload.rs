@@ -25,7 +25,8 @@ fn parse_complete_body(req: &HttpRequest, body: &[u8]) -> Result<CompleteUploadR
     if !is_json {
         return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
     }
-    let parsed: CompleteUploadRequest = serde_json::from_slice(body).map_err(|e| serde_error(&e))?;
+    let parsed: CompleteUploadRequest =
+        serde_json::from_slice(body).map_err(|e| serde_error(&e))?;
     parsed.validate().map_err(|e| validation_error(&e))?;
     Ok(parsed)
 }
@@ -72,7 +73,10 @@ pub async fn complete_upload(
             })
             .collect()
     });
-    let video = state.videos.complete_upload(user.user_id, id, parts).await?;
+    let video = state
+        .videos
+        .complete_upload(user.user_id, id, parts)
+        .await?;
     Ok(HttpResponse::Ok().json(VideoResponse::new(video, &state.bucket)))
 }
 
@@ -104,7 +108,10 @@ pub async fn part_urls(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     body.validate().map_err(|e| validation_error(&e))?;
-    let instructions = state.videos.part_urls(user.user_id, id, &body.part_numbers).await?;
+    let instructions = state
+        .videos
+        .part_urls(user.user_id, id, &body.part_numbers)
+        .await?;
     Ok(HttpResponse::Ok().json(UploadResponse::new(id, instructions)))
 }
 
