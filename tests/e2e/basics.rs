@@ -58,7 +58,7 @@ async fn health_ready_and_documents() {
 #[tokio::test]
 async fn bad_requests_are_problems() {
     let app = TestApp::spawn().await;
-    let user = app.new_user();
+    let user = app.new_user().await;
 
     assert_problem(
         app.http
@@ -194,16 +194,22 @@ async fn tokens_are_checked() {
     let res = app.http.get(app.url("/v1/videos")).send().await.unwrap();
     assert_problem(res, 401, "unauthenticated").await;
 
-    let user = app.new_user();
+    let user = app.new_user().await;
     let cases = [
-        ("expired", app.mint_token(&user.id, -120, None)),
+        (
+            "expired",
+            app.mint_token(&user.id, &user.session_id, -120, None),
+        ),
         (
             "wrong audience",
-            app.mint_token(&user.id, 600, Some("someone-else")),
+            app.mint_token(&user.id, &user.session_id, 600, Some("someone-else")),
         ),
         ("garbage", "not.a.jwt".to_owned()),
         ("tampered", format!("{}x", user.token)),
-        ("not a user id", app.mint_token("admin", 600, None)),
+        (
+            "not a user id",
+            app.mint_token("admin", &user.session_id, 600, None),
+        ),
     ];
     for (name, token) in cases {
         let res = app

@@ -110,7 +110,7 @@ async fn bootstrap_is_idempotent() {
 #[tokio::test]
 async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     let mut app = TestApp::spawn().await;
-    let user = app.new_user();
+    let user = app.new_user().await;
     // A request whose body arrives slowly is in flight when the signal comes.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
     let mut rx = rx;

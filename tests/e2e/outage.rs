@@ -39,7 +39,7 @@ async fn storage_outage_gives_fast_503_and_recovers() {
         .env("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)
         .env("AWS_ENDPOINT_URL_S3", &endpoint);
     let app = builder.clone().spawn().await;
-    let user = app.new_user();
+    let user = app.new_user().await;
     assert_eq!(
         app.http
             .get(app.url("/readyz"))
@@ -99,6 +99,8 @@ async fn storage_outage_gives_fast_503_and_recovers() {
     assert!(out.status.success());
     let res = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
+    // The restarted server lost every record (it keeps them in memory), sessions included.
+    let user = app.new_user().await;
     let res = app
         .http
         .post(app.url("/v1/videos"))

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn presigned_put_then_complete_marks_uploaded() {
     let app = TestApp::spawn().await;
-    let user = app.new_user();
+    let user = app.new_user().await;
     let created = app.create_video_ok(&user, "clip", "video/mp4", 2048).await;
     let id = created["video"]["id"].as_str().unwrap();
     let put = app
@@ -40,7 +40,7 @@ async fn presigned_put_then_complete_marks_uploaded() {
 #[tokio::test]
 async fn s3_refuses_other_sizes_and_types() {
     let app = TestApp::spawn().await;
-    let user = app.new_user();
+    let user = app.new_user().await;
     let created = app.create_video_ok(&user, "clip", "video/mp4", 1000).await;
     let upload = &created["upload"];
 
@@ -77,7 +77,7 @@ async fn expired_presigned_url_is_refused() {
         .env("POSTIQO_UPLOAD_URL_TTL_SECS", "1")
         .spawn()
         .await;
-    let user = app.new_user();
+    let user = app.new_user().await;
     let created = app.create_video_ok(&user, "clip", "video/mp4", 100).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let res = app.send_presigned(&created["upload"], mp4_bytes(100)).await;
@@ -102,7 +102,7 @@ async fn expired_presigned_url_is_refused() {
 #[tokio::test]
 async fn completing_early_or_with_a_non_video_keeps_it_pending() {
     let app = TestApp::spawn().await;
-    let user = app.new_user();
+    let user = app.new_user().await;
     let created = app.create_video_ok(&user, "clip", "video/mp4", 512).await;
     let id = created["video"]["id"].as_str().unwrap();
     let key = created["video"]["storage"]["key"]
@@ -162,7 +162,7 @@ async fn completing_early_or_with_a_non_video_keeps_it_pending() {
 #[tokio::test]
 async fn concurrent_completions_make_one_transition() {
     let app = TestApp::spawn().await;
-    let user = app.new_user();
+    let user = app.new_user().await;
     let created = app.create_video_ok(&user, "clip", "video/mp4", 1024).await;
     let id = created["video"]["id"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -197,7 +197,7 @@ async fn concurrent_completions_make_one_transition() {
 #[tokio::test]
 async fn multipart_upload_of_200_mib() {
     let app = TestApp::spawn().await;
-    let user = app.new_user();
+    let user = app.new_user().await;
     let size: usize = 200 * 1024 * 1024;
     let created = app
         .create_video_ok(&user, "big", "video/mp4", size as u64)
@@ -251,7 +251,7 @@ async fn multipart_upload_of_200_mib() {
 #[tokio::test]
 async fn multipart_with_wrong_etags_is_refused() {
     let app = TestApp::spawn().await;
-    let user = app.new_user();
+    let user = app.new_user().await;
     let size: usize = 70 * 1024 * 1024;
     let created = app
         .create_video_ok(&user, "big", "video/mp4", size as u64)

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn create_returns_video_and_presigned_put() {
     let app = TestApp::spawn().await;
-    let user = app.new_user();
+    let user = app.new_user().await;
     let body = app
         .create_video_ok(&user, "Morning run #running", "video/mp4", 1234)
         .await;
@@ -41,7 +41,7 @@ async fn create_returns_video_and_presigned_put() {
 #[tokio::test]
 async fn invalid_videos_are_refused_with_field_errors() {
     let app = TestApp::spawn().await;
-    let user = app.new_user();
+    let user = app.new_user().await;
     let cases = [
         (
             json!({"title": "x".repeat(2201), "content_type": "video/mp4", "size_bytes": 10}),
@@ -88,8 +88,8 @@ async fn invalid_videos_are_refused_with_field_errors() {
 #[tokio::test]
 async fn other_users_videos_are_invisible() {
     let app = TestApp::spawn().await;
-    let alice = app.new_user();
-    let bob = app.new_user();
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
     let created = app
         .create_video_ok(&alice, "alice's", "video/mp4", 100)
         .await;
@@ -142,7 +142,7 @@ async fn other_users_videos_are_invisible() {
 #[tokio::test]
 async fn listing_pages_newest_first_without_gaps_or_duplicates() {
     let app = TestApp::spawn().await;
-    let user = app.new_user();
+    let user = app.new_user().await;
     let mut created = Vec::new();
     for i in 0..45 {
         let body = app
@@ -192,7 +192,7 @@ async fn listing_pages_newest_first_without_gaps_or_duplicates() {
 #[tokio::test]
 async fn status_filter_and_title_edit_and_delete() {
     let app = TestApp::spawn().await;
-    let user = app.new_user();
+    let user = app.new_user().await;
     let uploaded = app.uploaded_video(&user, 4096).await;
     let pending = app
         .create_video_ok(&user, "pending", "video/webm", 10)

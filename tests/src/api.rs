@@ -8,11 +8,14 @@ use serde_json::{Value, json};
 
 use crate::process::{ChildProcess, bin_path};
 
-/// A signed-in test user: an id of ours and an access token for it.
+/// A signed-in test user: our id, its TikTok username, and bearer tokens.
 #[derive(Debug, Clone)]
 pub struct TestUser {
     pub id: String,
+    pub username: String,
     pub token: String,
+    pub refresh_token: String,
+    pub session_id: String,
 }
 
 #[derive(Clone)]
@@ -20,13 +23,15 @@ pub struct TestAppBuilder {
     env: HashMap<String, String>,
 }
 
-/// One running `postiqo-api` with its own table and bucket.
+/// One running `postiqo-api` with its own table, bucket and TikTok sandbox.
 pub struct TestApp {
     pub base_url: String,
+    pub sandbox_url: String,
     pub table: String,
     pub bucket: String,
     pub http: reqwest::Client,
     pub process: ChildProcess,
+    pub sandbox: ChildProcess,
     env: HashMap<String, String>,
 }
 
@@ -48,7 +53,13 @@ impl TestAppBuilder {
         let mut env = HashMap::new();
         env.insert("POSTIQO_TABLE".into(), unique("postiqo-test"));
         env.insert("POSTIQO_BUCKET".into(), unique("postiqo-test"));
-        env.insert("POSTIQO_BIND".into(), "127.0.0.1:0".into());
+        // The API's address must be known before it starts: it is in the OAuth redirect URI.
+        let port = crate::free_port();
+        env.insert("POSTIQO_BIND".into(), format!("127.0.0.1:{port}"));
+        env.insert(
+            "POSTIQO_PUBLIC_URL".into(),
+            format!("http://127.0.0.1:{port}"),
+        );
         env.insert("RUST_LOG".into(), "info".into());
         Self { env }
     }
@@ -78,7 +89,50 @@ impl TestAppBuilder {
         self.spawn_without_bootstrap().await
     }
 
-    pub async fn spawn_without_bootstrap(self) -> TestApp {
+    pub async fn spawn_without_bootstrap(mut self) -> TestApp {
+        let public = self.env["POSTIQO_PUBLIC_URL"].clone();
+        let mut sandbox_cmd = Command::new(bin_path("tiktok-sandbox"));
+        sandbox_cmd
+            .env("SANDBOX_BIND", "127.0.0.1:0")
+            .env(
+                "SANDBOX_CLIENT_KEY",
+                std::env::var("POSTIQO_TIKTOK_CLIENT_KEY").unwrap_or_default(),
+            )
+            .env(
+                "SANDBOX_CLIENT_SECRET",
+                std::env::var("POSTIQO_TIKTOK_CLIENT_SECRET").unwrap_or_default(),
+            )
+            .env(
+                "SANDBOX_VERIFIED_URL_PREFIXES",
+                format!("{public}/v1/media/"),
+            )
+            .env(
+                "SANDBOX_WEBHOOK_URL",
+                format!("{public}/v1/webhooks/tiktok"),
+            )
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1");
+        for (k, v) in &self.env {
+            if k.starts_with("SANDBOX_") {
+                sandbox_cmd.env(k, v);
+            }
+        }
+        let mut sandbox = ChildProcess::spawn(sandbox_cmd);
+        let line = sandbox.wait_for_line("base_url", Duration::from_secs(30));
+        let sandbox_url = strip_ansi(&line)
+            .split("base_url=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("sandbox base_url")
+            .trim_end_matches('/')
+            .to_owned();
+        self.env.insert(
+            "POSTIQO_TIKTOK_AUTH_URL".into(),
+            format!("{sandbox_url}/v2/auth/authorize/"),
+        );
+        self.env
+            .insert("POSTIQO_TIKTOK_API_URL".into(), sandbox_url.clone());
+
         let mut cmd = Command::new(bin_path("postiqo-api"));
         cmd.envs(&self.env);
         let mut process = ChildProcess::spawn(cmd);
@@ -87,6 +141,8 @@ impl TestAppBuilder {
         let addr = parsed["address"].as_str().expect("address").to_owned();
         TestApp {
             base_url: format!("http://{addr}"),
+            sandbox_url,
+            sandbox,
             table: self.env["POSTIQO_TABLE"].clone(),
             bucket: self.env["POSTIQO_BUCKET"].clone(),
             http: reqwest::Client::builder()
@@ -108,11 +164,179 @@ impl TestApp {
         format!("{}{path}", self.base_url)
     }
 
-    /// A new user id with an access token signed like the API's own (same key, kid, iss, aud).
-    pub fn new_user(&self) -> TestUser {
-        let id = uuid::Uuid::now_v7().hyphenated().to_string();
-        let token = self.mint_token(&id, 900, None);
-        TestUser { id, token }
+    /// The first allowed browser origin (where sign-ins return to).
+    pub fn origin(&self) -> String {
+        self.var("POSTIQO_ALLOWED_ORIGINS")
+            .split(',')
+            .next()
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// A fresh TikTok test user signed in through the real flow (bearer tokens).
+    pub async fn new_user(&self) -> TestUser {
+        let username = format!("user_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        self.sign_in(&username).await
+    }
+
+    /// Signs `username` in as a third-party client: login with `mode=code` and a PKCE
+    /// challenge, TikTok (sandbox) approves, the callback returns a one-time code, and
+    /// `POST /v1/auth/token` trades it for tokens.
+    pub async fn sign_in(&self, username: &str) -> TestUser {
+        let verifier = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let challenge = crate::s256(&verifier);
+        let browser = self.browser();
+        let return_to = format!("{}/signed-in", self.origin());
+        let code = self
+            .authorize(
+                &browser,
+                &return_to,
+                &format!("&mode=code&code_challenge={challenge}"),
+                username,
+            )
+            .await
+            .expect("a code on return_to");
+        let res = self
+            .http
+            .post(self.url("/v1/auth/token"))
+            .json(&json!({"grant_type": "authorization_code", "code": code, "code_verifier": verifier}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            200,
+            "token exchange: {}",
+            res.text().await.unwrap()
+        );
+        let tokens: Value = res.json().await.unwrap();
+        let token = tokens["access_token"].as_str().unwrap().to_owned();
+        let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let me: Value = self
+            .http
+            .get(self.url("/v1/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session_id = refresh_token.split('.').nth(1).unwrap().to_owned();
+        TestUser {
+            id: me["id"].as_str().unwrap().to_owned(),
+            username: username.to_owned(),
+            token,
+            refresh_token,
+            session_id,
+        }
+    }
+
+    /// A client with a cookie jar and no automatic redirects: a browser we can step through.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Walks login → TikTok (auto-approve as `username`) → callback with `browser`; returns
+    /// the final `Location` (on `return_to`) parsed for `code`, or panics on another outcome.
+    pub async fn authorize(
+        &self,
+        browser: &reqwest::Client,
+        return_to: &str,
+        extra: &str,
+        username: &str,
+    ) -> Option<String> {
+        let location = self
+            .walk_login(
+                browser,
+                return_to,
+                extra,
+                &format!("&sandbox_auto=approve&sandbox_user={username}"),
+            )
+            .await;
+        let url = reqwest::Url::parse(&location).unwrap();
+        url.query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// The three redirects of a sign-in; returns where the callback sent the browser.
+    pub async fn walk_login(
+        &self,
+        browser: &reqwest::Client,
+        return_to: &str,
+        extra: &str,
+        tiktok_extra: &str,
+    ) -> String {
+        let login = browser
+            .get(self.url(&format!(
+                "/v1/auth/tiktok/login?return_to={}{extra}",
+                urlencode(return_to)
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            login.status(),
+            302,
+            "login: {}",
+            login.text().await.unwrap()
+        );
+        let to_tiktok = login.headers()["location"].to_str().unwrap().to_owned();
+        let consent = browser
+            .get(format!("{to_tiktok}{tiktok_extra}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            consent.status(),
+            302,
+            "sandbox consent: {}",
+            consent.text().await.unwrap()
+        );
+        let to_callback = consent.headers()["location"].to_str().unwrap().to_owned();
+        let callback = browser.get(&to_callback).send().await.unwrap();
+        assert_eq!(
+            callback.status(),
+            302,
+            "callback: {}",
+            callback.text().await.unwrap()
+        );
+        callback.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// Signs in like the SPA (cookie mode); returns the browser holding the session cookies
+    /// and the session's CSRF token.
+    pub async fn sign_in_browser(&self, username: &str) -> (reqwest::Client, String) {
+        let browser = self.browser();
+        let return_to = format!("{}/app", self.origin());
+        let location = self
+            .walk_login(
+                &browser,
+                &return_to,
+                "",
+                &format!("&sandbox_auto=approve&sandbox_user={username}"),
+            )
+            .await;
+        assert_eq!(location, return_to, "back on return_to without an error");
+        let csrf: Value = browser
+            .get(self.url("/v1/auth/csrf"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (browser, csrf["csrf_token"].as_str().unwrap().to_owned())
     }
 
     fn var(&self, name: &str) -> String {
@@ -123,8 +347,15 @@ impl TestApp {
             .unwrap_or_else(|| panic!("{name} must be set for the tests (scripts/test sets it)"))
     }
 
-    /// Signs a token for `sub` valid for `ttl_secs` (negative: already expired).
-    pub fn mint_token(&self, sub: &str, ttl_secs: i64, audience: Option<&str>) -> String {
+    /// Signs a token like the API's own (same key, kid, iss) for `sub` and session `sid`,
+    /// valid for `ttl_secs` (negative: already expired).
+    pub fn mint_token(
+        &self,
+        sub: &str,
+        sid: &str,
+        ttl_secs: i64,
+        audience: Option<&str>,
+    ) -> String {
         let keys = self.var("POSTIQO_JWT_KEYS");
         let first = keys.split(',').next().unwrap();
         let (kid, secret) = first.split_once(':').unwrap();
@@ -138,7 +369,7 @@ impl TestApp {
             "iss": iss,
             "aud": audience.unwrap_or("postiqo-api"),
             "sub": sub,
-            "sid": "test-session",
+            "sid": sid,
             "iat": now,
             "nbf": now,
             "exp": now + ttl_secs,
@@ -146,6 +377,23 @@ impl TestApp {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(kid.to_owned());
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap()
+    }
+
+    /// A sandbox admin call (`/_sandbox/...`).
+    pub async fn sandbox(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .http
+            .request(method, format!("{}/_sandbox{path}", self.sandbox_url));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        assert!(
+            res.status().is_success(),
+            "sandbox {path}: {}",
+            res.status()
+        );
+        res.json().await.unwrap_or(Value::Null)
     }
 
     pub async fn create_video(
@@ -246,4 +494,32 @@ impl TestApp {
         );
         id
     }
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -11,6 +11,14 @@ pub use api::{TestApp, TestAppBuilder, TestUser};
 pub use process::{ChildProcess, bin_path, free_port};
 pub use storage::{aws_clients, ddb_client, s3_client};
 
+/// RFC 7636 S256 challenge of a PKCE verifier.
+pub fn s256(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
 /// Bytes that start like an MP4 file (an `ftyp` box), padded to `len`.
 pub fn mp4_bytes(len: usize) -> Vec<u8> {
     let mut v = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41".to_vec();

@@ -38,6 +38,11 @@ pub const VARIABLES: &[&str] = &[
     "POSTIQO_UPLOAD_URL_TTL_SECS",
     "POSTIQO_PENDING_VIDEO_TTL_SECS",
     "POSTIQO_JSON_LIMIT_BYTES",
+    "POSTIQO_TOKEN_ENCRYPTION_KEY",
+    "POSTIQO_TIKTOK_SCOPES",
+    "POSTIQO_TIKTOK_PKCE",
+    "POSTIQO_SESSION_TTL_SECS",
+    "POSTIQO_COOKIE_SAMESITE",
 ];
 
 /// Standard variables of the AWS SDK that deployments set.
@@ -197,6 +202,21 @@ impl fmt::Debug for JwtKeys {
 
 /// `kid:base64secret,kid2:base64secret`; each secret at least 32 bytes.
 fn parse_jwt_keys(var: &'static str, raw: &str) -> Result<JwtKeys, ConfigError> {
+    parse_keyring(var, raw, 32, None)
+}
+
+/// Encryption keys for TikTok tokens at rest: `kid:base64key[,...]`, each exactly 32 bytes.
+/// The first encrypts; all decrypt, so keys rotate without re-encrypting at once.
+fn parse_encryption_keys(var: &'static str, raw: &str) -> Result<JwtKeys, ConfigError> {
+    parse_keyring(var, raw, 32, Some(32))
+}
+
+fn parse_keyring(
+    var: &'static str,
+    raw: &str,
+    min: usize,
+    exact: Option<usize>,
+) -> Result<JwtKeys, ConfigError> {
     let mut keys = Vec::new();
     for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let (kid, secret) = entry
@@ -217,10 +237,18 @@ fn parse_jwt_keys(var: &'static str, raw: &str) -> Result<JwtKeys, ConfigError> 
             .decode(secret)
             .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(secret))
             .map_err(|_| err(var, format!("key {kid} is not valid base64")))?;
-        if bytes.len() < 32 {
+        if let Some(len) = exact
+            && bytes.len() != len
+        {
             return Err(err(
                 var,
-                format!("key {kid} must decode to at least 32 bytes"),
+                format!("key {kid} must decode to exactly {len} bytes"),
+            ));
+        }
+        if bytes.len() < min {
+            return Err(err(
+                var,
+                format!("key {kid} must decode to at least {min} bytes"),
             ));
         }
         if keys.iter().any(|(k, _)| k == kid) {
@@ -248,12 +276,35 @@ pub struct TikTokSettings {
     pub client_secret: SecretString,
     pub auth_url: Url,
     pub api_url: Url,
+    pub scopes: Vec<String>,
+    pub pkce: postiqo_tiktok::PkceMode,
+}
+
+/// How the SPA's session cookies are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    Lax,
+    Strict,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// Lifetime of a refresh token (restarts at every rotation).
+    pub ttl: Duration,
+    pub same_site: SameSite,
+    /// `Secure` on cookies: always, except for a plain-http localhost API (development).
+    pub secure_cookies: bool,
+    /// Keys sealing TikTok tokens at rest (reusing the key-ring shape of the JWT keys).
+    pub encryption_keys: JwtKeys,
 }
 
 impl fmt::Debug for TikTokSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TikTokSettings")
             .field("client_key", &self.client_key)
+            .field("scopes", &self.scopes)
+            .field("pkce", &self.pkce)
             .field("auth_url", &self.auth_url.as_str())
             .field("api_url", &self.api_url.as_str())
             .finish_non_exhaustive()
@@ -284,6 +335,7 @@ pub struct Settings {
     pub tiktok: TikTokSettings,
     pub jwt: JwtSettings,
     pub uploads: UploadSettings,
+    pub sessions: SessionSettings,
     /// Largest JSON request body accepted.
     pub json_limit: usize,
 }
@@ -387,6 +439,57 @@ impl Settings {
                 "POSTIQO_TIKTOK_API_URL",
                 Some("https://open.tiktokapis.com"),
             )?,
+            scopes: postiqo_tiktok::parse_scopes(
+                &r.or("POSTIQO_TIKTOK_SCOPES", postiqo_tiktok::DEFAULT_SCOPES),
+            ),
+            pkce: r.parse(
+                "POSTIQO_TIKTOK_PKCE",
+                postiqo_tiktok::PkceMode::default(),
+                "off, s256 or s256-hex",
+            )?,
+        };
+        if !tiktok.scopes.iter().any(|s| s == "user.info.basic") {
+            return Err(err("POSTIQO_TIKTOK_SCOPES", "must include user.info.basic"));
+        }
+
+        let host = public_url.host_str().unwrap_or_default();
+        let local_http =
+            public_url.scheme() == "http" && matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+        if public_url.scheme() == "http" && !local_http {
+            return Err(err(
+                "POSTIQO_PUBLIC_URL",
+                "must be https (plain http only for localhost)",
+            ));
+        }
+        let same_site = match r
+            .or("POSTIQO_COOKIE_SAMESITE", "lax")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "lax" => SameSite::Lax,
+            "strict" => SameSite::Strict,
+            "none" => SameSite::None,
+            _ => {
+                return Err(err(
+                    "POSTIQO_COOKIE_SAMESITE",
+                    "must be lax, strict or none",
+                ));
+            }
+        };
+        if same_site == SameSite::None && local_http {
+            return Err(err(
+                "POSTIQO_COOKIE_SAMESITE",
+                "none needs Secure cookies, so an https POSTIQO_PUBLIC_URL",
+            ));
+        }
+        let sessions = SessionSettings {
+            ttl: r.secs("POSTIQO_SESSION_TTL_SECS", 30 * 24 * 3600)?,
+            same_site,
+            secure_cookies: !local_http,
+            encryption_keys: parse_encryption_keys(
+                "POSTIQO_TOKEN_ENCRYPTION_KEY",
+                &r.required("POSTIQO_TOKEN_ENCRYPTION_KEY")?,
+            )?,
         };
 
         let jwt = JwtSettings {
@@ -441,6 +544,7 @@ impl Settings {
             tiktok,
             jwt,
             uploads,
+            sessions,
             json_limit,
         })
     }
@@ -547,6 +651,46 @@ mod tests {
         let debug = format!("{s:?}");
         assert!(!debug.contains("super-secret-value"));
         assert!(!debug.contains("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"));
+    }
+
+    #[test]
+    fn public_url_must_be_https_except_on_localhost() {
+        let mut env = base();
+        env.insert("POSTIQO_PUBLIC_URL".into(), "http://api.example.com".into());
+        assert_eq!(
+            Settings::from_env(&env).expect_err("http").var,
+            "POSTIQO_PUBLIC_URL"
+        );
+        env.insert(
+            "POSTIQO_PUBLIC_URL".into(),
+            "https://api.example.com".into(),
+        );
+        let s = Settings::from_env(&env).expect("https");
+        assert!(s.sessions.secure_cookies);
+        assert!(
+            !Settings::from_env(&base())
+                .expect("local")
+                .sessions
+                .secure_cookies
+        );
+    }
+
+    #[test]
+    fn encryption_keys_must_be_32_bytes() {
+        let mut env = base();
+        env.insert(
+            "POSTIQO_TOKEN_ENCRYPTION_KEY".into(),
+            "e1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYwMTIz".into(),
+        );
+        assert_eq!(
+            Settings::from_env(&env).expect_err("too long").var,
+            "POSTIQO_TOKEN_ENCRYPTION_KEY"
+        );
+        env.remove("POSTIQO_TOKEN_ENCRYPTION_KEY");
+        assert_eq!(
+            Settings::from_env(&env).expect_err("missing").var,
+            "POSTIQO_TOKEN_ENCRYPTION_KEY"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod crypto;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;

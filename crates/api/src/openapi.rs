@@ -1,6 +1,6 @@
 //! The OpenAPI document: built from the same `.service(..)` calls that route requests.
 
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::ProblemDetails;
@@ -16,6 +16,8 @@ use crate::problem::ProblemDetails;
     modifiers(&SecurityAddon),
     tags(
         (name = "health", description = "Liveness and readiness"),
+        (name = "auth", description = "Sign in with TikTok; our sessions (cookies for the SPA, bearer tokens for other clients)"),
+        (name = "me", description = "The signed-in user"),
         (name = "videos", description = "Videos and their direct-to-S3 uploads"),
     )
 )]
@@ -35,6 +37,13 @@ impl Modify for SecurityAddon {
                     .description(Some("Postiqo access token (a JWT, about 15 minutes)."))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "cookie_auth",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "postiqo_access",
+                "The SPA's HttpOnly session cookie; unsafe requests also need X-CSRF-Token.",
+            ))),
         );
     }
 }

@@ -52,6 +52,16 @@ error_codes! {
     PayloadTooLarge => PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large";
     Unauthenticated => UNAUTHORIZED, "unauthenticated", "Authentication is required";
     InvalidToken => UNAUTHORIZED, "invalid_token", "The access token is invalid or expired";
+    SessionEnded => UNAUTHORIZED, "session_ended", "The session has ended; sign in again";
+    CsrfFailed => FORBIDDEN, "csrf_failed", "Missing or wrong X-CSRF-Token for a cookie-authenticated request";
+    InvalidReturnTo => BAD_REQUEST, "invalid_return_to", "return_to must be a URL on an allowed origin";
+    InvalidLoginState => BAD_REQUEST, "invalid_login_state", "The sign-in state is unknown, used or expired; start again";
+    InvalidGrant => BAD_REQUEST, "invalid_grant", "The code is unknown, used, expired or does not match the verifier";
+    InvalidRefreshToken => UNAUTHORIZED, "invalid_refresh_token", "The refresh token is invalid or expired";
+    RefreshTokenReused => UNAUTHORIZED, "refresh_token_reused", "This refresh token was already used; the session has been ended";
+    TikTokNotConnected => FORBIDDEN, "tiktok_not_connected", "TikTok is not connected; sign in with TikTok again";
+    TikTokReauthRequired => FORBIDDEN, "tiktok_reauth_required", "TikTok no longer accepts our access; sign in with TikTok again";
+    TikTokUnavailable => BAD_GATEWAY, "tiktok_unavailable", "TikTok did not answer correctly; retry shortly";
     VideoNotFound => NOT_FOUND, "video_not_found", "No such video";
     InvalidState => CONFLICT, "invalid_state", "The video is not in a state that allows this";
     ConcurrentUpdate => CONFLICT, "concurrent_update", "The video changed while this request ran; retry";

@@ -16,15 +16,42 @@ use crate::config::Settings;
 use crate::extract;
 use crate::middleware::RequestContext;
 use crate::openapi::ApiDoc;
-use crate::routes::{fallback, health, videos};
-use crate::services::VideoService;
+use std::sync::Arc;
+
+use postiqo_tiktok::{TikTokClient, TikTokConfig};
+
+use crate::crypto::TokenCipher;
+use crate::routes::{auth, fallback, health, me, videos};
+use crate::services::{AuthService, TikTokAccess, VideoService};
 
 /// Everything handlers share, in one `web::Data`.
 pub struct AppState {
     pub storage: Storage,
     pub videos: VideoService,
-    pub jwt: JwtCodec,
+    pub auth: AuthService,
+    pub tiktok: TikTokAccess,
+    pub jwt: Arc<JwtCodec>,
     pub bucket: String,
+    pub settings: Arc<Settings>,
+}
+
+/// The TikTok client for our app, redirecting back to our callback.
+fn tiktok_client(settings: &Settings) -> std::io::Result<TikTokClient> {
+    let redirect_uri = settings
+        .public_url
+        .join("/v1/auth/tiktok/callback")
+        .map_err(std::io::Error::other)?;
+    let config = TikTokConfig {
+        client_key: settings.tiktok.client_key.clone(),
+        client_secret: settings.tiktok.client_secret.clone(),
+        auth_url: settings.tiktok.auth_url.clone(),
+        api_base: settings.tiktok.api_url.clone(),
+        scopes: settings.tiktok.scopes.clone(),
+        redirect_uri,
+        pkce: settings.tiktok.pkce,
+        request_timeout: postiqo_tiktok::DEFAULT_REQUEST_TIMEOUT,
+    };
+    TikTokClient::new(config).map_err(std::io::Error::other)
 }
 
 /// Registers every documented route. The server and the OpenAPI generator both call this, so
@@ -36,7 +63,12 @@ where
     app.openapi(ApiDoc::openapi())
         .service(health::healthz)
         .service(health::readyz)
-        .service(scope("/v1").configure(videos::configure))
+        .service(
+            scope("/v1")
+                .configure(auth::configure)
+                .configure(me::configure)
+                .configure(videos::configure),
+        )
 }
 
 /// The routes alone, for generating the document without a server.
@@ -82,11 +114,26 @@ impl Application {
     pub async fn build(settings: Settings) -> std::io::Result<Self> {
         let sdk = postiqo_storage::sdk_config().await;
         let storage = postiqo_storage::connect(&sdk, &settings.storage.storage);
+        let tiktok = Arc::new(tiktok_client(&settings)?);
+        let cipher = Arc::new(TokenCipher::new(&settings.sessions.encryption_keys));
+        let jwt = Arc::new(JwtCodec::new(&settings.jwt));
+        let auth = AuthService::new(
+            storage.clone(),
+            tiktok.clone(),
+            cipher.clone(),
+            jwt.clone(),
+            settings.storage.allowed_origins.clone(),
+            settings.sessions.ttl,
+        );
+        let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
             videos: VideoService::new(storage.clone(), settings.uploads.clone()),
+            tiktok: TikTokAccess::new(storage.clone(), tiktok, cipher),
+            auth,
             storage,
-            jwt: JwtCodec::new(&settings.jwt),
+            jwt,
             bucket: settings.storage.storage.bucket.clone(),
+            settings: settings.clone(),
         });
         let known = web::Data::new(fallback::KnownRoutes::from_openapi(
             &crate::openapi::document(),
@@ -96,7 +143,6 @@ impl Application {
         };
         let listener = TcpListener::bind(settings.bind)?;
         let addr = listener.local_addr()?;
-        let settings = std::sync::Arc::new(settings);
 
         let server = HttpServer::new(move || {
             let context = context.clone();

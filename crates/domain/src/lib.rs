@@ -8,6 +8,7 @@ mod media;
 mod status;
 mod title;
 mod upload;
+mod user;
 mod video;
 
 pub use ids::{IdParseError, ObjectKey, UserId, VideoId};
@@ -17,4 +18,5 @@ pub use media::{
 pub use status::{VideoAction, VideoStatus, VideoStatusParseError};
 pub use title::{TITLE_MAX_UTF16_UNITS, Title, TitleError};
 pub use upload::{MAX_PARTS, MIN_PART_SIZE, UploadPlan, UploadPlanError, UploadPolicy};
+pub use user::{REMEMBERED_REFRESH_HASHES, RefreshCheck, Session, SessionId, TikTokLink, User};
 pub use video::{StatusChange, TransitionError, Video};

@@ -5,7 +5,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::{DynamoVideos, S3Blobs, Storage};
+use crate::{DynamoAuth, DynamoVideos, S3Blobs, Storage};
 
 /// What the adapters need beyond the standard AWS variables.
 #[derive(Debug, Clone)]
@@ -38,10 +38,16 @@ pub async fn sdk_config() -> SdkConfig {
 
 /// Builds the adapters. No network call is made: readiness is checked separately.
 pub fn connect(sdk: &SdkConfig, cfg: &StorageConfig) -> Storage {
-    let videos = DynamoVideos::new(aws_sdk_dynamodb::Client::new(sdk), cfg.table.clone());
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let videos = DynamoVideos::new(ddb.clone(), cfg.table.clone());
+    let auth = Arc::new(DynamoAuth::new(ddb, cfg.table.clone()));
     let blobs = S3Blobs::new(sdk, cfg);
     Storage {
         videos: Arc::new(videos),
         blobs: Arc::new(blobs),
+        users: auth.clone(),
+        tokens: auth.clone(),
+        sessions: auth.clone(),
+        one_time: auth,
     }
 }

@@ -12,10 +12,11 @@ mod s3;
 
 pub use aws_sdk_dynamodb::Client as DynamoClient;
 pub use config::{StorageConfig, connect, sdk_config};
-pub use dynamo::{DynamoVideos, bootstrap_table};
+pub use dynamo::{DynamoAuth, DynamoVideos, bootstrap_table};
 pub use error::{BlobError, RepoError};
 pub use ports::{
-    BlobStore, CompletedPart, ObjectMeta, PresignedRequest, VideoPage, VideoQuery, VideoRepository,
+    BlobStore, CompletedPart, ObjectMeta, OneTimeStore, PresignedRequest, SessionRepository,
+    StoredTokens, TokenVault, UserRepository, VideoPage, VideoQuery, VideoRepository,
 };
 pub use s3::{BucketSetup, S3Blobs, bootstrap_bucket};
 
@@ -26,6 +27,10 @@ use std::sync::Arc;
 pub struct Storage {
     pub videos: Arc<dyn VideoRepository>,
     pub blobs: Arc<dyn BlobStore>,
+    pub users: Arc<dyn UserRepository>,
+    pub tokens: Arc<dyn TokenVault>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub one_time: Arc<dyn OneTimeStore>,
 }
 
 impl Storage {

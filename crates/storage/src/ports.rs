@@ -2,7 +2,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use postiqo_domain::{ContentType, ObjectKey, UserId, Video, VideoId, VideoStatus};
+use postiqo_domain::{
+    ContentType, ObjectKey, Session, SessionId, TikTokLink, User, UserId, Video, VideoId,
+    VideoStatus,
+};
 
 use crate::{BlobError, RepoError};
 
@@ -142,4 +145,137 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Cheap call proving the bucket answers.
     async fn ping(&self) -> Result<(), BlobError>;
+}
+
+/// A user's TikTok tokens as stored: ciphertexts only. Encryption happens above storage, so
+/// this crate never holds a usable token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredTokens {
+    /// Which encryption key sealed the ciphertexts (keys rotate).
+    pub key_id: String,
+    pub access_ciphertext: String,
+    pub refresh_ciphertext: String,
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_expires_at: DateTime<Utc>,
+    pub scopes: Vec<String>,
+    /// Increases with every write; conditional writes compare it.
+    pub version: u64,
+    /// While set and in the future, one caller is refreshing the tokens.
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for StoredTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredTokens")
+            .field("key_id", &self.key_id)
+            .field("access_expires_at", &self.access_expires_at)
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .field("version", &self.version)
+            .field("lease_until", &self.lease_until)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Accounts, the TikTok identities that own them, and their TikTok tokens.
+#[async_trait]
+pub trait UserRepository: Send + Sync + 'static {
+    async fn get(&self, id: UserId) -> Result<Option<User>, RepoError>;
+
+    async fn find_by_open_id(&self, open_id: &str) -> Result<Option<User>, RepoError>;
+
+    /// Creates the account, claims its open_id and stores its tokens in one transaction;
+    /// [`RepoError::Conflict`] when the open_id already belongs to an account.
+    async fn create_with_tokens(&self, user: &User, tokens: &StoredTokens)
+    -> Result<(), RepoError>;
+
+    /// Updates the profile and replaces the tokens (whatever their version) in one
+    /// transaction: a new sign-in supersedes any earlier grant.
+    async fn update_with_tokens(&self, user: &User, tokens: &StoredTokens)
+    -> Result<(), RepoError>;
+
+    async fn set_tiktok_link(
+        &self,
+        id: UserId,
+        link: TikTokLink,
+        now: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+
+    /// Replaces the profile of an existing account.
+    async fn update_profile(&self, user: &User) -> Result<(), RepoError>;
+}
+
+/// The TikTok tokens of one user, with a lease so that one caller refreshes at a time.
+#[async_trait]
+pub trait TokenVault: Send + Sync + 'static {
+    async fn get(&self, user: UserId) -> Result<Option<StoredTokens>, RepoError>;
+
+    /// Takes the refresh lease if the tokens are still at `version` and nobody holds an
+    /// unexpired lease; returns the new version. [`RepoError::Conflict`] otherwise.
+    async fn acquire_lease(
+        &self,
+        user: UserId,
+        version: u64,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, RepoError>;
+
+    /// Stores refreshed tokens if the vault is still at `expected_version` (the lease
+    /// holder's); the lease is cleared.
+    async fn replace(
+        &self,
+        user: UserId,
+        tokens: &StoredTokens,
+        expected_version: u64,
+    ) -> Result<(), RepoError>;
+
+    /// Gives the lease back without new tokens (the refresh failed).
+    async fn release_lease(&self, user: UserId, version: u64) -> Result<(), RepoError>;
+
+    async fn delete(&self, user: UserId) -> Result<(), RepoError>;
+}
+
+/// Signed-in sessions.
+#[async_trait]
+pub trait SessionRepository: Send + Sync + 'static {
+    async fn create(&self, session: &Session) -> Result<(), RepoError>;
+
+    /// `None` when absent or expired.
+    async fn get(
+        &self,
+        user: UserId,
+        id: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, RepoError>;
+
+    /// Replaces the session if its refresh hash is still `expected_hash` (one rotation wins).
+    async fn replace(&self, session: &Session, expected_hash: &str) -> Result<(), RepoError>;
+
+    async fn delete(&self, user: UserId, id: &SessionId) -> Result<(), RepoError>;
+
+    /// Ends every session of the user; returns how many there were.
+    async fn delete_all(&self, user: UserId) -> Result<usize, RepoError>;
+
+    async fn list(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<Session>, RepoError>;
+}
+
+/// Short-lived, single-use records (OAuth states, login codes), addressed by a digest of
+/// their secret so the secret itself is never stored.
+#[async_trait]
+pub trait OneTimeStore: Send + Sync + 'static {
+    async fn put(
+        &self,
+        kind: &str,
+        digest: &str,
+        payload: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+
+    /// Removes and returns the record; `None` if it never existed, was taken, or expired.
+    /// Two concurrent takes cannot both get it.
+    async fn take(
+        &self,
+        kind: &str,
+        digest: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, RepoError>;
 }

@@ -1,49 +1,116 @@
-use std::future::{Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
 
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use postiqo_domain::UserId;
+use postiqo_domain::{SessionId, UserId};
 
+use super::cookies;
 use crate::problem::{ApiError, ErrorCode};
 use crate::startup::AppState;
 
-/// The caller, proven by a valid access token. Handlers that take this are authenticated;
-/// there is deliberately no `Option<AuthenticatedUser>`, which would swallow bad tokens.
+/// The caller, proven by a valid access token of a live session. Handlers that take this are
+/// authenticated; there is deliberately no `Option<AuthenticatedUser>`, which would swallow
+/// bad tokens.
+///
+/// The token comes from `Authorization: Bearer` (third-party clients) or the HttpOnly access
+/// cookie (the SPA). Cookie-authenticated unsafe requests also need `X-CSRF-Token` and, when
+/// the browser sends one, an allowed `Origin`: a cookie alone never authorises a change.
 #[derive(Debug, Clone)]
 pub struct AuthenticatedUser {
     pub user_id: UserId,
-    pub session_id: String,
+    pub session_id: SessionId,
+    pub via_cookie: bool,
 }
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Checks CSRF for a cookie-authenticated unsafe request of session `sid`.
+pub fn check_csrf(req: &HttpRequest, state: &AppState, sid: &str) -> Result<(), ApiError> {
+    if let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        && !state
+            .settings
+            .storage
+            .allowed_origins
+            .iter()
+            .any(|o| o.as_str() == origin)
+    {
+        return Err(
+            ApiError::new(ErrorCode::CsrfFailed).detail("The request's Origin is not allowed.")
+        );
+    }
+    let presented = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if presented.is_empty() || !state.jwt.csrf_matches(sid, presented) {
+        return Err(ApiError::new(ErrorCode::CsrfFailed));
+    }
+    Ok(())
 }
 
 impl FromRequest for AuthenticatedUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            return ready(Err(
-                ApiError::new(ErrorCode::Internal).source("AppState missing")
-            ));
-        };
-        let Some(token) = bearer(req) else {
-            return ready(Err(ApiError::new(ErrorCode::Unauthenticated)
-                .detail("Send an access token as `Authorization: Bearer <token>`.")));
-        };
-        ready(
-            state
+        let req = req.clone();
+        Box::pin(async move {
+            let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+                return Err(ApiError::new(ErrorCode::Internal).source("AppState missing"));
+            };
+            let (token, via_cookie) = match bearer(&req) {
+                Some(t) => (t, false),
+                None => match req.cookie(cookies::ACCESS) {
+                    Some(c) => (c.value().to_owned(), true),
+                    None => {
+                        return Err(ApiError::new(ErrorCode::Unauthenticated).detail(
+                            "Send an access token as `Authorization: Bearer <token>` or sign in.",
+                        ));
+                    }
+                },
+            };
+            let (user_id, claims) = state
                 .jwt
-                .verify(token)
-                .map(|(user_id, claims)| AuthenticatedUser {
-                    user_id,
-                    session_id: claims.sid,
-                })
-                .map_err(|e| ApiError::new(ErrorCode::InvalidToken).source(e)),
-        )
+                .verify(&token)
+                .map_err(|e| ApiError::new(ErrorCode::InvalidToken).source(e))?;
+            let session_id = SessionId::parse(&claims.sid)
+                .ok_or_else(|| ApiError::new(ErrorCode::InvalidToken))?;
+            if via_cookie && !is_safe(req.method()) {
+                check_csrf(&req, &state, session_id.as_str())?;
+            }
+            // Logout, disconnect and account deletion end sessions at once, not when the
+            // access token expires: every request checks that its session still exists.
+            if state
+                .storage
+                .sessions
+                .get(user_id, &session_id, chrono::Utc::now())
+                .await?
+                .is_none()
+            {
+                return Err(ApiError::new(ErrorCode::SessionEnded));
+            }
+            Ok(AuthenticatedUser {
+                user_id,
+                session_id,
+                via_cookie,
+            })
+        })
     }
 }

@@ -41,6 +41,8 @@ pub enum TokenError {
 /// Signs with the first configured key and verifies with any of them, by `kid`.
 /// The algorithm is pinned to HS256: a token's own `alg` header is never trusted.
 pub struct JwtCodec {
+    /// Raw key bytes in configuration order, also used to derive CSRF tokens.
+    raw_keys: Vec<Vec<u8>>,
     signing_kid: String,
     signing: EncodingKey,
     verifying: HashMap<String, DecodingKey>,
@@ -62,8 +64,10 @@ impl JwtCodec {
     pub fn new(settings: &JwtSettings) -> Self {
         let mut verifying = HashMap::new();
         let mut signing = None;
+        let mut raw_keys = Vec::new();
         for (kid, secret) in &settings.keys.keys {
             let bytes = decode_secret(secret.expose_secret());
+            raw_keys.push(bytes.clone());
             if signing.is_none() {
                 signing = Some((kid.clone(), EncodingKey::from_secret(&bytes)));
             }
@@ -79,6 +83,7 @@ impl JwtCodec {
         validation.validate_nbf = true;
         validation.leeway = 30;
         Self {
+            raw_keys,
             signing_kid,
             signing,
             verifying,
@@ -87,6 +92,21 @@ impl JwtCodec {
             audience: settings.audience.clone(),
             ttl: settings.access_ttl,
         }
+    }
+
+    /// The CSRF token for a session (derived with the signing key).
+    pub fn csrf_token(&self, session_id: &str) -> String {
+        self.raw_keys
+            .first()
+            .map(|k| super::secrets::csrf_token(k, session_id))
+            .unwrap_or_default()
+    }
+
+    /// Checks a CSRF token against every configured key, so rotation does not break SPAs.
+    pub fn csrf_matches(&self, session_id: &str, presented: &str) -> bool {
+        self.raw_keys
+            .iter()
+            .any(|k| super::secrets::same(&super::secrets::csrf_token(k, session_id), presented))
     }
 
     pub fn ttl(&self) -> Duration {

@@ -1,7 +1,9 @@
-//! Who is calling: our access JWTs and the extractor handlers use.
+//! Who is calling: our access JWTs, session cookies, CSRF, and the extractor handlers use.
 
+pub mod cookies;
 mod extractor;
 mod jwt;
+pub mod secrets;
 
-pub use extractor::AuthenticatedUser;
+pub use extractor::{AuthenticatedUser, check_csrf as extractor_csrf};
 pub use jwt::{AccessClaims, JwtCodec, TokenError};

@@ -1,6 +1,8 @@
 //! HTTP handlers, grouped by resource. Each registers through utoipa-actix-web, so a route
 //! cannot exist without its OpenAPI entry.
 
+pub mod auth;
 pub mod fallback;
 pub mod health;
+pub mod me;
 pub mod videos;

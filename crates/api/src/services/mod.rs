@@ -1,6 +1,10 @@
 //! Use cases: load, apply a domain transition, write conditionally. Handlers call these and
 //! nothing else, so every rule runs the same way whoever calls it.
 
+pub mod auth;
+pub mod tiktok_access;
 pub mod videos;
 
+pub use auth::AuthService;
+pub use tiktok_access::TikTokAccess;
 pub use videos::VideoService;

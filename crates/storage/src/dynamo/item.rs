@@ -15,11 +15,11 @@ use crate::RepoError;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: impl ToString) -> AttributeValue {
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
@@ -80,7 +80,7 @@ pub fn video_to_item(video: &Video, expires_at: Option<DateTime<Utc>>) -> Item {
     item
 }
 
-fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, RepoError> {
+pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, RepoError> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v),
         _ => Err(RepoError::Corrupt(format!(
@@ -89,7 +89,7 @@ fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, RepoError> {
     }
 }
 
-fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, RepoError> {
+pub(crate) fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, RepoError> {
     match item.get(name) {
         Some(AttributeValue::N(v)) => v
             .parse()
@@ -100,7 +100,7 @@ fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, RepoError> 
     }
 }
 
-fn parse_time(raw: &str, name: &str) -> Result<DateTime<Utc>, RepoError> {
+pub(crate) fn parse_time(raw: &str, name: &str) -> Result<DateTime<Utc>, RepoError> {
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| RepoError::Corrupt(format!("attribute {name} is not a timestamp")))

@@ -27,3 +27,23 @@ pub fn video_sk(video: VideoId) -> String {
 pub fn user_status_pk(user: UserId, status: VideoStatus) -> String {
     format!("USER#{user}#STATUS#{status}")
 }
+
+pub const PROFILE_SK: &str = "PROFILE";
+pub const TOKENS_SK: &str = "TIKTOK_TOKENS";
+pub const SESSION_SK_PREFIX: &str = "SESSION#";
+
+pub fn identity_pk(open_id: &str) -> String {
+    format!("TIKTOK#{open_id}")
+}
+
+pub const IDENTITY_SK: &str = "IDENTITY";
+
+pub fn session_sk(id: &postiqo_domain::SessionId) -> String {
+    format!("{SESSION_SK_PREFIX}{id}")
+}
+
+pub fn one_time_pk(kind: &str, digest: &str) -> String {
+    format!("ONCE#{kind}#{digest}")
+}
+
+pub const ONE_TIME_SK: &str = "ONCE";

@@ -1,0 +1,85 @@
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+
+use super::dto::CallbackQuery;
+use crate::auth::cookies;
+use crate::problem::{ApiError, ErrorCode, ProblemDetails};
+use crate::services::auth::{CallbackParams, LoginOutcome};
+use crate::startup::AppState;
+
+/// TikTok redirects here after consent.
+///
+/// Success: the account is created or updated, TikTok's tokens are stored (encrypted), a
+/// session starts, and the browser goes back to `return_to` (cookie mode: with the session
+/// cookies; code mode: with `?code=`). Failure: back to `return_to` with `?error=` one of
+/// `access_denied`, `invalid_state`, `tiktok_error`, `server_error`; when the state is
+/// unknown there is no safe place to go, and the answer is a 400 problem.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "auth.callback",
+    params(CallbackQuery),
+    responses(
+        (status = 302, description = "Back to return_to, signed in or with ?error="),
+        (status = 400, description = "Unknown, used or expired state", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage failed before a safe return_to was known", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+#[get("/auth/tiktok/callback")]
+pub async fn callback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let params = CallbackParams {
+        code: q.code,
+        scopes: q.scopes,
+        state: q.state,
+        error: q.error,
+        error_description: q.error_description,
+    };
+    let binding = req.cookie(cookies::OAUTH_BINDING);
+    let settings = &state.settings.sessions;
+    match state
+        .auth
+        .complete_login(
+            params,
+            binding.as_ref().map(|c| c.value()),
+            super::user_agent(&req),
+        )
+        .await
+    {
+        Ok(done) => {
+            let mut url = done.return_to;
+            let mut res = HttpResponse::Found();
+            match done.outcome {
+                LoginOutcome::Cookie(tokens) => {
+                    res.cookie(cookies::access(
+                        tokens.access_token,
+                        tokens.access_expires_in,
+                        settings,
+                    ));
+                    res.cookie(cookies::refresh(tokens.refresh_token, settings));
+                }
+                LoginOutcome::Code(code) => {
+                    url.query_pairs_mut().append_pair("code", &code);
+                }
+            }
+            Ok(res
+                .insert_header((header::LOCATION, url.to_string()))
+                .finish())
+        }
+        Err(failure) => match failure.return_to {
+            Some(mut url) => {
+                url.query_pairs_mut().append_pair("error", failure.error);
+                Ok(HttpResponse::Found()
+                    .insert_header((header::LOCATION, url.to_string()))
+                    .finish())
+            }
+            None if failure.error == "invalid_state" => {
+                Err(ApiError::new(ErrorCode::InvalidLoginState))
+            }
+            None => Err(ApiError::new(ErrorCode::StorageUnavailable).retry_after(2)),
+        },
+    }
+}

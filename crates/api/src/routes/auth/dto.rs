@@ -1,0 +1,71 @@
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LoginQuery {
+    /// Where to send the browser afterwards; must be on an allowed origin.
+    pub return_to: String,
+    /// `cookie` (default, for the SPA) or `code` (third-party clients: a one-time `code` is
+    /// appended to `return_to`, to exchange at `POST /v1/auth/token`).
+    pub mode: Option<LoginModeParam>,
+    /// With `mode=code`: base64url(SHA-256(code_verifier)), 43 characters.
+    pub code_challenge: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginModeParam {
+    Cookie,
+    Code,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub scopes: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "grant_type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TokenRequest {
+    /// Exchange the one-time code from a `mode=code` sign-in.
+    AuthorizationCode { code: String, code_verifier: String },
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// Bearer clients send their refresh token; the SPA sends nothing (its cookie is used).
+    pub refresh_token: Option<String>,
+}
+
+/// Tokens for a bearer client.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Single use: every refresh returns a new one. Presenting a used one ends the session.
+    pub refresh_token: String,
+}
+
+/// Answer of a cookie-based refresh: the tokens are in the Set-Cookie headers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CookieSessionResponse {
+    pub expires_in: i64,
+    /// Send as `X-CSRF-Token` on unsafe requests authenticated by cookie.
+    pub csrf_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CsrfResponse {
+    /// Send as `X-CSRF-Token` on unsafe requests authenticated by cookie.
+    pub csrf_token: String,
+}

@@ -1,0 +1,157 @@
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+
+use super::dto::{
+    CookieSessionResponse, CsrfResponse, RefreshRequest, TokenRequest, TokenResponse,
+};
+use crate::auth::{AuthenticatedUser, cookies, extractor_csrf};
+use crate::extract::serde_error;
+use crate::problem::{ApiError, ErrorCode, ProblemDetails};
+use crate::services::AuthService;
+use crate::startup::AppState;
+
+/// Exchange a one-time sign-in code (third-party clients).
+///
+/// After `GET /v1/auth/tiktok/login?mode=code&code_challenge=..`, the browser comes back to
+/// `return_to?code=..`; the client trades that code and its PKCE `code_verifier` for tokens.
+/// Codes are single-use and live 60 seconds.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "auth.token",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "Tokens", body = TokenResponse),
+        (status = 400, description = "invalid_grant or malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/token")]
+pub async fn token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let TokenRequest::AuthorizationCode {
+        code,
+        code_verifier,
+    } = body.into_inner();
+    let tokens = state
+        .auth
+        .exchange_login_code(&code, &code_verifier, super::user_agent(&req))
+        .await?;
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        access_token: tokens.access_token,
+        token_type: "Bearer",
+        expires_in: tokens.access_expires_in,
+        refresh_token: tokens.refresh_token,
+    }))
+}
+
+/// Rotate the refresh token and get a new access token.
+///
+/// Bearer clients send `{"refresh_token": ".."}` and get new tokens in the body. The SPA sends
+/// no body (or `{}`) with its refresh cookie and `X-CSRF-Token`, and gets new cookies.
+/// A refresh token works once; presenting a used one ends the whole session.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "auth.refresh",
+    request_body(content = RefreshRequest, description = "Optional: bearer clients send their refresh token"),
+    responses(
+        (status = 200, description = "Bearer: new tokens. Cookie: new cookies and the CSRF token", body = TokenResponse),
+        (status = 400, description = "Malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "invalid_refresh_token or refresh_token_reused", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Cookie refresh without a valid X-CSRF-Token", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let parsed: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RefreshRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| serde_error(&e))?
+    };
+    if let Some(presented) = parsed.refresh_token {
+        let tokens = state.auth.refresh(&presented).await?;
+        return Ok(HttpResponse::Ok().json(TokenResponse {
+            access_token: tokens.access_token,
+            token_type: "Bearer",
+            expires_in: tokens.access_expires_in,
+            refresh_token: tokens.refresh_token,
+        }));
+    }
+    let cookie = req.cookie(cookies::REFRESH).ok_or_else(|| {
+        ApiError::new(ErrorCode::InvalidRefreshToken).detail("No refresh token sent.")
+    })?;
+    let (_, sid, _) = AuthService::parse_refresh_token(cookie.value())
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidRefreshToken))?;
+    extractor_csrf(&req, &state, sid.as_str())?;
+    let tokens = state.auth.refresh(cookie.value()).await?;
+    let settings = &state.settings.sessions;
+    Ok(HttpResponse::Ok()
+        .cookie(cookies::access(
+            tokens.access_token,
+            tokens.access_expires_in,
+            settings,
+        ))
+        .cookie(cookies::refresh(tokens.refresh_token, settings))
+        .json(CookieSessionResponse {
+            expires_in: tokens.access_expires_in,
+            csrf_token: tokens.csrf_token,
+        }))
+}
+
+/// End this session (its access and refresh tokens stop working at once).
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "auth.logout",
+    responses(
+        (status = 204, description = "Signed out; session cookies cleared"),
+        (status = 401, description = "Not signed in", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Cookie request without a valid X-CSRF-Token", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []), ("cookie_auth" = []))
+)]
+#[post("/auth/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    user: AuthenticatedUser,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.logout(user.user_id, &user.session_id).await?;
+    let mut res = HttpResponse::NoContent();
+    for c in cookies::cleared(&state.settings.sessions) {
+        res.cookie(c);
+    }
+    Ok(res.finish())
+}
+
+/// The CSRF token of the current session, for the SPA (send it as `X-CSRF-Token`).
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "auth.csrf",
+    responses(
+        (status = 200, description = "The session's CSRF token", body = CsrfResponse),
+        (status = 401, description = "Not signed in", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []), ("cookie_auth" = []))
+)]
+#[get("/auth/csrf")]
+pub async fn csrf(
+    state: web::Data<AppState>,
+    user: AuthenticatedUser,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(CsrfResponse {
+        csrf_token: state.jwt.csrf_token(user.session_id.as_str()),
+    }))
+}

@@ -1,0 +1,502 @@
+//! Signing in with TikTok and our own sessions.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use postiqo_domain::{RefreshCheck, Session, SessionId, TikTokLink, User, UserId};
+use postiqo_storage::{RepoError, Storage};
+use postiqo_tiktok::{ExposeSecret, Pkce, SecretString, TikTokClient, TokenSet, UserField};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+use url::Url;
+
+use crate::auth::JwtCodec;
+use crate::auth::secrets::{digest, random_bytes, random_token, s256, same};
+use crate::config::AllowedOrigin;
+use crate::crypto::TokenCipher;
+use crate::problem::{ApiError, ErrorCode};
+use crate::services::tiktok_access::seal_token_set;
+
+const STATE_KIND: &str = "oauth_state";
+const LOGIN_CODE_KIND: &str = "login_code";
+const STATE_TTL_SECS: i64 = 600;
+const LOGIN_CODE_TTL_SECS: i64 = 60;
+
+/// How the client wants its tokens once TikTok said yes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum LoginMode {
+    /// The SPA: HttpOnly cookies.
+    Cookie,
+    /// Third-party clients: a one-time code on `return_to`, exchanged with its PKCE verifier.
+    Code { code_challenge: String },
+}
+
+#[derive(Serialize, Deserialize)]
+struct StatePayload {
+    return_to: String,
+    binding_digest: String,
+    login: LoginMode,
+    /// TikTok PKCE verifier, sealed.
+    pkce: Option<(String, String)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LoginCodePayload {
+    user_id: String,
+    code_challenge: String,
+}
+
+pub struct LoginStart {
+    pub authorize_url: Url,
+    /// Value of the browser-binding cookie.
+    pub binding: String,
+}
+
+/// Our tokens for one session.
+pub struct IssuedTokens {
+    pub access_token: String,
+    pub access_expires_in: i64,
+    pub refresh_token: String,
+    pub session_id: SessionId,
+    pub csrf_token: String,
+}
+
+pub enum LoginOutcome {
+    Cookie(IssuedTokens),
+    Code(String),
+}
+
+pub struct LoginDone {
+    pub return_to: Url,
+    pub outcome: LoginOutcome,
+}
+
+/// A failed callback: where to send the browser (if anywhere is safe) and the documented
+/// `error` code for it.
+pub struct LoginFailure {
+    pub return_to: Option<Url>,
+    pub error: &'static str,
+}
+
+/// What the TikTok callback carried.
+#[derive(Debug, Default, Deserialize)]
+pub struct CallbackParams {
+    pub code: Option<String>,
+    pub scopes: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+pub struct AuthService {
+    storage: Storage,
+    tiktok: Arc<TikTokClient>,
+    cipher: Arc<TokenCipher>,
+    jwt: Arc<JwtCodec>,
+    allowed_origins: Vec<AllowedOrigin>,
+    session_ttl: chrono::Duration,
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+impl AuthService {
+    pub fn new(
+        storage: Storage,
+        tiktok: Arc<TikTokClient>,
+        cipher: Arc<TokenCipher>,
+        jwt: Arc<JwtCodec>,
+        allowed_origins: Vec<AllowedOrigin>,
+        session_ttl: std::time::Duration,
+    ) -> Self {
+        Self {
+            storage,
+            tiktok,
+            cipher,
+            jwt,
+            allowed_origins,
+            session_ttl: chrono::Duration::from_std(session_ttl)
+                .unwrap_or(chrono::Duration::days(30)),
+        }
+    }
+
+    /// `return_to` must be an absolute http(s) URL on an allowed origin: no open redirect.
+    pub fn check_return_to(&self, raw: &str) -> Result<Url, ApiError> {
+        let invalid = || {
+            ApiError::new(ErrorCode::InvalidReturnTo)
+                .detail("return_to must be an absolute URL on an allowed origin.")
+        };
+        let url = Url::parse(raw).map_err(|_| invalid())?;
+        let origin = url.origin().ascii_serialization();
+        let ok = matches!(url.scheme(), "http" | "https")
+            && url.username().is_empty()
+            && url.password().is_none()
+            && self.allowed_origins.iter().any(|o| o.as_str() == origin);
+        if ok { Ok(url) } else { Err(invalid()) }
+    }
+
+    pub async fn begin_login(
+        &self,
+        return_to: &str,
+        login: LoginMode,
+        existing_binding: Option<&str>,
+    ) -> Result<LoginStart, ApiError> {
+        let return_to = self.check_return_to(return_to)?;
+        if let LoginMode::Code { code_challenge } = &login {
+            let valid = code_challenge.len() == 43
+                && code_challenge
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid {
+                return Err(crate::extract::field_error(
+                    "code_challenge",
+                    "must be the base64url S256 challenge (43 characters) of your code verifier",
+                ));
+            }
+        }
+        // One binding per browser: reuse it so two tabs signing in at once both succeed.
+        let binding = existing_binding
+            .filter(|b| {
+                b.len() == 43
+                    && b.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+            })
+            .map(str::to_owned)
+            .unwrap_or_else(|| random_token(32));
+        let state = random_token(32);
+        let pkce = Pkce::generate(self.tiktok.config().pkce);
+        let sealed_verifier = match &pkce {
+            Some((verifier, _)) => Some((
+                self.cipher.current_key_id().to_owned(),
+                self.cipher
+                    .seal(&SecretString::from(verifier.secret().clone()), "pkce")
+                    .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))?,
+            )),
+            None => None,
+        };
+        let payload = StatePayload {
+            return_to: return_to.to_string(),
+            binding_digest: digest(&binding),
+            login,
+            pkce: sealed_verifier,
+        };
+        let payload = serde_json::to_string(&payload)
+            .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))?;
+        self.storage
+            .one_time
+            .put(
+                STATE_KIND,
+                &digest(&state),
+                &payload,
+                now() + chrono::Duration::seconds(STATE_TTL_SECS),
+            )
+            .await?;
+        let challenge = pkce.as_ref().map(|(_, c)| c);
+        Ok(LoginStart {
+            authorize_url: self.tiktok.authorize_url(&state, challenge),
+            binding,
+        })
+    }
+
+    /// Handles TikTok's redirect back. Nothing is written unless every step succeeded.
+    pub async fn complete_login(
+        &self,
+        params: CallbackParams,
+        binding: Option<&str>,
+        user_agent: Option<String>,
+    ) -> Result<LoginDone, LoginFailure> {
+        let no_return = |error| LoginFailure {
+            return_to: None,
+            error,
+        };
+        let state = params.state.as_deref().ok_or(no_return("invalid_state"))?;
+        let stored = match self
+            .storage
+            .one_time
+            .take(STATE_KIND, &digest(state), now())
+            .await
+        {
+            Ok(Some(p)) => p,
+            Ok(None) => return Err(no_return("invalid_state")),
+            Err(e) => {
+                warn!(error = ?e, "sign-in state could not be read");
+                return Err(no_return("server_error"));
+            }
+        };
+        let payload: StatePayload =
+            serde_json::from_str(&stored).map_err(|_| no_return("invalid_state"))?;
+        let return_to = Url::parse(&payload.return_to).map_err(|_| no_return("invalid_state"))?;
+        let fail = |error| LoginFailure {
+            return_to: Some(return_to.clone()),
+            error,
+        };
+        // The state must come back to the browser that asked for it (login CSRF).
+        let bound = binding.is_some_and(|b| same(&digest(b), &payload.binding_digest));
+        if !bound {
+            return Err(fail("invalid_state"));
+        }
+        if let Some(error) = params.error.as_deref() {
+            info!(tiktok_error = error, "TikTok sign-in not completed");
+            return Err(fail(if error == "access_denied" {
+                "access_denied"
+            } else {
+                "tiktok_error"
+            }));
+        }
+        let code = params
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or(fail("tiktok_error"))?;
+        let verifier = match &payload.pkce {
+            Some((kid, sealed)) => Some(
+                self.cipher
+                    .open(kid, sealed, "pkce")
+                    .map_err(|_| fail("invalid_state"))?,
+            ),
+            None => None,
+        };
+        let tokens = self
+            .tiktok
+            .exchange_code(code, verifier.as_ref().map(|v| v.expose_secret()))
+            .await
+            .map_err(|e| {
+                warn!(error = %e, "TikTok code exchange failed");
+                fail("tiktok_error")
+            })?;
+        let user = self.upsert_user(&tokens).await.map_err(|e| {
+            warn!(error = ?e, "sign-in could not be stored");
+            fail(e)
+        })?;
+        let outcome = match payload.login {
+            LoginMode::Cookie => LoginOutcome::Cookie(
+                self.create_session(user.id, user_agent)
+                    .await
+                    .map_err(|_| fail("server_error"))?,
+            ),
+            LoginMode::Code { code_challenge } => {
+                let code = random_token(32);
+                let p = serde_json::to_string(&LoginCodePayload {
+                    user_id: user.id.to_string(),
+                    code_challenge,
+                })
+                .map_err(|_| fail("server_error"))?;
+                self.storage
+                    .one_time
+                    .put(
+                        LOGIN_CODE_KIND,
+                        &digest(&code),
+                        &p,
+                        now() + chrono::Duration::seconds(LOGIN_CODE_TTL_SECS),
+                    )
+                    .await
+                    .map_err(|_| fail("server_error"))?;
+                LoginOutcome::Code(code)
+            }
+        };
+        info!(user_id = %user.id, "signed in with TikTok");
+        Ok(LoginDone { return_to, outcome })
+    }
+
+    /// Creates the account on first sign-in, or refreshes its profile and tokens.
+    async fn upsert_user(&self, tokens: &TokenSet) -> Result<User, &'static str> {
+        let mut fields = UserField::BASIC.to_vec();
+        if tokens.has_scope("user.info.profile") {
+            fields.push(UserField::Username);
+        }
+        let info = self
+            .tiktok
+            .user_info(&tokens.access_token, &fields)
+            .await
+            .map_err(|e| {
+                warn!(error = %e, "TikTok user info failed");
+                "tiktok_error"
+            })?;
+        let open_id = tokens.open_id.as_str().to_owned();
+        let at = now();
+        for _ in 0..3 {
+            let existing = self
+                .storage
+                .users
+                .find_by_open_id(&open_id)
+                .await
+                .map_err(|_| "server_error")?;
+            let user = match &existing {
+                Some(u) => User {
+                    username: info.username.clone().or_else(|| u.username.clone()),
+                    display_name: info.display_name.clone(),
+                    avatar_url: info.avatar_url.clone(),
+                    scopes: tokens.scope.clone(),
+                    tiktok: TikTokLink::Connected,
+                    updated_at: at,
+                    ..u.clone()
+                },
+                None => User {
+                    id: UserId::new_v7(
+                        u64::try_from(at.timestamp_millis()).unwrap_or(0),
+                        random_bytes(),
+                    ),
+                    open_id: open_id.clone(),
+                    username: info.username.clone(),
+                    display_name: info.display_name.clone(),
+                    avatar_url: info.avatar_url.clone(),
+                    scopes: tokens.scope.clone(),
+                    tiktok: TikTokLink::Connected,
+                    created_at: at,
+                    updated_at: at,
+                },
+            };
+            let sealed =
+                seal_token_set(&self.cipher, user.id, tokens, 1).map_err(|_| "server_error")?;
+            let result = match existing {
+                Some(_) => self.storage.users.update_with_tokens(&user, &sealed).await,
+                None => self.storage.users.create_with_tokens(&user, &sealed).await,
+            };
+            match result {
+                Ok(()) => return Ok(user),
+                // A concurrent first sign-in of the same TikTok user won: use its account.
+                Err(RepoError::Conflict) => continue,
+                Err(_) => return Err("server_error"),
+            }
+        }
+        Err("server_error")
+    }
+
+    pub async fn create_session(
+        &self,
+        user: UserId,
+        user_agent: Option<String>,
+    ) -> Result<IssuedTokens, ApiError> {
+        let at = now();
+        let id = SessionId::from_random(random_bytes());
+        let secret = random_token(32);
+        let session = Session {
+            id: id.clone(),
+            user,
+            created_at: at,
+            last_used_at: at,
+            user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
+            expires_at: at + self.session_ttl,
+            refresh_hash: digest(&secret),
+            used_hashes: Vec::new(),
+        };
+        self.storage.sessions.create(&session).await?;
+        self.issue(user, &id, &secret, at)
+    }
+
+    fn issue(
+        &self,
+        user: UserId,
+        id: &SessionId,
+        secret: &str,
+        at: DateTime<Utc>,
+    ) -> Result<IssuedTokens, ApiError> {
+        let access_token = self
+            .jwt
+            .issue(user, id.as_str(), at)
+            .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))?;
+        Ok(IssuedTokens {
+            access_token,
+            access_expires_in: i64::try_from(self.jwt.ttl().as_secs()).unwrap_or(900),
+            refresh_token: format!("{user}.{id}.{secret}"),
+            session_id: id.clone(),
+            csrf_token: self.jwt.csrf_token(id.as_str()),
+        })
+    }
+
+    /// Third-party clients trade the one-time login code (and their PKCE verifier) for tokens.
+    pub async fn exchange_login_code(
+        &self,
+        code: &str,
+        verifier: &str,
+        user_agent: Option<String>,
+    ) -> Result<IssuedTokens, ApiError> {
+        let invalid = || ApiError::new(ErrorCode::InvalidGrant);
+        let payload = self
+            .storage
+            .one_time
+            .take(LOGIN_CODE_KIND, &digest(code), now())
+            .await?
+            .ok_or_else(invalid)?;
+        let payload: LoginCodePayload = serde_json::from_str(&payload).map_err(|_| invalid())?;
+        if !same(&s256(verifier), &payload.code_challenge) {
+            return Err(invalid());
+        }
+        let user: UserId = payload.user_id.parse().map_err(|_| invalid())?;
+        self.create_session(user, user_agent).await
+    }
+
+    /// Splits `user.session.secret`.
+    pub fn parse_refresh_token(token: &str) -> Option<(UserId, SessionId, &str)> {
+        let mut parts = token.splitn(3, '.');
+        let user = parts.next()?.parse().ok()?;
+        let session = SessionId::parse(parts.next()?)?;
+        let secret = parts.next().filter(|s| !s.is_empty())?;
+        Some((user, session, secret))
+    }
+
+    /// Rotates the refresh token. A token that was already used ends the whole session.
+    pub async fn refresh(&self, token: &str) -> Result<IssuedTokens, ApiError> {
+        let invalid = || ApiError::new(ErrorCode::InvalidRefreshToken);
+        let (user, id, secret) = Self::parse_refresh_token(token).ok_or_else(invalid)?;
+        let at = now();
+        let session = self
+            .storage
+            .sessions
+            .get(user, &id, at)
+            .await?
+            .ok_or_else(invalid)?;
+        let presented = digest(secret);
+        match session.check_refresh(&presented, at) {
+            RefreshCheck::Current => {}
+            RefreshCheck::Reused => {
+                warn!(user_id = %user, "refresh token reused: session ended");
+                self.storage.sessions.delete(user, &id).await?;
+                return Err(ApiError::new(ErrorCode::RefreshTokenReused));
+            }
+            RefreshCheck::Unknown | RefreshCheck::Expired => return Err(invalid()),
+        }
+        let new_secret = random_token(32);
+        let rotated = session.rotated(digest(&new_secret), at, self.session_ttl);
+        match self.storage.sessions.replace(&rotated, &presented).await {
+            Ok(()) => self.issue(user, &id, &new_secret, at),
+            // Someone rotated it between our read and write: this token is now a used one.
+            Err(RepoError::Conflict) => {
+                self.storage.sessions.delete(user, &id).await?;
+                Err(ApiError::new(ErrorCode::RefreshTokenReused))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn logout(&self, user: UserId, session: &SessionId) -> Result<(), ApiError> {
+        self.storage.sessions.delete(user, session).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_parse_strictly() {
+        let user = UserId::new_v7(1, [1; 10]);
+        let sid = SessionId::from_random([2; 16]);
+        let token = format!("{user}.{sid}.secret-part");
+        let (u, s, secret) = AuthService::parse_refresh_token(&token).expect("parse");
+        assert_eq!((u, s, secret), (user, sid.clone(), "secret-part"));
+        assert!(AuthService::parse_refresh_token("garbage").is_none());
+        assert!(AuthService::parse_refresh_token(&format!("{user}.{sid}.")).is_none());
+        assert!(AuthService::parse_refresh_token(&format!("{user}.USER#x.secret")).is_none());
+    }
+
+    #[test]
+    fn verifier_type_is_reexported() {
+        // The PKCE verifier type from oauth2 redacts itself in Debug.
+        let v = postiqo_tiktok::PkceCodeVerifier::new("abc".into());
+        assert!(!format!("{v:?}").contains("abc"));
+    }
+}

@@ -1,0 +1,217 @@
+//! Valid TikTok access tokens for a user: opened from the vault, refreshed shortly before
+//! they expire. A refresh lease (a conditional write) makes concurrent callers on any number
+//! of instances cause one refresh; the others wait for its result. TikTok rotates refresh
+//! tokens, so the new one is stored before anyone uses the new access token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use postiqo_domain::{TikTokLink, UserId};
+use postiqo_storage::{RepoError, Storage, StoredTokens};
+use postiqo_tiktok::{SecretString, TikTokClient, TikTokError, TokenSet};
+use tracing::{error, info, warn};
+
+use crate::crypto::TokenCipher;
+use crate::problem::{ApiError, ErrorCode};
+
+/// Refresh when fewer than this many seconds of the access token remain.
+const REFRESH_MARGIN_SECS: i64 = 120;
+/// Longer than a TikTok call may take (its timeout is 15 s), so a lease never expires under
+/// a caller that is still refreshing.
+const LEASE_SECS: i64 = 30;
+/// How long a caller waits for someone else's refresh before giving up.
+const WAIT_FOR_REFRESH: Duration = Duration::from_secs(20);
+
+pub fn token_aad(user: UserId, field: &str) -> String {
+    format!("{user}:{field}")
+}
+
+fn expiry(from: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    from + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero())
+}
+
+/// Seals a token set for the vault.
+pub fn seal_token_set(
+    cipher: &TokenCipher,
+    user: UserId,
+    tokens: &TokenSet,
+    version: u64,
+) -> Result<StoredTokens, ApiError> {
+    let at = Utc::now();
+    let seal = |secret: &SecretString, field: &str| {
+        cipher
+            .seal(secret, &token_aad(user, field))
+            .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))
+    };
+    Ok(StoredTokens {
+        key_id: cipher.current_key_id().to_owned(),
+        access_ciphertext: seal(&tokens.access_token, "access")?,
+        refresh_ciphertext: seal(&tokens.refresh_token, "refresh")?,
+        access_expires_at: expiry(at, tokens.expires_in),
+        refresh_expires_at: expiry(at, tokens.refresh_expires_in),
+        scopes: tokens.scope.clone(),
+        version,
+        lease_until: None,
+    })
+}
+
+/// An open access token and the vault version it came from.
+pub struct AccessToken {
+    pub token: SecretString,
+    pub version: u64,
+}
+
+#[derive(Clone)]
+pub struct TikTokAccess {
+    storage: Storage,
+    tiktok: Arc<TikTokClient>,
+    cipher: Arc<TokenCipher>,
+}
+
+/// Maps a TikTok failure of a user-facing call to our problem codes.
+pub fn tiktok_problem(e: TikTokError) -> ApiError {
+    if e.needs_reauthorization() {
+        ApiError::new(ErrorCode::TikTokReauthRequired).source(e)
+    } else {
+        ApiError::new(ErrorCode::TikTokUnavailable)
+            .retry_after(5)
+            .source(e)
+    }
+}
+
+impl TikTokAccess {
+    pub fn new(storage: Storage, tiktok: Arc<TikTokClient>, cipher: Arc<TokenCipher>) -> Self {
+        Self {
+            storage,
+            tiktok,
+            cipher,
+        }
+    }
+
+    pub fn client(&self) -> &TikTokClient {
+        &self.tiktok
+    }
+
+    fn open(
+        &self,
+        user: UserId,
+        stored: &StoredTokens,
+        field: &str,
+    ) -> Result<SecretString, ApiError> {
+        let sealed = if field == "access" {
+            &stored.access_ciphertext
+        } else {
+            &stored.refresh_ciphertext
+        };
+        self.cipher
+            .open(&stored.key_id, sealed, &token_aad(user, field))
+            .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))
+    }
+
+    /// Runs `call` with a valid access token; if TikTok says the token is invalid anyway
+    /// (revoked or expired early), refreshes once and runs it again.
+    pub async fn with_token<T, F, Fut>(&self, user: UserId, call: F) -> Result<T, ApiError>
+    where
+        F: Fn(SecretString) -> Fut,
+        Fut: std::future::Future<Output = Result<T, TikTokError>>,
+    {
+        let first = self.token(user, None).await?;
+        match call(first.token).await {
+            Ok(v) => Ok(v),
+            Err(e) if e.needs_token_refresh() => {
+                info!(user_id = %user, "TikTok refused the access token; refreshing once");
+                let second = self.token(user, Some(first.version)).await?;
+                call(second.token).await.map_err(tiktok_problem)
+            }
+            Err(e) => Err(tiktok_problem(e)),
+        }
+    }
+
+    /// A valid access token. With `stale = Some(v)`, the token of vault version `v` is known
+    /// to be bad: it is refreshed unless someone already replaced it.
+    pub async fn token(&self, user: UserId, stale: Option<u64>) -> Result<AccessToken, ApiError> {
+        let started = std::time::Instant::now();
+        loop {
+            let stored = self
+                .storage
+                .tokens
+                .get(user)
+                .await?
+                .ok_or_else(|| ApiError::new(ErrorCode::TikTokNotConnected))?;
+            let now = Utc::now();
+            let fresh =
+                stored.access_expires_at > now + chrono::Duration::seconds(REFRESH_MARGIN_SECS);
+            let known_bad = stale.is_some_and(|v| v >= stored.version);
+            if fresh && !known_bad {
+                return Ok(AccessToken {
+                    token: self.open(user, &stored, "access")?,
+                    version: stored.version,
+                });
+            }
+            if stored.lease_until.is_some_and(|l| l > now) {
+                if started.elapsed() > WAIT_FOR_REFRESH {
+                    return Err(ApiError::new(ErrorCode::TikTokUnavailable).retry_after(5));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            let until = now + chrono::Duration::seconds(LEASE_SECS);
+            match self
+                .storage
+                .tokens
+                .acquire_lease(user, stored.version, until, now)
+                .await
+            {
+                Ok(leased) => return self.refresh(user, &stored, leased).await,
+                // Someone else changed the tokens first; look again.
+                Err(RepoError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn refresh(
+        &self,
+        user: UserId,
+        stored: &StoredTokens,
+        leased: u64,
+    ) -> Result<AccessToken, ApiError> {
+        let refresh_token = self.open(user, stored, "refresh")?;
+        match self.tiktok.refresh(&refresh_token).await {
+            Ok(tokens) => {
+                let sealed = seal_token_set(&self.cipher, user, &tokens, leased + 1)?;
+                match self.storage.tokens.replace(user, &sealed, leased).await {
+                    Ok(()) => {
+                        info!(user_id = %user, "TikTok tokens refreshed");
+                        Ok(AccessToken {
+                            token: tokens.access_token,
+                            version: leased + 1,
+                        })
+                    }
+                    Err(e) => {
+                        // TikTok has rotated the refresh token but we could not store it:
+                        // the user will have to sign in again when this access token ends.
+                        error!(user_id = %user, error = ?e, "refreshed TikTok tokens could not be stored");
+                        Err(e.into())
+                    }
+                }
+            }
+            Err(e) if e.needs_reauthorization() => {
+                warn!(user_id = %user, error = %e, "TikTok refused the refresh token; sign-in needed");
+                self.storage.tokens.delete(user).await?;
+                self.storage
+                    .users
+                    .set_tiktok_link(user, TikTokLink::ReauthRequired, Utc::now())
+                    .await?;
+                Err(ApiError::new(ErrorCode::TikTokReauthRequired))
+            }
+            Err(e) => {
+                if let Err(release) = self.storage.tokens.release_lease(user, leased).await {
+                    warn!(user_id = %user, error = ?release, "refresh lease not released; it expires by itself");
+                }
+                Err(tiktok_problem(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,474 @@
+//! `postiqo-bench`: how much the API adds on top of DynamoDB and S3, measured side by side.
+//!
+//! Run it through `scripts/bench`, which installs oha, builds in release mode, starts a
+//! private ministack and sets the API's environment; this binary then starts the API itself
+//! (to time its start-up and read its `/proc` numbers), seeds data, drives the endpoints with
+//! oha and the same storage calls with a bare SDK client, and prints/writes the tables.
+//! See docs/benchmarks.md.
+
+mod api;
+mod auth;
+mod bare;
+mod error;
+mod oha;
+mod procfs;
+mod report;
+mod stats;
+mod uploads;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::api::{ApiSpec, check, create_video, http_client};
+use crate::auth::{AuthConfig, access_token};
+use crate::bare::{Bare, Op, measure};
+use crate::error::{Context, Result};
+use crate::oha::{Load, Oha};
+use crate::report::{Connections, Meta, Report, Row};
+
+const USAGE: &str = "usage: postiqo-bench --api-bin PATH --oha PATH [--smoke] [--write FILE.md] \
+[--log-dir DIR] [--command TEXT] [--storage TEXT]
+  (normally run by scripts/bench, which sets the API's environment)";
+
+const MIB: u64 = 1024 * 1024;
+
+/// How much of everything: the full benchmark or a few-second smoke run.
+#[derive(Debug, Clone)]
+struct Profile {
+    name: &'static str,
+    warmup: u64,
+    requests_1: u64,
+    requests_64: u64,
+    starts: usize,
+    connections: u64,
+    connection_requests: u64,
+    seed_videos: usize,
+    upload_sizes: Vec<u64>,
+    /// Upper bound for any one load run.
+    run_limit: Duration,
+}
+
+impl Profile {
+    fn full() -> Self {
+        Self {
+            name: "full",
+            warmup: 300,
+            requests_1: 2_000,
+            requests_64: 8_000,
+            starts: 5,
+            connections: 256,
+            connection_requests: 10_240,
+            seed_videos: 30,
+            upload_sizes: vec![MIB, 100 * MIB, 1024 * MIB],
+            run_limit: Duration::from_secs(180),
+        }
+    }
+
+    fn smoke() -> Self {
+        Self {
+            name: "smoke (small counts; the multipart threshold is lowered by scripts/bench)",
+            warmup: 20,
+            requests_1: 100,
+            requests_64: 640,
+            starts: 2,
+            connections: 256,
+            connection_requests: 1_024,
+            seed_videos: 25,
+            upload_sizes: vec![MIB, 12 * MIB],
+            run_limit: Duration::from_secs(60),
+        }
+    }
+}
+
+struct Args {
+    api_bin: PathBuf,
+    oha: PathBuf,
+    smoke: bool,
+    write: Option<PathBuf>,
+    log_dir: PathBuf,
+    command: String,
+    storage: String,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut api_bin = None;
+    let mut oha = None;
+    let mut smoke = false;
+    let mut write = None;
+    let mut log_dir = PathBuf::from(".emu/bench-run");
+    let mut command = "scripts/bench".to_owned();
+    let mut storage = "ministack (S3 + DynamoDB)".to_owned();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .context(&format!("{arg} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--api-bin" => api_bin = Some(PathBuf::from(value()?)),
+            "--oha" => oha = Some(PathBuf::from(value()?)),
+            "--smoke" => smoke = true,
+            "--write" => write = Some(PathBuf::from(value()?)),
+            "--log-dir" => log_dir = PathBuf::from(value()?),
+            "--command" => command = value()?,
+            "--storage" => storage = value()?,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
+        }
+    }
+    Ok(Args {
+        api_bin: api_bin.context(&format!("--api-bin is required\n{USAGE}"))?,
+        oha: oha.context(&format!("--oha is required\n{USAGE}"))?,
+        smoke,
+        write,
+        log_dir,
+        command,
+        storage,
+    })
+}
+
+fn env(name: &str) -> Result<String> {
+    std::env::var(name).context(&format!("{name} must be set (scripts/bench sets it)"))
+}
+
+fn step(what: &str) {
+    eprintln!("==> {what}");
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")?
+                    .split_once(':')
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let mem_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+        })
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{cores} cores ({model}), {:.1} GiB memory, Linux {kernel}",
+        mem_kib as f64 / (1024.0 * 1024.0)
+    )
+}
+
+fn commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_owned())
+    };
+    let head = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
+    match git(&["status", "--porcelain"]) {
+        Some(changes) if !changes.is_empty() => format!("{head} (with uncommitted changes)"),
+        _ => head,
+    }
+}
+
+/// One endpoint of section 1: how oha calls it and which bare operation it is compared with.
+struct Case {
+    endpoint: &'static str,
+    bare_op: &'static str,
+    method: &'static str,
+    path: String,
+    body: Option<String>,
+    op: Op,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("postiqo-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<()> {
+    let args = parse_args()?;
+    let profile = if args.smoke {
+        Profile::smoke()
+    } else {
+        Profile::full()
+    };
+    std::fs::create_dir_all(&args.log_dir).context("create the log folder")?;
+    let bind = env("POSTIQO_BIND")?;
+    if !bind.starts_with("127.0.0.1:") {
+        return Err("POSTIQO_BIND must be on 127.0.0.1".into());
+    }
+    let base = format!("http://{bind}");
+    let table = env("POSTIQO_TABLE")?;
+    let bucket = env("POSTIQO_BUCKET")?;
+    let oha = Oha::new(args.oha.clone());
+    let spec = ApiSpec {
+        bin: args.api_bin.clone(),
+        base_url: base.clone(),
+        log_dir: args.log_dir.clone(),
+    };
+
+    // 4. Start-up: a fresh process each time; the last one is the one measured below.
+    step(&format!("start-up time ({} starts)", profile.starts));
+    let mut ready = Vec::new();
+    let mut api = None;
+    for i in 0..profile.starts {
+        let (process, took) = spec.start(i).await?;
+        eprintln!(
+            "    start {}: ready in {:.1} ms",
+            i + 1,
+            took.as_secs_f64() * 1000.0
+        );
+        ready.push(took);
+        if i + 1 < profile.starts {
+            process.stop().await;
+            // Let the port go before the next start.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        } else {
+            api = Some(process);
+        }
+    }
+    let api = api.context("no API process")?;
+    let proc = api.proc.clone();
+    eprintln!("    API pid {}", proc.pid());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_rss = proc.rss()?;
+    let idle_peak_rss = proc.peak_rss()?;
+
+    step("signing in and seeding");
+    let auth_cfg = AuthConfig {
+        base_url: base.clone(),
+        jwt_keys: env("POSTIQO_JWT_KEYS")?,
+        public_url: env("POSTIQO_PUBLIC_URL")?,
+        app_origin: env("POSTIQO_ALLOWED_ORIGINS")?
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    };
+    let session = access_token(&auth_cfg).await?;
+    eprintln!("    token: {}", session.how);
+    let http = http_client()?;
+    let mut target = String::new();
+    for i in 0..profile.seed_videos {
+        let created = create_video(&http, &base, &session.token, &format!("seed {i}"), MIB).await?;
+        if i == 0 {
+            target = created["video"]["id"]
+                .as_str()
+                .context("seeded video has no id")?
+                .to_owned();
+        }
+    }
+    let pk = format!("USER#{}", session.user_id);
+    let sk = format!("VIDEO#{target}");
+    let bare = Arc::new(Bare::connect(&table, &bucket).await);
+    let template = bare.item(&pk, &sk).await?;
+
+    let create_body =
+        format!(r#"{{"title":"bench","content_type":"video/mp4","size_bytes":{MIB}}}"#);
+    let cases = [
+        Case {
+            endpoint: "GET /v1/videos/{id}",
+            bare_op: "GetItem, consistent read",
+            method: "GET",
+            path: format!("/v1/videos/{target}"),
+            body: None,
+            op: Op::Get {
+                pk: pk.clone(),
+                sk: sk.clone(),
+            },
+        },
+        Case {
+            endpoint: "GET /v1/videos?limit=20",
+            bare_op: "Query, Limit 21, descending",
+            method: "GET",
+            path: "/v1/videos?limit=20".to_owned(),
+            body: None,
+            op: Op::Query { pk: pk.clone() },
+        },
+        Case {
+            endpoint: "POST /v1/videos",
+            bare_op: "PutItem with condition + presign PUT",
+            method: "POST",
+            path: "/v1/videos".to_owned(),
+            body: Some(create_body),
+            op: Op::Create {
+                template,
+                user_id: session.user_id.clone(),
+            },
+        },
+    ];
+
+    // 1. Each endpoint and its bare storage operation, back to back, at 1 and 64 clients.
+    let mut rows = Vec::new();
+    for case in cases {
+        let url = format!("{base}{}", case.path);
+        check(
+            &http,
+            case.method,
+            &url,
+            &session.token,
+            case.body.as_deref(),
+        )
+        .await?;
+        let op = Arc::new(case.op);
+        bare.run(&op).await?;
+        for (clients, requests) in [(1, profile.requests_1), (64, profile.requests_64)] {
+            step(&format!(
+                "{} vs. {} — {clients} client(s), {requests} requests each",
+                case.endpoint, case.bare_op
+            ));
+            let load = |requests| Load {
+                method: case.method,
+                url: url.clone(),
+                json_body: case.body.clone(),
+                token: session.token.clone(),
+                requests,
+                concurrency: clients,
+            };
+            oha.run(&load(profile.warmup.max(clients)), profile.run_limit)
+                .await?;
+            measure(
+                bare.clone(),
+                op.clone(),
+                profile.warmup,
+                clients,
+                profile.run_limit,
+            )
+            .await?;
+
+            let before = proc.cpu()?;
+            let api_sample = oha.run(&load(requests), profile.run_limit).await?;
+            let api_cpu = proc.cpu()?.since(&before, proc.clock_ticks());
+            let bare_sample = measure(
+                bare.clone(),
+                op.clone(),
+                requests,
+                clients,
+                profile.run_limit,
+            )
+            .await?;
+            let row = Row {
+                endpoint: case.endpoint,
+                bare_op: case.bare_op,
+                clients,
+                api: api_sample,
+                bare: bare_sample,
+                api_cpu,
+            };
+            eprintln!(
+                "    API p50 {:.2} ms ({:.0}/s) | bare p50 {:.2} ms ({:.0}/s) | ratio {:.2} | API CPU {:.0} µs/request",
+                row.api.p50.as_secs_f64() * 1e3,
+                row.api.rps,
+                row.bare.p50.as_secs_f64() * 1e3,
+                row.bare.rps,
+                row.ratio(),
+                row.api_cpu.per_request(row.api.requests).as_secs_f64() * 1e6
+            );
+            rows.push(row);
+        }
+    }
+
+    // 2. Memory under many open connections.
+    step(&format!("{} open connections", profile.connections));
+    proc.reset_peak_rss()?;
+    let load = Load {
+        method: "GET",
+        url: format!("{base}/v1/videos/{target}"),
+        json_body: None,
+        token: session.token.clone(),
+        requests: profile.connection_requests,
+        concurrency: profile.connections,
+    };
+    let mut running = oha.start(&load, profile.run_limit)?;
+    let (mut max_rss, mut max_sockets) = (0, 0);
+    let started = Instant::now();
+    while !running.is_done() && started.elapsed() < profile.run_limit {
+        max_rss = max_rss.max(proc.rss()?);
+        max_sockets = max_sockets.max(proc.sockets());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sample = running.finish().await?;
+    let connections = Connections {
+        clients: profile.connections,
+        sample,
+        max_rss,
+        peak_rss: proc.peak_rss()?,
+        max_sockets,
+    };
+
+    // 3. Uploads: the bytes go to S3, so the API's CPU and memory must not follow the size.
+    let mut uploads = Vec::new();
+    for &size in &profile.upload_sizes {
+        step(&format!(
+            "upload of {} MiB through the presigned flow",
+            size / MIB
+        ));
+        let u = uploads::upload(&http, &base, &session.token, &proc, size).await?;
+        eprintln!(
+            "    API CPU {:.2} ms, RSS {:.1} MiB (peak {:.1}), PUTs {:.2} s",
+            u.api_cpu.sched.as_secs_f64() * 1e3,
+            procfs::mib(u.rss_after),
+            procfs::mib(u.peak_rss),
+            u.transfer.as_secs_f64()
+        );
+        uploads.push(u);
+    }
+    api.stop().await;
+
+    let report = Report {
+        meta: Meta {
+            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            commit: commit(),
+            command: args.command.clone(),
+            machine: machine(),
+            storage: args.storage.clone(),
+            load_generator: format!(
+                "{} for the API; a Rust timing loop over aws-sdk-dynamodb/aws-sdk-s3 calls for the bare side",
+                oha.version().await
+            ),
+            auth: session.how.to_owned(),
+            profile: profile.name.to_owned(),
+        },
+        rows,
+        ready,
+        idle_rss,
+        idle_peak_rss,
+        connections,
+        uploads,
+    };
+    let block = report.markdown();
+    println!("\n{block}");
+    std::fs::write(args.log_dir.join("results.md"), &block).context("write results.md")?;
+    if let Some(path) = &args.write {
+        let doc = std::fs::read_to_string(path).unwrap_or_default();
+        std::fs::write(path, report::splice(&doc, &block))
+            .context(&format!("write {}", path.display()))?;
+        eprintln!("==> results written to {}", path.display());
+    }
+    Ok(())
+}

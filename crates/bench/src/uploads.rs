@@ -1,0 +1,151 @@
+//! The presigned upload flow end to end: create → PUT the bytes straight to S3 (one request,
+//! or parts four at a time) → upload-complete, with the API's CPU and memory around it.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use crate::api::create_video;
+use crate::error::{Context, Result};
+use crate::procfs::{CpuSpent, Proc};
+
+#[derive(Debug, Clone)]
+pub struct UploadResult {
+    pub size: u64,
+    /// 0 for a single PUT.
+    pub parts: usize,
+    /// The API's CPU time for the whole flow (create + complete; the PUTs do not reach it).
+    pub api_cpu: CpuSpent,
+    pub rss_after: u64,
+    /// VmHWM during the flow (reset just before it).
+    pub peak_rss: u64,
+    /// Wall time of the PUTs to S3.
+    pub transfer: Duration,
+}
+
+/// Bytes that start like an MP4 file (an `ftyp` box), so the API's container check passes.
+fn mp4_bytes(len: usize) -> Bytes {
+    let mut v = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41".to_vec();
+    v.resize(len, 0xAB);
+    Bytes::from(v)
+}
+
+fn presigned(http: &reqwest::Client, req: &Value, body: Bytes) -> Result<reqwest::RequestBuilder> {
+    let method = req["method"].as_str().unwrap_or("PUT");
+    let url = req["url"]
+        .as_str()
+        .context("presigned request without url")?;
+    if !url.starts_with("http://127.0.0.1:") {
+        return Err(format!("presigned URL is not on 127.0.0.1: {url}").into());
+    }
+    let mut builder = http.request(
+        reqwest::Method::from_bytes(method.as_bytes()).context("presigned method")?,
+        url,
+    );
+    if let Some(headers) = req["headers"].as_object() {
+        for (k, v) in headers {
+            // reqwest sets Content-Length from the body.
+            if !k.eq_ignore_ascii_case("content-length") {
+                builder = builder.header(k, v.as_str().unwrap_or_default());
+            }
+        }
+    }
+    Ok(builder.body(body))
+}
+
+async fn put(http: reqwest::Client, req: Value, body: Bytes) -> Result<Option<String>> {
+    let res = presigned(&http, &req, body)?
+        .send()
+        .await
+        .context("PUT to S3")?;
+    let status = res.status();
+    let etag = res
+        .headers()
+        .get(reqwest::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if !status.is_success() {
+        let text = res.text().await.unwrap_or_default();
+        return Err(format!("PUT to S3: {status}: {text}").into());
+    }
+    Ok(etag)
+}
+
+pub async fn upload(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    api: &Proc,
+    size: u64,
+) -> Result<UploadResult> {
+    api.reset_peak_rss()?;
+    let before = api.cpu()?;
+
+    let created = create_video(http, base, token, "bench upload", size).await?;
+    let id = created["video"]["id"]
+        .as_str()
+        .context("create: no video id")?
+        .to_owned();
+    let upload = &created["upload"];
+    let started = Instant::now();
+    let (parts, complete_body) = match upload["kind"].as_str() {
+        Some("single") => {
+            let len = usize::try_from(size).context("size")?;
+            put(http.clone(), upload.clone(), mp4_bytes(len)).await?;
+            (0, json!({}))
+        }
+        Some("multipart") => {
+            let list = upload["parts"]
+                .as_array()
+                .context("multipart without parts")?;
+            let part_size = upload["part_size"].as_u64().context("no part_size")?;
+            let data = mp4_bytes(usize::try_from(part_size).context("part size")?);
+            let mut done = Vec::with_capacity(list.len());
+            for window in list.chunks(4) {
+                let mut puts = tokio::task::JoinSet::new();
+                for part in window {
+                    let n = part["part_number"].as_u64().context("part_number")?;
+                    let len = usize::try_from(part["size_bytes"].as_u64().context("part size")?)
+                        .context("part size")?;
+                    let body = data.slice(..len.min(data.len()));
+                    let (http, part) = (http.clone(), part.clone());
+                    puts.spawn(async move {
+                        Ok::<_, crate::error::Error>((n, put(http, part, body).await?))
+                    });
+                }
+                while let Some(r) = puts.join_next().await {
+                    let (n, etag) = r.context("part upload task")??;
+                    done.push(json!({"part_number": n, "etag": etag.context("part PUT returned no ETag")?}));
+                }
+            }
+            done.sort_by_key(|p| p["part_number"].as_u64());
+            (list.len(), json!({ "parts": done }))
+        }
+        other => return Err(format!("unknown upload kind {other:?}").into()),
+    };
+    let transfer = started.elapsed();
+
+    let res = http
+        .post(format!("{base}/v1/videos/{id}/upload-complete"))
+        .bearer_auth(token)
+        .json(&complete_body)
+        .send()
+        .await
+        .context("upload-complete")?;
+    let status = res.status();
+    let body: Value = res.json().await.context("upload-complete body")?;
+    if !status.is_success() || body["status"] != "UPLOADED" {
+        return Err(format!("upload-complete: {status}: {body}").into());
+    }
+
+    let after = api.cpu()?;
+    Ok(UploadResult {
+        size,
+        parts,
+        api_cpu: after.since(&before, api.clock_ticks()),
+        rss_after: api.rss()?,
+        peak_rss: api.peak_rss()?,
+        transfer,
+    })
+}
