@@ -569,6 +569,10 @@ mod tests {
                 "POSTIQO_JWT_KEYS",
                 "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
             ),
+            (
+                "POSTIQO_TOKEN_ENCRYPTION_KEY",
+                "e1:ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -122,6 +122,7 @@ impl TikTokAccess {
             Err(e) if e.needs_token_refresh() => {
                 info!(user_id = %user, "TikTok refused the access token; refreshing once");
                 let second = self.token(user, Some(first.version)).await?;
+                info!(user_id = %user, stale = first.version, fresh = second.version, "retrying the TikTok call");
                 call(second.token).await.map_err(tiktok_problem)
             }
             Err(e) => Err(tiktok_problem(e)),
@@ -143,18 +144,20 @@ impl TikTokAccess {
             let fresh =
                 stored.access_expires_at > now + chrono::Duration::seconds(REFRESH_MARGIN_SECS);
             let known_bad = stale.is_some_and(|v| v >= stored.version);
-            if fresh && !known_bad {
-                return Ok(AccessToken {
-                    token: self.open(user, &stored, "access")?,
-                    version: stored.version,
-                });
-            }
+            // While someone refreshes, the stored access token is the one being replaced
+            // (the lease bumps the version but not the token): wait for the new one.
             if stored.lease_until.is_some_and(|l| l > now) {
                 if started.elapsed() > WAIT_FOR_REFRESH {
                     return Err(ApiError::new(ErrorCode::TikTokUnavailable).retry_after(5));
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
+            }
+            if fresh && !known_bad {
+                return Ok(AccessToken {
+                    token: self.open(user, &stored, "access")?,
+                    version: stored.version,
+                });
             }
             let until = now + chrono::Duration::seconds(LEASE_SECS);
             match self
