@@ -412,7 +412,11 @@ async fn expired_tiktok_token_is_refreshed_once_under_concurrency() {
 
 #[tokio::test]
 async fn revoked_tiktok_access_asks_for_a_new_sign_in() {
-    let app = TestApp::spawn().await;
+    // Without webhooks: we learn of the revocation only when TikTok refuses our tokens.
+    let app = postiqo_e2e::TestAppBuilder::new()
+        .env("SANDBOX_WEBHOOK_URL", "")
+        .spawn()
+        .await;
     let user = app.new_user().await;
     // The user removes the app on TikTok's side: every grant is revoked.
     app.sandbox(

@@ -61,6 +61,11 @@ impl TestAppBuilder {
             format!("http://127.0.0.1:{port}"),
         );
         env.insert("RUST_LOG".into(), "info".into());
+        // Fast tracking so publishes finish within a test.
+        env.insert("POSTIQO_WORKER_INTERVAL_MS".into(), "200".into());
+        env.insert("POSTIQO_POLL_INITIAL_MS".into(), "300".into());
+        env.insert("POSTIQO_POLL_MAX_MS".into(), "2000".into());
+        env.insert("POSTIQO_WORKER_LEASE_SECS".into(), "4".into());
         Self { env }
     }
 
@@ -469,6 +474,80 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Polls the video until it reaches `status` (or fails the test after `secs`).
+    pub async fn wait_for_status(
+        &self,
+        user: &TestUser,
+        video_id: &str,
+        status: &str,
+        secs: u64,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v: Value = self.get_video(user, video_id).await.json().await.unwrap();
+            if v["status"] == status {
+                return v;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "video never reached {status}: {v}\n{}",
+                self.process
+                    .lines()
+                    .into_iter()
+                    .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// `POST /v1/videos/{id}/publish` with an idempotency key and settings.
+    pub async fn publish(
+        &self,
+        user: &TestUser,
+        video_id: &str,
+        key: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/v1/videos/{video_id}/publish")))
+            .bearer_auth(&user.token)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Kills the API (SIGKILL: no graceful anything) and starts it again with the same
+    /// settings, table, bucket and address.
+    pub async fn restart_api(&mut self) {
+        self.process.kill();
+        let mut cmd = Command::new(bin_path("postiqo-api"));
+        cmd.envs(&self.env);
+        let mut process = ChildProcess::spawn(cmd);
+        process.wait_for_line("\"listening\"", Duration::from_secs(30));
+        self.process = process;
+        // Pooled connections went to the dead process.
+        self.http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+    }
+
+    /// Another API instance on the same table, bucket and sandbox, on its own port.
+    pub fn spawn_peer(&self) -> (ChildProcess, String) {
+        let port = crate::free_port();
+        let mut env = self.env.clone();
+        env.insert("POSTIQO_BIND".into(), format!("127.0.0.1:{port}"));
+        let mut cmd = Command::new(bin_path("postiqo-api"));
+        cmd.envs(&env);
+        let mut process = ChildProcess::spawn(cmd);
+        process.wait_for_line("\"listening\"", Duration::from_secs(30));
+        (process, format!("http://127.0.0.1:{port}"))
     }
 
     /// Creates a single-part MP4 video and uploads good bytes to it; returns the video id.

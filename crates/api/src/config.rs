@@ -43,6 +43,16 @@ pub const VARIABLES: &[&str] = &[
     "POSTIQO_TIKTOK_PKCE",
     "POSTIQO_SESSION_TTL_SECS",
     "POSTIQO_COOKIE_SAMESITE",
+    "POSTIQO_MEDIA_MODE",
+    "POSTIQO_MEDIA_URL_TTL_SECS",
+    "POSTIQO_WORKER",
+    "POSTIQO_WORKER_INTERVAL_MS",
+    "POSTIQO_WORKER_LEASE_SECS",
+    "POSTIQO_PUBLISH_DEADLINE_SECS",
+    "POSTIQO_POST_ID_WAIT_SECS",
+    "POSTIQO_POLL_INITIAL_MS",
+    "POSTIQO_POLL_MAX_MS",
+    "POSTIQO_WEBHOOK_TOLERANCE_SECS",
 ];
 
 /// Standard variables of the AWS SDK that deployments set.
@@ -311,6 +321,33 @@ impl fmt::Debug for TikTokSettings {
     }
 }
 
+/// How TikTok reaches the video bytes (it pulls them from a URL on a verified domain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaMode {
+    /// A signed, expiring `GET /v1/media/{token}` on `POSTIQO_PUBLIC_URL`, streamed from S3.
+    Proxy,
+    /// A presigned S3 GET (the bucket must be served from a verified domain).
+    Presigned,
+}
+
+#[derive(Debug, Clone)]
+pub struct PublishConfig {
+    pub media_mode: MediaMode,
+    /// Validity of media URLs; at least TikTok's one-hour download window.
+    pub media_url_ttl: Duration,
+    /// Run the status worker inside the API process.
+    pub worker: bool,
+    pub worker_interval: Duration,
+    pub worker_lease: Duration,
+    /// A publish still processing after this is failed with `publish_timeout`.
+    pub deadline: Duration,
+    /// How long to keep asking for the post id of a public post after it published.
+    pub post_id_wait: Duration,
+    pub poll_initial: Duration,
+    pub poll_max: Duration,
+    pub webhook_tolerance: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct UploadSettings {
     pub policy: UploadPolicy,
@@ -336,6 +373,7 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub uploads: UploadSettings,
     pub sessions: SessionSettings,
+    pub publish: PublishConfig,
     /// Largest JSON request body accepted.
     pub json_limit: usize,
 }
@@ -535,6 +573,35 @@ impl Settings {
                 "must be at most 604800 (S3's limit)",
             ));
         }
+        let ms = |var: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            let v: u64 = r.parse(var, default, "a whole number of milliseconds")?;
+            if v == 0 {
+                return Err(err(var, "must be at least 1"));
+            }
+            Ok(Duration::from_millis(v))
+        };
+        let publish = PublishConfig {
+            media_mode: match r.or("POSTIQO_MEDIA_MODE", "proxy").as_str() {
+                "proxy" => MediaMode::Proxy,
+                "presigned" => MediaMode::Presigned,
+                _ => return Err(err("POSTIQO_MEDIA_MODE", "must be proxy or presigned")),
+            },
+            media_url_ttl: r.secs("POSTIQO_MEDIA_URL_TTL_SECS", 2 * 3600)?,
+            worker: r.bool("POSTIQO_WORKER", true)?,
+            worker_interval: ms("POSTIQO_WORKER_INTERVAL_MS", 1000)?,
+            worker_lease: r.secs("POSTIQO_WORKER_LEASE_SECS", 30)?,
+            deadline: r.secs("POSTIQO_PUBLISH_DEADLINE_SECS", 2 * 3600)?,
+            post_id_wait: r.secs("POSTIQO_POST_ID_WAIT_SECS", 6 * 3600)?,
+            poll_initial: ms("POSTIQO_POLL_INITIAL_MS", 3000)?,
+            poll_max: ms("POSTIQO_POLL_MAX_MS", 60_000)?,
+            webhook_tolerance: r.secs("POSTIQO_WEBHOOK_TOLERANCE_SECS", 300)?,
+        };
+        if publish.media_url_ttl < Duration::from_secs(3600) {
+            return Err(err(
+                "POSTIQO_MEDIA_URL_TTL_SECS",
+                "must be at least 3600: TikTok may take an hour to download",
+            ));
+        }
         let json_limit = r.parse("POSTIQO_JSON_LIMIT_BYTES", 64 * 1024, "a number of bytes")?;
 
         Ok(Self {
@@ -545,6 +612,7 @@ impl Settings {
             jwt,
             uploads,
             sessions,
+            publish,
             json_limit,
         })
     }

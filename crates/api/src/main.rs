@@ -6,8 +6,9 @@ use postiqo_api::config::{ProcessEnv, Settings, StorageSettings};
 use postiqo_api::startup::Application;
 use postiqo_api::{bootstrap, openapi, telemetry};
 
-const USAGE: &str = "usage: postiqo-api [serve|bootstrap|openapi]
-  serve      run the HTTP API (default)
+const USAGE: &str = "usage: postiqo-api [serve|worker|bootstrap|openapi]
+  serve      run the HTTP API, with the publish worker unless POSTIQO_WORKER=off (default)
+  worker     run only the publish worker (no HTTP)
   bootstrap  create the DynamoDB table and the S3 bucket (idempotent)
   openapi    print the OpenAPI document";
 
@@ -23,6 +24,7 @@ async fn main() -> ExitCode {
     match command.as_deref() {
         None | Some("serve") => serve().await,
         Some("bootstrap") => run_bootstrap().await,
+        Some("worker") => run_worker().await,
         Some("openapi") => match openapi::document_json() {
             Ok(json) => {
                 print!("{json}");
@@ -58,6 +60,39 @@ async fn serve() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
+    }
+}
+
+async fn run_worker() -> ExitCode {
+    let settings = match Settings::from_env(&ProcessEnv) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    telemetry::init();
+    let state = match postiqo_api::startup::AppState::build(settings).await {
+        Ok(s) => s,
+        Err(e) => return fail(format_args!("cannot start: {e}")),
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let worker = actix_web::rt::spawn(state.worker().run(rx));
+    shutdown_signal().await;
+    let _ = tx.send(true);
+    let _ = worker.await;
+    ExitCode::SUCCESS
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
 }
 

@@ -18,7 +18,9 @@ use crate::problem::ProblemDetails;
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Sign in with TikTok; our sessions (cookies for the SPA, bearer tokens for other clients)"),
         (name = "me", description = "The signed-in user"),
+        (name = "account", description = "Your rights over your data: export it, disconnect TikTok, delete the account"),
         (name = "videos", description = "Videos and their direct-to-S3 uploads"),
+        (name = "publishing", description = "Publishing to TikTok and tracking each publish"),
     )
 )]
 pub struct ApiDoc;

@@ -62,6 +62,16 @@ error_codes! {
     TikTokNotConnected => FORBIDDEN, "tiktok_not_connected", "TikTok is not connected; sign in with TikTok again";
     TikTokReauthRequired => FORBIDDEN, "tiktok_reauth_required", "TikTok no longer accepts our access; sign in with TikTok again";
     TikTokUnavailable => BAD_GATEWAY, "tiktok_unavailable", "TikTok did not answer correctly; retry shortly";
+    TikTokScopeMissing => FORBIDDEN, "tiktok_scope_missing", "The user did not grant video.publish; sign in with TikTok again and allow posting";
+    TikTokCannotPostNow => FORBIDDEN, "tiktok_cannot_post_now", "TikTok says this creator cannot post right now";
+    PrivacyLevelNotAllowed => UNPROCESSABLE_ENTITY, "privacy_level_not_allowed", "privacy_level must be one of the creator's current options";
+    BrandedContentPrivate => UNPROCESSABLE_ENTITY, "branded_content_private", "Branded content cannot be private (SELF_ONLY)";
+    IdempotencyKeyMissing => BAD_REQUEST, "idempotency_key_missing", "Send an Idempotency-Key header (1-255 visible ASCII characters)";
+    IdempotencyKeyReused => UNPROCESSABLE_ENTITY, "idempotency_key_reused", "This Idempotency-Key was used for a different request";
+    IdempotencyInProgress => CONFLICT, "idempotency_in_progress", "A request with this Idempotency-Key is still running; retry shortly";
+    RateLimited => TOO_MANY_REQUESTS, "rate_limited", "Too many requests; retry after the given time";
+    InvalidWebhookSignature => UNAUTHORIZED, "invalid_webhook_signature", "The TikTok-Signature header is missing, wrong or too old";
+    MediaNotFound => NOT_FOUND, "media_not_found", "No such media, or the link expired";
     VideoNotFound => NOT_FOUND, "video_not_found", "No such video";
     InvalidState => CONFLICT, "invalid_state", "The video is not in a state that allows this";
     ConcurrentUpdate => CONFLICT, "concurrent_update", "The video changed while this request ran; retry";

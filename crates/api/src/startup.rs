@@ -21,8 +21,12 @@ use std::sync::Arc;
 use postiqo_tiktok::{TikTokClient, TikTokConfig};
 
 use crate::crypto::TokenCipher;
-use crate::routes::{auth, fallback, health, me, videos};
-use crate::services::{AuthService, TikTokAccess, VideoService};
+use crate::routes::{
+    account, auth, fallback, health, me, media, publish, tiktok, videos, webhooks,
+};
+use crate::services::media::MediaUrls;
+use crate::services::{AccountService, AuthService, PublishService, TikTokAccess, VideoService};
+use crate::worker::Worker;
 
 /// Everything handlers share, in one `web::Data`.
 pub struct AppState {
@@ -30,9 +34,66 @@ pub struct AppState {
     pub videos: VideoService,
     pub auth: AuthService,
     pub tiktok: TikTokAccess,
+    pub publish: PublishService,
+    pub account: AccountService,
     pub jwt: Arc<JwtCodec>,
     pub bucket: String,
     pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// Builds the adapters and services once. No network call is made: storage and TikTok
+    /// are contacted when requests need them.
+    pub async fn build(settings: Settings) -> std::io::Result<Self> {
+        let sdk = postiqo_storage::sdk_config().await;
+        let storage = postiqo_storage::connect(&sdk, &settings.storage.storage);
+        let client = Arc::new(tiktok_client(&settings)?);
+        let cipher = Arc::new(TokenCipher::new(&settings.sessions.encryption_keys));
+        let jwt = Arc::new(JwtCodec::new(&settings.jwt));
+        let auth = AuthService::new(
+            storage.clone(),
+            client.clone(),
+            cipher.clone(),
+            jwt.clone(),
+            settings.storage.allowed_origins.clone(),
+            settings.sessions.ttl,
+        );
+        let tiktok = TikTokAccess::new(storage.clone(), client, cipher);
+        let media = MediaUrls::new(
+            storage.clone(),
+            settings.publish.media_mode,
+            settings.publish.media_url_ttl,
+            settings.public_url.clone(),
+            jwt.mac_key(),
+        );
+        let instance = format!(
+            "{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let publish = PublishService::new(
+            storage.clone(),
+            tiktok.clone(),
+            media,
+            settings.publish.clone(),
+            instance,
+        );
+        Ok(Self {
+            videos: VideoService::new(storage.clone(), settings.uploads.clone()),
+            account: AccountService::new(storage.clone(), tiktok.clone()),
+            tiktok,
+            publish,
+            auth,
+            jwt,
+            bucket: settings.storage.storage.bucket.clone(),
+            storage,
+            settings: Arc::new(settings),
+        })
+    }
+
+    pub fn worker(&self) -> Worker {
+        Worker::new(self.storage.clone(), self.publish.clone())
+    }
 }
 
 /// The TikTok client for our app, redirecting back to our callback.
@@ -67,7 +128,12 @@ where
             scope("/v1")
                 .configure(auth::configure)
                 .configure(me::configure)
-                .configure(videos::configure),
+                .configure(account::configure)
+                .configure(videos::configure)
+                .configure(publish::configure)
+                .configure(tiktok::configure)
+                .configure(media::configure)
+                .configure(webhooks::configure),
         )
 }
 
@@ -106,35 +172,22 @@ fn cors(settings: &Settings) -> Cors {
 pub struct Application {
     server: Server,
     addr: SocketAddr,
+    worker_stop: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Application {
     /// Binds the listener and builds the adapters. Storage is not contacted here: the server
     /// starts even when storage is down, and `/readyz` says so.
     pub async fn build(settings: Settings) -> std::io::Result<Self> {
-        let sdk = postiqo_storage::sdk_config().await;
-        let storage = postiqo_storage::connect(&sdk, &settings.storage.storage);
-        let tiktok = Arc::new(tiktok_client(&settings)?);
-        let cipher = Arc::new(TokenCipher::new(&settings.sessions.encryption_keys));
-        let jwt = Arc::new(JwtCodec::new(&settings.jwt));
-        let auth = AuthService::new(
-            storage.clone(),
-            tiktok.clone(),
-            cipher.clone(),
-            jwt.clone(),
-            settings.storage.allowed_origins.clone(),
-            settings.sessions.ttl,
-        );
-        let settings = Arc::new(settings);
-        let state = web::Data::new(AppState {
-            videos: VideoService::new(storage.clone(), settings.uploads.clone()),
-            tiktok: TikTokAccess::new(storage.clone(), tiktok, cipher),
-            auth,
-            storage,
-            jwt,
-            bucket: settings.storage.storage.bucket.clone(),
-            settings: settings.clone(),
-        });
+        let state = web::Data::new(AppState::build(settings).await?);
+        let settings = state.settings.clone();
+        let worker_stop = if settings.publish.worker {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            actix_web::rt::spawn(state.worker().run(rx));
+            Some(tx)
+        } else {
+            None
+        };
         let known = web::Data::new(fallback::KnownRoutes::from_openapi(
             &crate::openapi::document(),
         ));
@@ -165,7 +218,11 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(30)
         .run();
-        Ok(Self { server, addr })
+        Ok(Self {
+            server,
+            addr,
+            worker_stop,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -174,6 +231,10 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Some(stop) = self.worker_stop {
+            let _ = stop.send(true);
+        }
+        result
     }
 }

@@ -165,8 +165,13 @@ fn machine() -> String {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
         .unwrap_or_default();
+    // The machine may be shared (builds, tests): say how busy it was.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
     format!(
-        "{cores} cores ({model}), {:.1} GiB memory, Linux {kernel}",
+        "{cores} cores ({model}), {:.1} GiB memory, Linux {kernel}; load average at the start {load}",
         mem_kib as f64 / (1024.0 * 1024.0)
     )
 }
@@ -216,6 +221,7 @@ async fn run() -> Result<()> {
     } else {
         Profile::full()
     };
+    let machine = machine();
     std::fs::create_dir_all(&args.log_dir).context("create the log folder")?;
     let bind = env("POSTIQO_BIND")?;
     if !bind.starts_with("127.0.0.1:") {
@@ -324,6 +330,8 @@ async fn run() -> Result<()> {
     ];
 
     // 1. Each endpoint and its bare storage operation, back to back, at 1 and 64 clients.
+    // The bare side's own CPU, for comparison with the API's.
+    let me = procfs::Proc::new(std::process::id());
     let mut rows = Vec::new();
     for case in cases {
         let url = format!("{base}{}", case.path);
@@ -364,6 +372,7 @@ async fn run() -> Result<()> {
             let before = proc.cpu()?;
             let api_sample = oha.run(&load(requests), profile.run_limit).await?;
             let api_cpu = proc.cpu()?.since(&before, proc.clock_ticks());
+            let before = me.cpu()?;
             let bare_sample = measure(
                 bare.clone(),
                 op.clone(),
@@ -372,6 +381,7 @@ async fn run() -> Result<()> {
                 profile.run_limit,
             )
             .await?;
+            let bare_cpu = me.cpu()?.since(&before, me.clock_ticks());
             let row = Row {
                 endpoint: case.endpoint,
                 bare_op: case.bare_op,
@@ -379,15 +389,17 @@ async fn run() -> Result<()> {
                 api: api_sample,
                 bare: bare_sample,
                 api_cpu,
+                bare_cpu,
             };
             eprintln!(
-                "    API p50 {:.2} ms ({:.0}/s) | bare p50 {:.2} ms ({:.0}/s) | ratio {:.2} | API CPU {:.0} µs/request",
+                "    API p50 {:.2} ms ({:.0}/s) | bare p50 {:.2} ms ({:.0}/s) | ratio {:.2} | CPU/request API {:.0} µs, bare {:.0} µs",
                 row.api.p50.as_secs_f64() * 1e3,
                 row.api.rps,
                 row.bare.p50.as_secs_f64() * 1e3,
                 row.bare.rps,
                 row.ratio(),
-                row.api_cpu.per_request(row.api.requests).as_secs_f64() * 1e6
+                row.api_cpu.per_request(row.api.requests).as_secs_f64() * 1e6,
+                row.bare_cpu.per_request(row.bare.requests).as_secs_f64() * 1e6
             );
             rows.push(row);
         }
@@ -445,7 +457,7 @@ async fn run() -> Result<()> {
             date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
             commit: commit(),
             command: args.command.clone(),
-            machine: machine(),
+            machine,
             storage: args.storage.clone(),
             load_generator: format!(
                 "{} for the API; a Rust timing loop over aws-sdk-dynamodb/aws-sdk-s3 calls for the bare side",

@@ -42,6 +42,8 @@ pub struct Row {
     pub api: Sample,
     pub bare: Sample,
     pub api_cpu: CpuSpent,
+    /// This process's CPU over the bare run: what the SDK calls alone cost.
+    pub bare_cpu: CpuSpent,
 }
 
 impl Row {
@@ -136,18 +138,18 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "Overhead ratio = API p50 / bare SDK p50 (target ≤ {MAX_RATIO}). API CPU/request is the API process's utime+stime over the API run divided by its requests (target ≤ {}).\n",
+            "Overhead ratio = API p50 / bare SDK p50 (target ≤ {MAX_RATIO}). API CPU/request is the API process's utime+stime over the API run divided by its requests (target ≤ {}); bare SDK CPU/op is the same for the benchmark process over the bare run (the SDK calls alone).\n",
             us(MAX_CPU_PER_REQUEST)
         );
         let _ = writeln!(
             s,
-            "| endpoint | clients | API req/s | API p50 | API p99 | bare SDK operation | bare req/s | bare p50 | bare p99 | ratio | target | API CPU/request |"
+            "| endpoint | clients | API req/s | API p50 | API p99 | bare SDK operation | bare req/s | bare p50 | bare p99 | ratio | target | API CPU/request | bare SDK CPU/op |"
         );
-        let _ = writeln!(s, "|---|--:|--:|--:|--:|---|--:|--:|--:|--:|---|--:|");
+        let _ = writeln!(s, "|---|--:|--:|--:|--:|---|--:|--:|--:|--:|---|--:|--:|");
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "| `{}` | {} | {:.0} | {} | {} | {} | {:.0} | {} | {} | {:.2} | {} | {} |",
+                "| `{}` | {} | {:.0} | {} | {} | {} | {:.0} | {} | {} | {:.2} | {} | {} | {} |",
                 r.endpoint,
                 r.clients,
                 r.api.rps,
@@ -160,6 +162,7 @@ impl Report {
                 r.ratio(),
                 verdict(r.ratio() <= MAX_RATIO),
                 us(r.api_cpu.per_request(r.api.requests)),
+                us(r.bare_cpu.per_request(r.bare.requests)),
             );
         }
 

@@ -84,9 +84,16 @@ impl ObjectKey {
         Self(format!("{}{}/source", Self::user_prefix(owner), video))
     }
 
-    /// Prefix holding every object of one user.
+    /// Prefix holding every video object of one user.
     pub fn user_prefix(owner: UserId) -> String {
-        format!("users/{owner}/videos/")
+        format!("{}videos/", Self::account_prefix(owner))
+    }
+
+    /// Prefix holding every object of one user, whatever it is: deleting an account deletes
+    /// everything under it. The trailing slash keeps it from matching another id that merely
+    /// starts the same way.
+    pub fn account_prefix(owner: UserId) -> String {
+        format!("users/{owner}/")
     }
 
     /// Rebuilds a key read back from storage; only keys of the shape we write are accepted.
@@ -147,6 +154,8 @@ mod tests {
         let video = VideoId::new_v7(2, [2; 10]);
         let key = ObjectKey::for_video(owner, video);
         assert!(key.as_str().starts_with(&ObjectKey::user_prefix(owner)));
+        assert!(key.as_str().starts_with(&ObjectKey::account_prefix(owner)));
+        assert!(ObjectKey::account_prefix(owner).ends_with('/'));
         assert_eq!(ObjectKey::parse_stored(key.as_str()), Some(key));
         assert_eq!(ObjectKey::parse_stored("users/x/videos/y/source"), None);
         assert_eq!(ObjectKey::parse_stored("../etc/passwd"), None);

@@ -52,11 +52,18 @@ pub struct User {
     pub tiktok: TikTokLink,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set when the user asked for the account to be deleted. From then on the account is
+    /// only ever deleted further: sign-in finishes the deletion instead of reviving it.
+    pub deletion_requested_at: Option<DateTime<Utc>>,
 }
 
 impl User {
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
+    }
+
+    pub fn is_being_deleted(&self) -> bool {
+        self.deletion_requested_at.is_some()
     }
 }
 

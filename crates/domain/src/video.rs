@@ -2,7 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ContentType, ObjectKey, Title, UploadPlan, UserId, VideoAction, VideoId, VideoSize, VideoStatus,
+    ContentType, ObjectKey, PublishFailure, TikTokPublish, Title, UploadPlan, UserId, VideoAction,
+    VideoId, VideoSize, VideoStatus,
 };
 
 /// An illegal move in the video state machine.
@@ -41,6 +42,8 @@ pub struct Video {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub history: Vec<StatusChange>,
+    /// The current or last TikTok publish.
+    pub tiktok: Option<TikTokPublish>,
     pub version: u64,
 }
 
@@ -73,6 +76,7 @@ impl Video {
                 status: VideoStatus::Pending,
                 at: now,
             }],
+            tiktok: None,
             version: 1,
         }
     }
@@ -147,11 +151,18 @@ impl Video {
         }
     }
 
-    /// UPLOADED (or FAILED, as an explicit retry) → PUBLISHING.
-    pub fn start_publish(self, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+    /// UPLOADED (or FAILED, as an explicit retry) → PUBLISHING, recording the attempt before
+    /// TikTok is called.
+    pub fn start_publish(
+        self,
+        attempt: TikTokPublish,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TransitionError> {
         match self.status {
             VideoStatus::Uploaded | VideoStatus::Failed => {
-                Ok(self.moved_to(VideoStatus::Publishing, now))
+                let mut next = self.moved_to(VideoStatus::Publishing, now);
+                next.tiktok = Some(attempt);
+                Ok(next)
             }
             VideoStatus::Pending | VideoStatus::Publishing | VideoStatus::Published => {
                 Err(self.refuse(VideoAction::StartPublish))
@@ -159,21 +170,76 @@ impl Video {
         }
     }
 
-    /// PUBLISHING → PUBLISHED.
-    pub fn mark_published(self, now: DateTime<Utc>) -> Result<Self, TransitionError> {
-        match self.status {
-            VideoStatus::Publishing => Ok(self.moved_to(VideoStatus::Published, now)),
-            VideoStatus::Pending
-            | VideoStatus::Uploaded
-            | VideoStatus::Published
-            | VideoStatus::Failed => Err(self.refuse(VideoAction::MarkPublished)),
+    /// TikTok's init answered with its publish id.
+    pub fn record_publish_id(
+        mut self,
+        publish_id: String,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TransitionError> {
+        match (self.status, self.tiktok.as_mut()) {
+            (VideoStatus::Publishing, Some(t)) if t.publish_id.is_none() => {
+                t.publish_id = Some(publish_id);
+                Ok(self.touched(now))
+            }
+            _ => Err(self.refuse(VideoAction::RecordPublishId)),
         }
     }
 
-    /// PUBLISHING → FAILED.
-    pub fn mark_failed(self, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+    /// Notes TikTok's latest status while processing (no state change).
+    pub fn note_tiktok_status(mut self, status: &str, now: DateTime<Utc>) -> Self {
+        if let Some(t) = self.tiktok.as_mut()
+            && t.tiktok_status.as_deref() != Some(status)
+        {
+            t.tiktok_status = Some(status.to_owned());
+            return self.touched(now);
+        }
+        self
+    }
+
+    /// PUBLISHING → PUBLISHED. Idempotent for the post id: a later call on a PUBLISHED video
+    /// may add the post id once TikTok's moderation released it.
+    pub fn mark_published(
+        mut self,
+        post_id: Option<String>,
+        post_url: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TransitionError> {
         match self.status {
-            VideoStatus::Publishing => Ok(self.moved_to(VideoStatus::Failed, now)),
+            VideoStatus::Publishing => {
+                if let Some(t) = self.tiktok.as_mut() {
+                    t.tiktok_status = Some("PUBLISH_COMPLETE".into());
+                    t.post_id = post_id.or(t.post_id.take());
+                    t.post_url = post_url.or(t.post_url.take());
+                }
+                Ok(self.moved_to(VideoStatus::Published, now))
+            }
+            VideoStatus::Published => match (self.tiktok.as_mut(), post_id) {
+                (Some(t), Some(id)) if t.post_id.is_none() => {
+                    t.post_id = Some(id);
+                    t.post_url = post_url;
+                    Ok(self.touched(now))
+                }
+                _ => Ok(self),
+            },
+            VideoStatus::Pending | VideoStatus::Uploaded | VideoStatus::Failed => {
+                Err(self.refuse(VideoAction::MarkPublished))
+            }
+        }
+    }
+
+    /// PUBLISHING → FAILED with the reason.
+    pub fn mark_failed(
+        mut self,
+        failure: PublishFailure,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TransitionError> {
+        match self.status {
+            VideoStatus::Publishing => {
+                if let Some(t) = self.tiktok.as_mut() {
+                    t.failure = Some(failure);
+                }
+                Ok(self.moved_to(VideoStatus::Failed, now))
+            }
             VideoStatus::Pending
             | VideoStatus::Uploaded
             | VideoStatus::Published
@@ -194,6 +260,58 @@ mod tests {
             .expect("valid time")
     }
 
+    fn attempt() -> TikTokPublish {
+        TikTokPublish {
+            attempt_id: "a1".into(),
+            settings: crate::PublishSettings {
+                privacy_level: "SELF_ONLY".into(),
+                disable_comment: false,
+                disable_duet: false,
+                disable_stitch: false,
+                video_cover_timestamp_ms: None,
+                brand_content_toggle: false,
+                brand_organic_toggle: false,
+                is_aigc: false,
+            },
+            started_at: at(0),
+            publish_id: None,
+            tiktok_status: None,
+            post_id: None,
+            post_url: None,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn publish_ids_are_recorded_once_and_post_ids_may_arrive_late() {
+        let v = pending()
+            .complete_upload(at(1))
+            .and_then(|v| v.start_publish(attempt(), at(2)))
+            .expect("publishing");
+        let v = v.record_publish_id("p1".into(), at(3)).expect("record");
+        assert!(
+            v.clone().record_publish_id("p2".into(), at(4)).is_err(),
+            "never overwritten"
+        );
+        let v = v.mark_published(None, None, at(5)).expect("published");
+        let v = v
+            .mark_published(
+                Some("7301234567890123456".into()),
+                Some("url".into()),
+                at(6),
+            )
+            .expect("post id later");
+        let t = v.tiktok.clone().expect("tiktok");
+        assert_eq!(t.publish_id.as_deref(), Some("p1"));
+        assert_eq!(t.post_id.as_deref(), Some("7301234567890123456"));
+        // Repeats (duplicate webhooks) change nothing.
+        let again = v
+            .clone()
+            .mark_published(Some("other".into()), None, at(7))
+            .expect("noop");
+        assert_eq!(again, v);
+    }
+
     fn pending() -> Video {
         Video::new(
             VideoId::new_v7(1, [1; 10]),
@@ -212,8 +330,8 @@ mod tests {
         let v = pending();
         assert_eq!(v.status, VideoStatus::Pending);
         let v = v.complete_upload(at(1)).expect("upload");
-        let v = v.start_publish(at(2)).expect("publish");
-        let v = v.mark_published(at(3)).expect("published");
+        let v = v.start_publish(attempt(), at(2)).expect("publish");
+        let v = v.mark_published(None, None, at(3)).expect("published");
         assert_eq!(v.status, VideoStatus::Published);
         let statuses: Vec<_> = v.history.iter().map(|c| c.status).collect();
         assert_eq!(
@@ -233,16 +351,22 @@ mod tests {
     fn failed_videos_can_be_retried() {
         let v = pending()
             .complete_upload(at(1))
-            .and_then(|v| v.start_publish(at(2)))
-            .and_then(|v| v.mark_failed(at(3)))
+            .and_then(|v| v.start_publish(attempt(), at(2)))
+            .and_then(|v| v.mark_failed(PublishFailure::timeout(), at(3)))
             .expect("fail");
         assert_eq!(v.status, VideoStatus::Failed);
-        assert!(v.start_publish(at(4)).is_ok());
+        assert_eq!(
+            v.tiktok.as_ref().and_then(|t| t.failure.clone()),
+            Some(PublishFailure::timeout())
+        );
+        assert!(v.start_publish(attempt(), at(4)).is_ok());
     }
 
     #[test]
     fn illegal_moves_name_the_current_state() {
-        let err = pending().start_publish(at(1)).expect_err("must refuse");
+        let err = pending()
+            .start_publish(attempt(), at(1))
+            .expect_err("must refuse");
         assert_eq!(
             err,
             TransitionError {
@@ -260,8 +384,12 @@ mod tests {
                 action: VideoAction::CompleteUpload
             })
         );
-        assert!(uploaded.clone().mark_published(at(2)).is_err());
-        assert!(uploaded.mark_failed(at(2)).is_err());
+        assert!(uploaded.clone().mark_published(None, None, at(2)).is_err());
+        assert!(
+            uploaded
+                .mark_failed(PublishFailure::timeout(), at(2))
+                .is_err()
+        );
     }
 
     #[test]
@@ -269,11 +397,13 @@ mod tests {
         let t = Title::parse("new").expect("title");
         let publishing = pending()
             .complete_upload(at(1))
-            .and_then(|v| v.start_publish(at(2)))
+            .and_then(|v| v.start_publish(attempt(), at(2)))
             .expect("publishing");
         assert!(publishing.ensure_deletable().is_err());
         assert!(publishing.clone().edit_title(t.clone(), at(3)).is_err());
-        let published = publishing.mark_published(at(3)).expect("published");
+        let published = publishing
+            .mark_published(None, None, at(3))
+            .expect("published");
         assert!(published.ensure_deletable().is_ok());
         assert!(published.edit_title(t.clone(), at(4)).is_err());
         let edited = pending().edit_title(t.clone(), at(5)).expect("edit");

@@ -5,7 +5,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::{DynamoAuth, DynamoVideos, S3Blobs, Storage};
+use crate::{DynamoAccounts, DynamoAuth, DynamoPublish, DynamoVideos, S3Blobs, Storage};
 
 /// What the adapters need beyond the standard AWS variables.
 #[derive(Debug, Clone)]
@@ -40,7 +40,9 @@ pub async fn sdk_config() -> SdkConfig {
 pub fn connect(sdk: &SdkConfig, cfg: &StorageConfig) -> Storage {
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     let videos = DynamoVideos::new(ddb.clone(), cfg.table.clone());
-    let auth = Arc::new(DynamoAuth::new(ddb, cfg.table.clone()));
+    let auth = Arc::new(DynamoAuth::new(ddb.clone(), cfg.table.clone()));
+    let publish = Arc::new(DynamoPublish::new(ddb.clone(), cfg.table.clone()));
+    let accounts = Arc::new(DynamoAccounts::new(ddb, cfg.table.clone()));
     let blobs = S3Blobs::new(sdk, cfg);
     Storage {
         videos: Arc::new(videos),
@@ -49,5 +51,9 @@ pub fn connect(sdk: &SdkConfig, cfg: &StorageConfig) -> Storage {
         tokens: auth.clone(),
         sessions: auth.clone(),
         one_time: auth,
+        publish: publish.clone(),
+        idempotency: publish.clone(),
+        rates: publish,
+        accounts,
     }
 }

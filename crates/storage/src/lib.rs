@@ -12,11 +12,14 @@ mod s3;
 
 pub use aws_sdk_dynamodb::Client as DynamoClient;
 pub use config::{StorageConfig, connect, sdk_config};
-pub use dynamo::{DynamoAuth, DynamoVideos, bootstrap_table};
+pub use dynamo::{DynamoAccounts, DynamoAuth, DynamoPublish, DynamoVideos, bootstrap_table};
 pub use error::{BlobError, RepoError};
+pub use ports::{AccountRecords, AccountStore};
 pub use ports::{
-    BlobStore, CompletedPart, ObjectMeta, OneTimeStore, PresignedRequest, SessionRepository,
-    StoredTokens, TokenVault, UserRepository, VideoPage, VideoQuery, VideoRepository,
+    BlobStore, CompletedPart, IdempotencyBegin, IdempotencyStore, JobChange, JobPhase, ObjectMeta,
+    ObjectStream, OneTimeStore, PresignedRequest, PublishJob, PublishStore, RateWindows,
+    SessionRepository, StoredTokens, TokenVault, UserRepository, VideoPage, VideoQuery,
+    VideoRepository,
 };
 pub use s3::{BucketSetup, S3Blobs, bootstrap_bucket};
 
@@ -31,6 +34,11 @@ pub struct Storage {
     pub tokens: Arc<dyn TokenVault>,
     pub sessions: Arc<dyn SessionRepository>,
     pub one_time: Arc<dyn OneTimeStore>,
+    pub publish: Arc<dyn PublishStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub rates: Arc<dyn RateWindows>,
+    /// Everything of one user at once: export and account deletion.
+    pub accounts: Arc<dyn AccountStore>,
 }
 
 impl Storage {

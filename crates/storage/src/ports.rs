@@ -88,6 +88,18 @@ pub struct ObjectMeta {
     pub content_type: Option<String>,
 }
 
+/// An object being read: its metadata and a stream of its bytes.
+pub struct ObjectStream {
+    pub content_length: u64,
+    /// Set when a range was served (`bytes a-b/total`).
+    pub content_range: Option<String>,
+    pub content_type: Option<String>,
+    pub total_size: Option<u64>,
+    pub body: std::pin::Pin<
+        Box<dyn futures_core::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send>,
+    >,
+}
+
 /// One uploaded part, as the client reports it after its PUT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompletedPart {
@@ -140,8 +152,29 @@ pub trait BlobStore: Send + Sync + 'static {
     /// The first `len` bytes of the object (fewer if it is shorter).
     async fn read_prefix(&self, key: &ObjectKey, len: u64) -> Result<Vec<u8>, BlobError>;
 
+    /// A GET anyone holding the URL can make until it expires (for TikTok's pull).
+    async fn presign_get(
+        &self,
+        key: &ObjectKey,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, BlobError>;
+
+    /// Streams the object (or the byte range, in HTTP `Range` syntax) without buffering it.
+    async fn open_stream(
+        &self,
+        key: &ObjectKey,
+        range: Option<&str>,
+    ) -> Result<ObjectStream, BlobError>;
+
     /// Deletes the object; deleting a missing object is not an error.
     async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError>;
+
+    /// Aborts every unfinished multipart upload under the user's prefix
+    /// ([`ObjectKey::account_prefix`]); returns how many there were.
+    async fn abort_uploads_of(&self, owner: UserId) -> Result<usize, BlobError>;
+
+    /// Deletes every object under the user's prefix; returns how many there were.
+    async fn delete_objects_of(&self, owner: UserId) -> Result<usize, BlobError>;
 
     /// Cheap call proving the bucket answers.
     async fn ping(&self) -> Result<(), BlobError>;
@@ -278,4 +311,218 @@ pub trait OneTimeStore: Send + Sync + 'static {
         digest: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, RepoError>;
+}
+
+/// Where the tracking of one publish stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobPhase {
+    /// A request handler is calling TikTok's init (under the job's lease). If the lease runs
+    /// out in this phase, the process died mid-call: the outcome is unknown.
+    Initiating,
+    /// TikTok refused the init with 429/5xx before creating anything: init again later.
+    InitRetry,
+    /// TikTok has a publish id: poll its status until it ends.
+    Tracking,
+    /// Published; waiting for the post id TikTok gives public posts after moderation.
+    AwaitPostId,
+}
+
+impl JobPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobPhase::Initiating => "initiating",
+            JobPhase::InitRetry => "init_retry",
+            JobPhase::Tracking => "tracking",
+            JobPhase::AwaitPostId => "await_post_id",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            JobPhase::Initiating,
+            JobPhase::InitRetry,
+            JobPhase::Tracking,
+            JobPhase::AwaitPostId,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+/// The durable work item behind a publish in flight, found by the workers of every instance
+/// through a sparse index ordered by `next_run_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishJob {
+    pub owner: UserId,
+    pub video: VideoId,
+    pub attempt_id: String,
+    pub phase: JobPhase,
+    pub publish_id: Option<String>,
+    pub next_run_at: DateTime<Utc>,
+    /// After this the publish is given up (`publish_timeout`).
+    pub deadline: DateTime<Utc>,
+    pub runs: u32,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub version: u64,
+}
+
+/// What to do with the job in the same transaction as a video change.
+#[derive(Debug, Clone)]
+pub enum JobChange<'a> {
+    Keep,
+    /// Create (no `expected_version`) or replace the job at `expected_version`.
+    Save {
+        job: &'a PublishJob,
+        expected_version: Option<u64>,
+    },
+    Remove {
+        expected_version: u64,
+    },
+}
+
+/// Videos and their publish jobs, changed together.
+#[async_trait]
+pub trait PublishStore: Send + Sync + 'static {
+    /// Writes the video (conditional on `expected_version`), applies the job change, and, when
+    /// `publish_id` is given, records the lookup from that publish id to the video — all in
+    /// one transaction. [`RepoError::Conflict`] if any condition fails.
+    async fn commit(
+        &self,
+        video: &Video,
+        expected_version: u64,
+        job: JobChange<'_>,
+        publish_id: Option<&str>,
+    ) -> Result<(), RepoError>;
+
+    async fn job(&self, owner: UserId, video: VideoId) -> Result<Option<PublishJob>, RepoError>;
+
+    /// Deletes a job whose video is gone or moved on, if it is still at `expected_version`.
+    async fn delete_job(
+        &self,
+        owner: UserId,
+        video: VideoId,
+        expected_version: u64,
+    ) -> Result<(), RepoError>;
+
+    /// Jobs whose `next_run_at` has come, oldest first (eventually consistent).
+    async fn due_jobs(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<PublishJob>, RepoError>;
+
+    /// Takes the job's lease if it is still at its version and nobody holds a live lease.
+    async fn lease(
+        &self,
+        job: &PublishJob,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<PublishJob, RepoError>;
+
+    /// The video a publish id belongs to, within the owner's records.
+    async fn video_for_publish_id(
+        &self,
+        owner: UserId,
+        publish_id: &str,
+    ) -> Result<Option<VideoId>, RepoError>;
+}
+
+/// What an idempotency key already recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// The key was new: the caller does the work and then calls `finish`.
+    Started,
+    /// Another request with this key is still running.
+    InProgress { request_hash: String },
+    /// Done before: replay this answer.
+    Done {
+        request_hash: String,
+        status: u16,
+        body: String,
+    },
+}
+
+/// Idempotency keys of unsafe requests, per user, expiring by TTL.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync + 'static {
+    async fn begin(
+        &self,
+        owner: UserId,
+        key_digest: &str,
+        request_hash: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotencyBegin, RepoError>;
+
+    async fn finish(
+        &self,
+        owner: UserId,
+        key_digest: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<(), RepoError>;
+
+    /// Forgets a key whose request failed before changing anything, so it can be retried.
+    async fn abandon(&self, owner: UserId, key_digest: &str) -> Result<(), RepoError>;
+}
+
+/// Sliding-window limits shared by every instance (TikTok's limits are per user token).
+#[async_trait]
+pub trait RateWindows: Send + Sync + 'static {
+    /// Records one call if fewer than `limit` happened in the last `window`; otherwise
+    /// returns how long to wait.
+    async fn try_acquire(
+        &self,
+        owner: UserId,
+        name: &str,
+        limit: usize,
+        window: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), std::time::Duration>, RepoError>;
+}
+
+/// Everything the user's partition holds, parsed by kind: what an export is made of.
+/// Records past their TTL are left out (they are gone for every reader).
+#[derive(Debug, Clone, Default)]
+pub struct AccountRecords {
+    pub profile: Option<User>,
+    pub tokens: Option<StoredTokens>,
+    pub sessions: Vec<Session>,
+    /// Oldest first.
+    pub videos: Vec<Video>,
+    /// Records of the kinds not mapped above (idempotency keys, publish bookkeeping, …):
+    /// how many of each kind.
+    pub other: std::collections::BTreeMap<String, usize>,
+}
+
+/// Whole-account operations: everything of one user at once, for export and deletion.
+/// Every method is safe to repeat, so an interrupted deletion is finished by running it again.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    /// Every record of the user, read consistently.
+    async fn records(&self, user: UserId, now: DateTime<Utc>) -> Result<AccountRecords, RepoError>;
+
+    /// Marks the account as being deleted (a conditional write on the profile); a repeated
+    /// call keeps the first time. Returns the marked profile, `None` when there is no profile
+    /// any more.
+    async fn mark_deleting(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, RepoError>;
+
+    /// Deletes every record of the user's partition except the profile and the session
+    /// `keep_session`; returns how many were deleted.
+    async fn delete_records(
+        &self,
+        user: UserId,
+        keep_session: Option<&SessionId>,
+    ) -> Result<usize, RepoError>;
+
+    /// The last step: the profile, the session `keep_session` and the TikTok identity of
+    /// `open_id` (only while it still names this user) in one transaction.
+    async fn delete_root(
+        &self,
+        user: UserId,
+        open_id: Option<&str>,
+        keep_session: Option<&SessionId>,
+    ) -> Result<(), RepoError>;
 }

@@ -109,6 +109,11 @@ impl JwtCodec {
             .any(|k| super::secrets::same(&super::secrets::csrf_token(k, session_id), presented))
     }
 
+    /// Key material for other MACs of ours (media tokens), separated by a prefix per use.
+    pub fn mac_key(&self) -> Vec<u8> {
+        self.raw_keys.first().cloned().unwrap_or_default()
+    }
+
     pub fn ttl(&self) -> Duration {
         self.ttl
     }

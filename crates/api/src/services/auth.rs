@@ -15,6 +15,7 @@ use crate::auth::secrets::{digest, random_bytes, random_token, s256, same};
 use crate::config::AllowedOrigin;
 use crate::crypto::TokenCipher;
 use crate::problem::{ApiError, ErrorCode};
+use crate::services::account::purge;
 use crate::services::tiktok_access::seal_token_set;
 
 const STATE_KIND: &str = "oauth_state";
@@ -323,6 +324,19 @@ impl AuthService {
                 .find_by_open_id(&open_id)
                 .await
                 .map_err(|_| "server_error")?;
+            if let Some(old) = existing.as_ref().filter(|u| u.is_being_deleted()) {
+                // The user asked for this account to be deleted and the deletion did not
+                // finish: finish it now, then sign in to a new, empty account. Nothing is
+                // revoked at TikTok: the user is granting access again right now.
+                let purged = purge(&self.storage, old.id, Some(&old.open_id), None)
+                    .await
+                    .map_err(|e| {
+                        warn!(user_id = %old.id, error = ?e, "pending account deletion could not be finished at sign-in");
+                        "server_error"
+                    })?;
+                info!(user_id = %old.id, records = purged.records, objects = purged.objects, "pending account deletion finished at sign-in");
+                continue;
+            }
             let user = match &existing {
                 Some(u) => User {
                     username: info.username.clone().or_else(|| u.username.clone()),
@@ -346,6 +360,7 @@ impl AuthService {
                     tiktok: TikTokLink::Connected,
                     created_at: at,
                     updated_at: at,
+                    deletion_requested_at: None,
                 },
             };
             let sealed =
@@ -356,7 +371,8 @@ impl AuthService {
             };
             match result {
                 Ok(()) => return Ok(user),
-                // A concurrent first sign-in of the same TikTok user won: use its account.
+                // A concurrent first sign-in of the same TikTok user won (use its account), or
+                // a deletion was requested meanwhile (finish it): look again.
                 Err(RepoError::Conflict) => continue,
                 Err(_) => return Err("server_error"),
             }
@@ -425,6 +441,12 @@ impl AuthService {
             return Err(invalid());
         }
         let user: UserId = payload.user_id.parse().map_err(|_| invalid())?;
+        // The account may have been deleted (or its deletion started) since the code was
+        // issued: a session must not be created in a partition that is being emptied.
+        match self.storage.users.get(user).await? {
+            Some(u) if !u.is_being_deleted() => {}
+            _ => return Err(invalid()),
+        }
         self.create_session(user, user_agent).await
     }
 

@@ -1,10 +1,15 @@
 //! Use cases: load, apply a domain transition, write conditionally. Handlers call these and
 //! nothing else, so every rule runs the same way whoever calls it.
 
+pub mod account;
 pub mod auth;
+pub mod media;
+pub mod publish;
 pub mod tiktok_access;
 pub mod videos;
 
+pub use account::AccountService;
 pub use auth::AuthService;
+pub use publish::PublishService;
 pub use tiktok_access::TikTokAccess;
 pub use videos::VideoService;

@@ -116,16 +116,31 @@ impl TikTokAccess {
         F: Fn(SecretString) -> Fut,
         Fut: std::future::Future<Output = Result<T, TikTokError>>,
     {
+        self.with_token_raw(user, call)
+            .await?
+            .map_err(tiktok_problem)
+    }
+
+    /// Like [`Self::with_token`], but hands TikTok's own error back (the outer error is ours:
+    /// no tokens, storage, or a refresh TikTok refused), for callers that branch on its code.
+    pub async fn with_token_raw<T, F, Fut>(
+        &self,
+        user: UserId,
+        call: F,
+    ) -> Result<Result<T, TikTokError>, ApiError>
+    where
+        F: Fn(SecretString) -> Fut,
+        Fut: std::future::Future<Output = Result<T, TikTokError>>,
+    {
         let first = self.token(user, None).await?;
         match call(first.token).await {
-            Ok(v) => Ok(v),
             Err(e) if e.needs_token_refresh() => {
                 info!(user_id = %user, "TikTok refused the access token; refreshing once");
                 let second = self.token(user, Some(first.version)).await?;
                 info!(user_id = %user, stale = first.version, fresh = second.version, "retrying the TikTok call");
-                call(second.token).await.map_err(tiktok_problem)
+                Ok(call(second.token).await)
             }
-            Err(e) => Err(tiktok_problem(e)),
+            other => Ok(other),
         }
     }
 

@@ -10,9 +10,13 @@ use postiqo_domain::{Session, SessionId, TikTokLink, User, UserId};
 use tracing::instrument;
 
 use super::item::{Item, get_n, get_s, n, parse_time, s};
-use super::keys::{self, EXPIRES_AT, PK, SK};
+use super::keys::{self, DELETION_REQUESTED_AT, EXPIRES_AT, PK, SK};
 use crate::error::{repo_error, service_code};
 use crate::{OneTimeStore, RepoError, SessionRepository, StoredTokens, TokenVault, UserRepository};
+
+/// A profile exists and its account is not being deleted. Whole-profile writes use it, so a
+/// write racing with a deletion request cannot erase the mark.
+const PROFILE_LIVE: &str = "attribute_exists(PK) AND attribute_not_exists(deletion_requested_at)";
 
 #[derive(Clone)]
 pub struct DynamoAuth {
@@ -133,10 +137,13 @@ fn user_item(user: &User) -> Item {
     item.insert("tiktok_link".into(), s(user.tiktok.as_str()));
     item.insert("created_at".into(), s(user.created_at.to_rfc3339()));
     item.insert("updated_at".into(), s(user.updated_at.to_rfc3339()));
+    if let Some(at) = user.deletion_requested_at {
+        item.insert(DELETION_REQUESTED_AT.into(), s(at.to_rfc3339()));
+    }
     item
 }
 
-fn item_user(item: &Item) -> Result<User, RepoError> {
+pub(super) fn item_user(item: &Item) -> Result<User, RepoError> {
     Ok(User {
         id: get_s(item, "id")?
             .parse()
@@ -150,6 +157,10 @@ fn item_user(item: &Item) -> Result<User, RepoError> {
             .ok_or_else(|| RepoError::Corrupt("tiktok_link".into()))?,
         created_at: parse_time(get_s(item, "created_at")?, "created_at")?,
         updated_at: parse_time(get_s(item, "updated_at")?, "updated_at")?,
+        deletion_requested_at: match opt_s(item, DELETION_REQUESTED_AT) {
+            Some(at) => Some(parse_time(&at, DELETION_REQUESTED_AT)?),
+            None => None,
+        },
     })
 }
 
@@ -181,7 +192,7 @@ fn tokens_item(user: UserId, t: &StoredTokens) -> Item {
     item
 }
 
-fn item_tokens(item: &Item) -> Result<StoredTokens, RepoError> {
+pub(super) fn item_tokens(item: &Item) -> Result<StoredTokens, RepoError> {
     Ok(StoredTokens {
         key_id: get_s(item, "key_id")?.to_owned(),
         access_ciphertext: get_s(item, "access_ct")?.to_owned(),
@@ -217,7 +228,7 @@ fn session_item(sess: &Session) -> Item {
     item
 }
 
-fn item_session(item: &Item) -> Result<Session, RepoError> {
+pub(super) fn item_session(item: &Item) -> Result<Session, RepoError> {
     Ok(Session {
         id: SessionId::parse(get_s(item, "session_id")?)
             .ok_or_else(|| RepoError::Corrupt("session_id".into()))?,
@@ -277,8 +288,9 @@ impl UserRepository for DynamoAuth {
         user: &User,
         tokens: &StoredTokens,
     ) -> Result<(), RepoError> {
+        // Never over an account being deleted: that would revive it with its old data.
         self.transact(vec![
-            self.put(user_item(user), Some("attribute_exists(PK)"))?,
+            self.put(user_item(user), Some(PROFILE_LIVE))?,
             self.put(tokens_item(user.id, tokens), None)?,
         ])
         .await
@@ -311,7 +323,7 @@ impl UserRepository for DynamoAuth {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(user_item(user)))
-            .condition_expression("attribute_exists(PK)")
+            .condition_expression(PROFILE_LIVE)
             .send()
             .await
             .map_err(conditional)?;

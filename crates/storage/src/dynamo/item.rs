@@ -74,6 +74,11 @@ pub fn video_to_item(video: &Video, expires_at: Option<DateTime<Utc>>) -> Item {
         ),
     );
     item.insert("version".into(), n(video.version));
+    if let Some(t) = &video.tiktok
+        && let Ok(json) = serde_json::to_string(t)
+    {
+        item.insert("tiktok".into(), s(json));
+    }
     if let Some(at) = expires_at {
         item.insert(EXPIRES_AT.into(), n(at.timestamp()));
     }
@@ -170,6 +175,13 @@ pub fn item_to_video(item: &Item) -> Result<Video, RepoError> {
         created_at: parse_time(get_s(item, "created_at")?, "created_at")?,
         updated_at: parse_time(get_s(item, "updated_at")?, "updated_at")?,
         history,
+        tiktok: match item.get("tiktok") {
+            Some(AttributeValue::S(json)) => Some(
+                serde_json::from_str(json)
+                    .map_err(|_| RepoError::Corrupt("attribute tiktok is not valid".into()))?,
+            ),
+            _ => None,
+        },
         version: get_n(item, "version")?,
     })
 }

@@ -47,3 +47,26 @@ pub fn one_time_pk(kind: &str, digest: &str) -> String {
 }
 
 pub const ONE_TIME_SK: &str = "ONCE";
+
+pub fn job_sk(video: VideoId) -> String {
+    format!("PUBJOB#{video}")
+}
+
+/// The one partition of the job index. Jobs in flight are few (bounded by TikTok's posting
+/// caps), so one partition is far from DynamoDB's per-partition limits.
+pub const JOB_INDEX_PK: &str = "PUBJOB";
+
+pub fn publish_lookup_sk(publish_id: &str) -> String {
+    format!("PUBLISH#{publish_id}")
+}
+
+pub fn idempotency_sk(key_digest: &str) -> String {
+    format!("IDEMP#{key_digest}")
+}
+
+pub fn rate_sk(name: &str) -> String {
+    format!("RATE#{name}")
+}
+
+/// Profile attribute set when the account's deletion starts (RFC 3339).
+pub const DELETION_REQUESTED_AT: &str = "deletion_requested_at";

@@ -1,11 +1,15 @@
 //! The single DynamoDB table. Key design and access patterns: docs/data-model.md.
 
+mod account;
 mod auth;
 mod bootstrap;
 mod item;
 mod keys;
+mod publish;
 mod videos;
 
+pub use account::DynamoAccounts;
 pub use auth::DynamoAuth;
 pub use bootstrap::bootstrap_table;
+pub use publish::DynamoPublish;
 pub use videos::DynamoVideos;

@@ -4,13 +4,17 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::{PresignedRequest as SdkPresigned, PresigningConfig};
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart as SdkPart};
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart as SdkPart, Delete, ObjectIdentifier,
+};
 use chrono::Utc;
-use postiqo_domain::{ContentType, ObjectKey};
+use postiqo_domain::{ContentType, ObjectKey, UserId};
 use tracing::instrument;
 
 use crate::error::{Class, blob_error, classify, service_code};
-use crate::{BlobError, BlobStore, CompletedPart, ObjectMeta, PresignedRequest, StorageConfig};
+use crate::{
+    BlobError, BlobStore, CompletedPart, ObjectMeta, ObjectStream, PresignedRequest, StorageConfig,
+};
 
 /// S3 adapter. Two clients because a presigned URL's signature covers the host: `client`
 /// talks to S3 from the API's network, `presigner` signs for the host browsers use.
@@ -237,6 +241,69 @@ impl BlobStore for S3Blobs {
     }
 
     #[instrument(skip(self), fields(key = %key))]
+    async fn presign_get(
+        &self,
+        key: &ObjectKey,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, BlobError> {
+        let p = self
+            .presigner
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .presigned(presigning(expires_in)?)
+            .await
+            .map_err(blob_error)?;
+        Ok(to_request(p, expires_in))
+    }
+
+    #[instrument(skip(self), fields(key = %key))]
+    async fn open_stream(
+        &self,
+        key: &ObjectKey,
+        range: Option<&str>,
+    ) -> Result<ObjectStream, BlobError> {
+        let res = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .set_range(range.map(str::to_owned))
+            .send()
+            .await;
+        let out = match res {
+            Ok(out) => out,
+            Err(e) if matches!(service_code(&e), Some("NoSuchKey" | "InvalidRange")) => {
+                return Err(BlobError::NotFound);
+            }
+            Err(e) => return Err(blob_error(e)),
+        };
+        let total_size = out
+            .content_range
+            .as_deref()
+            .and_then(|r| r.rsplit('/').next())
+            .and_then(|t| t.parse().ok())
+            .or_else(|| out.content_length.and_then(|l| u64::try_from(l).ok()));
+        // Chunks are handed on as S3 sends them: memory stays bounded by one chunk per
+        // reader, whatever the object's size.
+        let body = futures_util::stream::unfold(out.body, |mut body| async move {
+            body.next()
+                .await
+                .map(|chunk| (chunk.map_err(std::io::Error::other), body))
+        });
+        Ok(ObjectStream {
+            content_length: out
+                .content_length
+                .and_then(|l| u64::try_from(l).ok())
+                .unwrap_or(0),
+            content_range: out.content_range,
+            content_type: out.content_type,
+            total_size,
+            body: Box::pin(body),
+        })
+    }
+
+    #[instrument(skip(self), fields(key = %key))]
     async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
         self.client
             .delete_object()
@@ -246,6 +313,110 @@ impl BlobStore for S3Blobs {
             .await
             .map_err(blob_error)?;
         Ok(())
+    }
+
+    #[instrument(skip(self))]
+    async fn abort_uploads_of(&self, owner: UserId) -> Result<usize, BlobError> {
+        let prefix = ObjectKey::account_prefix(owner);
+        let mut aborted = 0;
+        let (mut key_marker, mut upload_marker) = (None, None);
+        loop {
+            let out = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&self.bucket)
+                .prefix(&prefix)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(upload_marker.take())
+                .send()
+                .await
+                .map_err(blob_error)?;
+            for upload in out.uploads() {
+                let (Some(key), Some(upload_id)) = (upload.key(), upload.upload_id()) else {
+                    continue;
+                };
+                // Defence in depth: never act outside the prefix, whatever the server lists.
+                if !key.starts_with(&prefix) {
+                    continue;
+                }
+                let res = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .send()
+                    .await;
+                match res {
+                    Ok(_) => aborted += 1,
+                    Err(e) if service_code(&e) == Some("NoSuchUpload") => {}
+                    Err(e) => return Err(blob_error(e)),
+                }
+            }
+            if out.is_truncated() != Some(true) {
+                return Ok(aborted);
+            }
+            key_marker = out.next_key_marker;
+            upload_marker = out.next_upload_id_marker;
+            if key_marker.is_none() {
+                return Ok(aborted);
+            }
+        }
+    }
+
+    #[instrument(skip(self))]
+    async fn delete_objects_of(&self, owner: UserId) -> Result<usize, BlobError> {
+        let prefix = ObjectKey::account_prefix(owner);
+        let mut deleted = 0;
+        // Deleting while listing is safe: each page is listed again from the start, and what
+        // was deleted is no longer listed.
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&prefix)
+                .send()
+                .await
+                .map_err(blob_error)?;
+            let ids = out
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter(|k| k.starts_with(&prefix))
+                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| BlobError::Backend(Box::new(e)))?;
+            if ids.is_empty() {
+                return Ok(deleted);
+            }
+            let count = ids.len();
+            let res = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(
+                    Delete::builder()
+                        .set_objects(Some(ids))
+                        .quiet(true)
+                        .build()
+                        .map_err(|e| BlobError::Backend(Box::new(e)))?,
+                )
+                .send()
+                .await
+                .map_err(blob_error)?;
+            if let Some(first) = res.errors().first() {
+                return Err(BlobError::Backend(
+                    format!(
+                        "S3 refused to delete {} object(s), first: {}",
+                        res.errors().len(),
+                        first.code().unwrap_or("unknown")
+                    )
+                    .into(),
+                ));
+            }
+            deleted += count;
+        }
     }
 
     async fn ping(&self) -> Result<(), BlobError> {

@@ -99,6 +99,41 @@ pub struct VideoResponse {
     pub storage: StorageLocation,
     /// Every status the video has been in, oldest first.
     pub history: Vec<StatusChange>,
+    /// The current or last TikTok publish; absent until the first publish.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tiktok: Option<TikTokPublishResponse>,
+}
+
+/// A TikTok publish as the API reports it. Ids are strings: post ids have 19 digits, more
+/// than a JavaScript number holds exactly.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TikTokPublishResponse {
+    pub attempt_id: String,
+    pub privacy_level: String,
+    pub started_at: DateTime<Utc>,
+    /// TikTok's publish id, once its init answered.
+    pub publish_id: Option<String>,
+    /// TikTok's last reported processing status.
+    pub tiktok_status: Option<String>,
+    #[schema(example = "7301234567890123456")]
+    pub post_id: Option<String>,
+    pub post_url: Option<String>,
+    pub failure: Option<postiqo_domain::PublishFailure>,
+}
+
+impl From<postiqo_domain::TikTokPublish> for TikTokPublishResponse {
+    fn from(t: postiqo_domain::TikTokPublish) -> Self {
+        Self {
+            attempt_id: t.attempt_id,
+            privacy_level: t.settings.privacy_level,
+            started_at: t.started_at,
+            publish_id: t.publish_id,
+            tiktok_status: t.tiktok_status,
+            post_id: t.post_id,
+            post_url: t.post_url,
+            failure: t.failure,
+        }
+    }
 }
 
 impl VideoResponse {
@@ -120,6 +155,7 @@ impl VideoResponse {
                 key: v.object_key.as_str().to_owned(),
             },
             history: v.history,
+            tiktok: v.tiktok.map(Into::into),
         }
     }
 }

@@ -25,7 +25,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// A malformed id cannot name one of the caller's videos: same answer as an unknown one.
-fn parse_id(raw: &str) -> Result<VideoId, ApiError> {
+pub(crate) fn parse_id(raw: &str) -> Result<VideoId, ApiError> {
     raw.parse().map_err(|_| {
         ApiError::new(ErrorCode::VideoNotFound).detail("No video with this id belongs to you.")
     })

@@ -1,0 +1,184 @@
+//! The export document and the disconnect answer. Nothing here can carry a secret: tokens,
+//! their ciphertexts and refresh-token hashes have no field to go into.
+
+use chrono::{DateTime, Utc};
+use postiqo_domain::{Session, SessionId, TikTokLink, UserId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::routes::videos::dto::VideoResponse;
+use crate::services::account::{AccountExport, DisconnectOutcome};
+
+/// Version of the export's shape, so a reader can tell what it holds.
+pub const EXPORT_FORMAT: &str = "postiqo-export/1";
+
+/// Everything Postiqo holds about the caller.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportDocument {
+    #[schema(example = "postiqo-export/1")]
+    pub format: &'static str,
+    pub exported_at: DateTime<Utc>,
+    pub profile: ExportProfile,
+    pub tiktok: ExportTikTok,
+    /// Every video record, oldest first, with its status history, TikTok ids and where its
+    /// bytes are (or would be) in S3.
+    pub videos: Vec<VideoResponse>,
+    /// Sessions that are still valid.
+    pub sessions: Vec<ExportSession>,
+    /// Where the account's files live: every object of the account is under this prefix.
+    pub storage: ExportStorage,
+    /// Bookkeeping records of other kinds (idempotency keys, publish tracking, rate windows):
+    /// how many of each are held. They expire on their own.
+    pub other_records: Vec<ExportRecordCount>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportProfile {
+    pub id: UserId,
+    /// TikTok's id of the user for Postiqo.
+    pub open_id: String,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+    /// Scopes granted to Postiqo at the last sign-in.
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Set while a requested deletion has not finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_requested_at: Option<DateTime<Utc>>,
+}
+
+/// The TikTok connection: whether Postiqo can act on TikTok for the user. The tokens
+/// themselves are never exported.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportTikTok {
+    /// TikTok tokens are stored and were accepted last time.
+    pub connected: bool,
+    pub link: TikTokLink,
+    /// Scopes of the stored grant (absent when no tokens are stored).
+    pub granted_scopes: Vec<String>,
+    pub access_token_expires_at: Option<DateTime<Utc>>,
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
+}
+
+/// One signed-in device or client.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportSession {
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    /// The session ends at this time unless it is used (each refresh extends it).
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    /// The session this export was requested with.
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportStorage {
+    pub bucket: String,
+    #[schema(example = "users/0190a0b0-0000-7000-8000-000000000000/")]
+    pub prefix: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportRecordCount {
+    #[schema(example = "idempotency")]
+    pub kind: String,
+    pub count: usize,
+}
+
+fn session(s: Session, current: &SessionId) -> ExportSession {
+    ExportSession {
+        current: &s.id == current,
+        created_at: s.created_at,
+        last_used_at: s.last_used_at,
+        expires_at: s.expires_at,
+        user_agent: s.user_agent,
+    }
+}
+
+impl ExportDocument {
+    pub fn new(export: AccountExport, bucket: &str, current: &SessionId) -> Self {
+        let AccountExport {
+            exported_at,
+            user,
+            records,
+        } = export;
+        let tokens = records.tokens;
+        Self {
+            format: EXPORT_FORMAT,
+            exported_at,
+            tiktok: ExportTikTok {
+                connected: user.tiktok == TikTokLink::Connected && tokens.is_some(),
+                link: user.tiktok,
+                granted_scopes: tokens
+                    .as_ref()
+                    .map(|t| t.scopes.clone())
+                    .unwrap_or_default(),
+                access_token_expires_at: tokens.as_ref().map(|t| t.access_expires_at),
+                refresh_token_expires_at: tokens.as_ref().map(|t| t.refresh_expires_at),
+            },
+            storage: ExportStorage {
+                bucket: bucket.to_owned(),
+                prefix: postiqo_domain::ObjectKey::account_prefix(user.id),
+            },
+            profile: ExportProfile {
+                id: user.id,
+                open_id: user.open_id,
+                username: user.username,
+                display_name: user.display_name,
+                avatar_url: user.avatar_url,
+                scopes: user.scopes,
+                created_at: user.created_at,
+                updated_at: user.updated_at,
+                deletion_requested_at: user.deletion_requested_at,
+            },
+            videos: records
+                .videos
+                .into_iter()
+                .map(|v| VideoResponse::new(v, bucket))
+                .collect(),
+            sessions: records
+                .sessions
+                .into_iter()
+                .map(|s| session(s, current))
+                .collect(),
+            other_records: records
+                .other
+                .into_iter()
+                .map(|(kind, count)| ExportRecordCount { kind, count })
+                .collect(),
+        }
+    }
+
+    /// `attachment` so a browser saves it; the name says whose and when.
+    pub fn content_disposition(&self) -> String {
+        format!(
+            "attachment; filename=\"postiqo-export-{}-{}.json\"",
+            self.profile.id,
+            self.exported_at.format("%Y%m%dT%H%M%SZ")
+        )
+    }
+}
+
+/// The result of a disconnect.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisconnectResponse {
+    /// What became of Postiqo's access at TikTok: `revoked`, `nothing_to_revoke` (no tokens
+    /// were stored) or `failed` (TikTok did not confirm; remove Postiqo in TikTok's settings to
+    /// be sure). The stored tokens are deleted in every case.
+    #[schema(example = "revoked")]
+    pub revocation: &'static str,
+    /// Sessions ended, this one included.
+    pub sessions_ended: usize,
+}
+
+impl From<DisconnectOutcome> for DisconnectResponse {
+    fn from(o: DisconnectOutcome) -> Self {
+        Self {
+            revocation: o.revocation.as_str(),
+            sessions_ended: o.sessions_ended,
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! `POST /v1/videos/{id}/publish` and its cancel.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use postiqo_domain::PublishSettings;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::AuthenticatedUser;
+use crate::problem::{ApiError, ErrorCode, ProblemDetails};
+use crate::routes::videos::dto::VideoResponse;
+use crate::services::publish::Idempotent;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(publish_video).service(cancel_publish);
+}
+
+/// The creator's choices, made on the posting screen (TikTok's UX rules: no defaults for the
+/// privacy level, toggles off unless chosen). The title is the video's.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// One of the creator's current `privacy_level_options` from `GET /v1/tiktok/creator-info`.
+    #[schema(example = "SELF_ONLY")]
+    pub privacy_level: String,
+    #[serde(default)]
+    pub disable_comment: bool,
+    #[serde(default)]
+    pub disable_duet: bool,
+    #[serde(default)]
+    pub disable_stitch: bool,
+    /// Frame to use as the cover, in milliseconds.
+    pub video_cover_timestamp_ms: Option<u32>,
+    /// Paid partnership (a third-party brand). Cannot be combined with `SELF_ONLY`.
+    #[serde(default)]
+    pub brand_content_toggle: bool,
+    /// Promoting the creator's own business.
+    #[serde(default)]
+    pub brand_organic_toggle: bool,
+    /// Label the post as AI-generated.
+    #[serde(default)]
+    pub is_aigc: bool,
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let ok = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(key.to_owned())
+    } else {
+        Err(ApiError::new(ErrorCode::IdempotencyKeyMissing))
+    }
+}
+
+/// Publish a video to TikTok (Direct Post, PULL_FROM_URL).
+///
+/// Only from `UPLOADED`, or from `FAILED` as an explicit retry. Requires an `Idempotency-Key`
+/// header: the same key with the same body returns the same answer without a second call to
+/// TikTok; the same key with another body is 422. Answers 202 with the video in `PUBLISHING`
+/// (then follow it with `GET /v1/videos/{id}`), or in `FAILED` with the reason when TikTok
+/// refused the publish outright (for example `url_ownership_unverified`).
+#[utoipa::path(
+    tag = "publishing",
+    operation_id = "videos.publish",
+    params(
+        ("id" = String, Path, description = "Video id"),
+        ("Idempotency-Key" = String, Header, description = "Unique per publish intent, 1-255 visible ASCII characters"),
+    ),
+    request_body = PublishRequest,
+    responses(
+        (status = 202, description = "Publishing (or failed at once, with the reason)", body = VideoResponse),
+        (status = 400, description = "Missing Idempotency-Key or malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "tiktok_cannot_post_now, tiktok_scope_missing, tiktok_not_connected, tiktok_reauth_required, or CSRF", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such video of the caller", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Not UPLOADED/FAILED, a concurrent publish, or the same key still running", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "privacy_level_not_allowed, branded_content_private, idempotency_key_reused or invalid body", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "Over TikTok's per-user limits; see Retry-After", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 502, description = "TikTok unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []), ("cookie_auth" = []))
+)]
+#[post("/videos/{id}/publish")]
+pub async fn publish_video(
+    state: web::Data<AppState>,
+    user: AuthenticatedUser,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<PublishRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = super::videos::parse_id(&id)?;
+    let key = idempotency_key(&req)?;
+    let b = body.into_inner();
+    let settings = PublishSettings {
+        privacy_level: b.privacy_level,
+        disable_comment: b.disable_comment,
+        disable_duet: b.disable_duet,
+        disable_stitch: b.disable_stitch,
+        video_cover_timestamp_ms: b.video_cover_timestamp_ms,
+        brand_content_toggle: b.brand_content_toggle,
+        brand_organic_toggle: b.brand_organic_toggle,
+        is_aigc: b.is_aigc,
+    };
+    let key_digest = match state
+        .publish
+        .idempotency(user.user_id, &key, id, &settings)
+        .await?
+    {
+        Idempotent::Replay { status, body } => {
+            return Ok(HttpResponse::build(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED),
+            )
+            .content_type("application/json")
+            .insert_header(("Idempotent-Replayed", "true"))
+            .body(body));
+        }
+        Idempotent::Proceed { key_digest } => key_digest,
+    };
+    match state.publish.publish(user.user_id, id, settings).await {
+        Ok(video) => {
+            let body = serde_json::to_string(&VideoResponse::new(video, &state.bucket))
+                .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))?;
+            state
+                .publish
+                .finish_idempotency(user.user_id, &key_digest, 202, &body)
+                .await;
+            Ok(HttpResponse::Accepted()
+                .content_type("application/json")
+                .body(body))
+        }
+        Err(e) => {
+            // Nothing changed: the key may be used again for the same request.
+            state
+                .publish
+                .abandon_idempotency(user.user_id, &key_digest)
+                .await;
+            Err(e)
+        }
+    }
+}
+
+/// Ask TikTok to cancel a publish it is still downloading.
+///
+/// Best effort (TikTok refuses near the end); when it works the video becomes `FAILED` with
+/// `publish_cancelled` shortly after.
+#[utoipa::path(
+    tag = "publishing",
+    operation_id = "videos.cancel_publish",
+    params(("id" = String, Path, description = "Video id")),
+    responses(
+        (status = 202, description = "Cancellation requested", body = VideoResponse),
+        (status = 401, description = "Not signed in", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "TikTok access lost, or CSRF", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such video of the caller", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Nothing to cancel", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 502, description = "TikTok refused or is unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []), ("cookie_auth" = []))
+)]
+#[post("/videos/{id}/publish/cancel")]
+pub async fn cancel_publish(
+    state: web::Data<AppState>,
+    user: AuthenticatedUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = super::videos::parse_id(&id)?;
+    let video = state.publish.cancel(user.user_id, id).await?;
+    Ok(HttpResponse::Accepted().json(VideoResponse::new(video, &state.bucket)))
+}

@@ -1,0 +1,359 @@
+//! The user's rights over their data: export it, disconnect TikTok, delete the account.
+//!
+//! Deletion is synchronous and built to be interrupted: the profile is marked first (a
+//! conditional write), every step after it is idempotent, and the caller's own session is the
+//! last record to go, so running the deletion again finishes it. While the mark is there the
+//! account can only be deleted further: a sign-in finishes the deletion and starts a new,
+//! empty account instead of reviving the old one (see `services::auth`). What goes when is
+//! written down in docs/data-retention.md.
+
+use chrono::{DateTime, Utc};
+use postiqo_domain::{SessionId, TikTokLink, User, UserId, VideoStatus};
+use postiqo_storage::{AccountRecords, RepoError, Storage, VideoQuery};
+use postiqo_tiktok::PublishId;
+use tracing::{info, warn};
+
+use crate::problem::{ApiError, ErrorCode};
+use crate::services::TikTokAccess;
+
+/// What became of our grant at TikTok.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// TikTok confirmed the revocation.
+    Revoked,
+    /// No usable TikTok tokens were stored: there was nothing to revoke.
+    NothingToRevoke,
+    /// Not attempted: TikTok itself removed the authorization (`authorization.removed`).
+    NotRequested,
+    /// TikTok could not be reached or refused. Our copies are deleted anyway; the user can
+    /// remove Postiqo in TikTok's settings.
+    Failed,
+}
+
+impl Revocation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Revocation::Revoked => "revoked",
+            Revocation::NothingToRevoke => "nothing_to_revoke",
+            Revocation::NotRequested => "not_requested",
+            Revocation::Failed => "failed",
+        }
+    }
+}
+
+/// The result of a disconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisconnectOutcome {
+    pub revocation: Revocation,
+    pub sessions_ended: usize,
+    /// The account had a deletion pending: disconnecting finished it instead (ending its
+    /// sessions would have left nobody able to finish it).
+    pub account_deleted: bool,
+}
+
+/// What a deletion removed, for the log line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub records: usize,
+    pub objects: usize,
+    pub uploads_aborted: usize,
+}
+
+/// What an account deletion did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeletionOutcome {
+    pub revocation: Revocation,
+    pub publishes_cancelled: usize,
+    pub purged: Purged,
+}
+
+/// Everything Postiqo holds about one user, at one moment.
+pub struct AccountExport {
+    pub exported_at: DateTime<Utc>,
+    pub user: User,
+    pub records: AccountRecords,
+}
+
+#[derive(Clone)]
+pub struct AccountService {
+    storage: Storage,
+    tiktok: TikTokAccess,
+}
+
+impl AccountService {
+    pub fn new(storage: Storage, tiktok: TikTokAccess) -> Self {
+        Self { storage, tiktok }
+    }
+
+    /// Everything stored about the user (secrets are dropped by the caller's mapping: the
+    /// records carry ciphertexts and hashes, which never leave the API).
+    pub async fn export(&self, user: UserId) -> Result<AccountExport, ApiError> {
+        let exported_at = Utc::now();
+        let records = self.storage.accounts.records(user, exported_at).await?;
+        let profile = records
+            .profile
+            .clone()
+            .ok_or_else(|| ApiError::new(ErrorCode::SessionEnded))?;
+        Ok(AccountExport {
+            exported_at,
+            user: profile,
+            records,
+        })
+    }
+
+    /// Disconnects TikTok: revokes our grant at TikTok (unless TikTok already removed it),
+    /// deletes the stored tokens and ends every session. The account and its videos stay;
+    /// signing in again reconnects. Safe to repeat.
+    pub async fn disconnect(
+        &self,
+        user: UserId,
+        revoke_at_tiktok: bool,
+    ) -> Result<DisconnectOutcome, ApiError> {
+        let profile = self.storage.users.get(user).await?;
+        if profile.as_ref().is_some_and(User::is_being_deleted) {
+            let outcome = self.delete_account(user, None, revoke_at_tiktok).await?;
+            return Ok(DisconnectOutcome {
+                revocation: outcome.revocation,
+                sessions_ended: 0,
+                account_deleted: true,
+            });
+        }
+        let revocation = if revoke_at_tiktok {
+            self.revoke(user).await
+        } else {
+            Revocation::NotRequested
+        };
+        // Our copies go whatever TikTok said.
+        self.storage.tokens.delete(user).await?;
+        if profile.is_some() {
+            match self
+                .storage
+                .users
+                .set_tiktok_link(user, TikTokLink::Disconnected, Utc::now())
+                .await
+            {
+                // The profile vanished meanwhile (a deletion finished): nothing to mark.
+                Ok(()) | Err(RepoError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let sessions_ended = self.storage.sessions.delete_all(user).await?;
+        info!(
+            user_id = %user,
+            revocation = revocation.as_str(),
+            sessions_ended,
+            "TikTok disconnected: tokens deleted, sessions ended"
+        );
+        Ok(DisconnectOutcome {
+            revocation,
+            sessions_ended,
+            account_deleted: false,
+        })
+    }
+
+    /// [`Self::disconnect`] for the TikTok user `open_id` (webhooks name users that way);
+    /// `None` when no account has this open_id.
+    pub async fn disconnect_by_open_id(
+        &self,
+        open_id: &str,
+        revoke_at_tiktok: bool,
+    ) -> Result<Option<DisconnectOutcome>, ApiError> {
+        match self.storage.users.find_by_open_id(open_id).await? {
+            Some(user) => self.disconnect(user.id, revoke_at_tiktok).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Deletes the account and everything of it. `caller` is the session asking: it is kept
+    /// until the very end so that, if anything fails on the way, the same client can call
+    /// again and finish the job. Publishes in flight are cancelled where TikTok still allows
+    /// it, then the grant is revoked (TikTok fails what is still running with
+    /// `auth_removed`), then the object TikTok would pull is deleted.
+    pub async fn delete_account(
+        &self,
+        user: UserId,
+        caller: Option<&SessionId>,
+        revoke_at_tiktok: bool,
+    ) -> Result<DeletionOutcome, ApiError> {
+        // 1. The mark: from now on no sign-in can bring this account back with its data.
+        let profile = self
+            .storage
+            .accounts
+            .mark_deleting(user, Utc::now())
+            .await?;
+        match &profile {
+            Some(p) => info!(
+                user_id = %user,
+                requested_at = ?p.deletion_requested_at,
+                "account deletion running"
+            ),
+            None => info!(user_id = %user, "account deletion resumed after the profile was gone"),
+        }
+        // 2. No other device acts for the account while it is deleted.
+        self.end_sessions_except(user, caller).await?;
+        // 3. TikTok: stop what can be stopped, then revoke. Neither blocks the deletion.
+        let (publishes_cancelled, revocation) = if revoke_at_tiktok {
+            (self.cancel_publishes(user).await, self.revoke(user).await)
+        } else {
+            (0, Revocation::NotRequested)
+        };
+        // 4. Our copies of TikTok's tokens, before anything slower.
+        self.storage.tokens.delete(user).await?;
+        // 5. Objects, records and finally the profile, identity and caller's session.
+        let open_id = profile.as_ref().map(|p| p.open_id.as_str());
+        let purged = purge(&self.storage, user, open_id, caller).await?;
+        info!(
+            user_id = %user,
+            revocation = revocation.as_str(),
+            publishes_cancelled,
+            records = purged.records,
+            objects = purged.objects,
+            uploads_aborted = purged.uploads_aborted,
+            "account deleted"
+        );
+        Ok(DeletionOutcome {
+            revocation,
+            publishes_cancelled,
+            purged,
+        })
+    }
+
+    async fn end_sessions_except(
+        &self,
+        user: UserId,
+        keep: Option<&SessionId>,
+    ) -> Result<(), ApiError> {
+        let sessions = self
+            .storage
+            .sessions
+            .list(user, DateTime::<Utc>::MIN_UTC)
+            .await?;
+        for s in sessions.iter().filter(|s| Some(&s.id) != keep) {
+            self.storage.sessions.delete(user, &s.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Revokes our grant at TikTok, refreshing the access token first if it has expired.
+    /// Never fails: the outcome is logged (never a token) and returned.
+    async fn revoke(&self, user: UserId) -> Revocation {
+        let client = self.tiktok.client().clone();
+        let res = self
+            .tiktok
+            .with_token_raw(user, |token| {
+                let client = client.clone();
+                async move { client.revoke(&token).await }
+            })
+            .await;
+        let outcome = match res {
+            Ok(Ok(())) => Revocation::Revoked,
+            Ok(Err(e)) => {
+                warn!(user_id = %user, error = %e, "TikTok revoke failed; our copies are deleted anyway");
+                Revocation::Failed
+            }
+            // No tokens, or TikTok already refused our refresh token: no live grant to revoke.
+            Err(e)
+                if matches!(
+                    e.code,
+                    ErrorCode::TikTokNotConnected | ErrorCode::TikTokReauthRequired
+                ) =>
+            {
+                Revocation::NothingToRevoke
+            }
+            Err(e) => {
+                warn!(user_id = %user, error = ?e, "no usable TikTok token to revoke; our copies are deleted anyway");
+                Revocation::Failed
+            }
+        };
+        info!(user_id = %user, revocation = outcome.as_str(), "TikTok revocation");
+        outcome
+    }
+
+    /// Best effort: asks TikTok to cancel every publish of the user still in flight. TikTok
+    /// cancels only while it is still downloading; whatever it refuses fails anyway once the
+    /// grant is revoked and the object deleted.
+    async fn cancel_publishes(&self, user: UserId) -> usize {
+        let mut publish_ids = Vec::new();
+        let mut after = None;
+        loop {
+            let page = match self
+                .storage
+                .videos
+                .list(VideoQuery {
+                    owner: user,
+                    status: Some(VideoStatus::Publishing),
+                    limit: 100,
+                    after,
+                    now: Utc::now(),
+                })
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => {
+                    warn!(user_id = %user, error = ?e, "publishing videos not listed; none cancelled");
+                    return 0;
+                }
+            };
+            publish_ids.extend(
+                page.videos
+                    .iter()
+                    .filter_map(|v| v.tiktok.as_ref().and_then(|t| t.publish_id.clone())),
+            );
+            after = page.next_after;
+            if after.is_none() {
+                break;
+            }
+        }
+        let mut cancelled = 0;
+        for id in publish_ids {
+            let client = self.tiktok.client().clone();
+            let publish_id = PublishId::new(id);
+            let res = self
+                .tiktok
+                .with_token_raw(user, |token| {
+                    let client = client.clone();
+                    let publish_id = publish_id.clone();
+                    async move { client.cancel_publish(&token, &publish_id).await }
+                })
+                .await;
+            match res {
+                Ok(Ok(())) => cancelled += 1,
+                Ok(Err(e)) => {
+                    info!(user_id = %user, publish_id = publish_id.as_str(), error = %e, "publish not cancelled")
+                }
+                Err(e) => {
+                    info!(user_id = %user, error = ?e, "no TikTok token to cancel publishes with");
+                    break;
+                }
+            }
+        }
+        cancelled
+    }
+}
+
+/// Deletes every object and record of the user, the TikTok identity last together with the
+/// profile (and the session `keep`, which survives until then). Every step is idempotent. No
+/// TikTok call: used both by the deletion above and by a sign-in that finds an account whose
+/// deletion was interrupted (where the user is granting access again, so nothing is revoked).
+pub(crate) async fn purge(
+    storage: &Storage,
+    user: UserId,
+    open_id: Option<&str>,
+    keep: Option<&SessionId>,
+) -> Result<Purged, ApiError> {
+    // Uploads first: an aborted upload can no longer complete into a new object.
+    let mut uploads_aborted = storage.blobs.abort_uploads_of(user).await?;
+    let mut objects = storage.blobs.delete_objects_of(user).await?;
+    let mut records = storage.accounts.delete_records(user, keep).await?;
+    storage.accounts.delete_root(user, open_id, keep).await?;
+    // Requests of the account that were already running may have written meanwhile; with
+    // every session gone, none can start any more, so one more pass catches the stragglers.
+    records += storage.accounts.delete_records(user, None).await?;
+    uploads_aborted += storage.blobs.abort_uploads_of(user).await?;
+    objects += storage.blobs.delete_objects_of(user).await?;
+    Ok(Purged {
+        records,
+        objects,
+        uploads_aborted,
+    })
+}

@@ -1,0 +1,140 @@
+//! What a TikTok publish is made of, and what its outcome means, independent of TikTok's
+//! wire format (the client crate maps that) and of storage.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The creator's choices for one publish (TikTok's `post_info` minus the title, which comes
+/// from the video). There is deliberately no default privacy level: TikTok's rules require
+/// the user to pick one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishSettings {
+    pub privacy_level: String,
+    pub disable_comment: bool,
+    pub disable_duet: bool,
+    pub disable_stitch: bool,
+    pub video_cover_timestamp_ms: Option<u32>,
+    pub brand_content_toggle: bool,
+    pub brand_organic_toggle: bool,
+    pub is_aigc: bool,
+}
+
+/// Why a publish failed, as a stable code with a human message and whether trying again can
+/// help.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublishFailure {
+    /// Stable code, e.g. `url_ownership_unverified`, `duration_check_failed`,
+    /// `publish_outcome_unknown`, `publish_timeout`.
+    pub code: String,
+    pub message: String,
+    /// Whether publishing again may succeed without changing anything.
+    pub retryable: bool,
+}
+
+impl PublishFailure {
+    pub fn new(code: &str, message: &str, retryable: bool) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.to_owned(),
+            retryable,
+        }
+    }
+
+    /// The request to TikTok may or may not have created a post: never retried silently.
+    pub fn outcome_unknown() -> Self {
+        Self::new(
+            "publish_outcome_unknown",
+            "Postiqo stopped before learning whether TikTok accepted the publish. Check TikTok before publishing again.",
+            false,
+        )
+    }
+
+    pub fn timeout() -> Self {
+        Self::new(
+            "publish_timeout",
+            "TikTok did not finish processing the video within the deadline.",
+            true,
+        )
+    }
+
+    /// TikTok's `fail_reason` (status fetch and `post.publish.failed`) as a failure.
+    pub fn from_fail_reason(reason: &str) -> Self {
+        let (message, retryable) = match reason {
+            "file_format_check_failed" => ("TikTok could not read the video format.", false),
+            "duration_check_failed" => ("The video is longer than this creator may post.", false),
+            "frame_rate_check_failed" => ("The video's frame rate is outside 23-60 FPS.", false),
+            "picture_size_check_failed" => {
+                ("The video's width or height is outside 360-4096 px.", false)
+            }
+            "internal" => ("TikTok had an internal error.", true),
+            "video_pull_failed" => ("TikTok could not download the video.", true),
+            "publish_cancelled" => ("The publish was cancelled.", true),
+            "auth_removed" => ("The user removed Postiqo's access on TikTok.", false),
+            "spam_risk_too_many_posts" => ("The creator reached TikTok's daily post limit.", false),
+            "spam_risk_user_banned_from_posting" => {
+                ("TikTok does not allow this creator to post.", false)
+            }
+            "spam_risk_text" => ("TikTok judged the caption as spam.", false),
+            "spam_risk" => ("TikTok refused the post as spam risk.", false),
+            _ => ("TikTok failed the publish.", false),
+        };
+        let code = if reason.is_empty() {
+            "tiktok_failed"
+        } else {
+            reason
+        };
+        Self::new(code, message, retryable)
+    }
+}
+
+/// Everything Postiqo knows about the current (or last) publish of a video.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TikTokPublish {
+    /// Ours, created before TikTok is called: ties retries and the tracking job to one try.
+    pub attempt_id: String,
+    pub settings: PublishSettings,
+    pub started_at: DateTime<Utc>,
+    /// TikTok's id, once its init answered.
+    pub publish_id: Option<String>,
+    /// TikTok's last reported status (`PROCESSING_DOWNLOAD`, `PUBLISH_COMPLETE`, ...).
+    pub tiktok_status: Option<String>,
+    /// A 19-digit number: kept as a string so no client rounds it.
+    pub post_id: Option<String>,
+    pub post_url: Option<String>,
+    pub failure: Option<PublishFailure>,
+}
+
+/// The public URL of a post (the convention TikTok's web app uses).
+pub fn post_url(username: Option<&str>, post_id: &str) -> String {
+    match username {
+        Some(u) if !u.is_empty() => format!("https://www.tiktok.com/@{u}/video/{post_id}"),
+        _ => format!("https://www.tiktok.com/video/{post_id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_reasons_map_to_stable_codes_and_retry_advice() {
+        let f = PublishFailure::from_fail_reason("video_pull_failed");
+        assert_eq!(f.code, "video_pull_failed");
+        assert!(f.retryable);
+        assert!(!PublishFailure::from_fail_reason("duration_check_failed").retryable);
+        let unknown = PublishFailure::from_fail_reason("brand_new_reason");
+        assert_eq!(unknown.code, "brand_new_reason");
+        assert!(!unknown.retryable);
+        assert_eq!(PublishFailure::from_fail_reason("").code, "tiktok_failed");
+    }
+
+    #[test]
+    fn post_urls() {
+        assert_eq!(
+            post_url(Some("alice"), "7301234567890123456"),
+            "https://www.tiktok.com/@alice/video/7301234567890123456"
+        );
+        assert_eq!(post_url(None, "1"), "https://www.tiktok.com/video/1");
+    }
+}

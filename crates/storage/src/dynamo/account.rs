@@ -1,0 +1,333 @@
+//! Whole-account operations on the single table: read everything of one user (export) and
+//! delete it (account deletion).
+//!
+//! Every record of a user lives in the partition `PK = USER#<id>`, plus one item outside it:
+//! the identity `PK = TIKTOK#<open_id>, SK = IDENTITY`. Reads and deletions go over the whole
+//! partition, whatever its sort keys, so record kinds added later are exported (as counts)
+//! and deleted without this file changing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, DeleteRequest, ReturnValue, TransactWriteItem, WriteRequest,
+};
+use chrono::{DateTime, Utc};
+use postiqo_domain::{SessionId, User, UserId};
+use tracing::{instrument, warn};
+
+use super::auth::{item_session, item_tokens, item_user};
+use super::item::{Item, get_s, is_expired, item_to_video, s};
+use super::keys::{self, DELETION_REQUESTED_AT, PK, SK};
+use crate::error::{repo_error, service_code};
+use crate::{AccountRecords, AccountStore, RepoError};
+
+/// BatchWriteItem takes at most 25 requests.
+const BATCH: usize = 25;
+/// How often unprocessed batch items (throttling) are sent again before giving up.
+const BATCH_RETRIES: u32 = 8;
+/// How often the final transaction is tried while the identity still names this user.
+const ROOT_ATTEMPTS: u32 = 4;
+
+#[derive(Clone)]
+pub struct DynamoAccounts {
+    client: Client,
+    table: String,
+}
+
+type Key = HashMap<String, AttributeValue>;
+
+fn key(pk: String, sk: &str) -> Key {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+fn sort_key(item: &Item) -> Result<&str, RepoError> {
+    get_s(item, SK)
+}
+
+/// A readable name for a record kind this module does not map: its `kind` attribute, or the
+/// sort-key prefix when it has none.
+fn kind_of(item: &Item, sk: &str) -> String {
+    match item.get("kind") {
+        Some(AttributeValue::S(k)) if !k.is_empty() => k.clone(),
+        _ => sk
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase(),
+    }
+}
+
+impl DynamoAccounts {
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+
+    /// Every item of the user's partition, page by page, read consistently (a deletion must
+    /// see what was written just before it). `project_keys` reads only the keys.
+    async fn for_each_page<F>(
+        &self,
+        user: UserId,
+        project_keys: bool,
+        mut each: F,
+    ) -> Result<(), RepoError>
+    where
+        F: FnMut(Vec<Item>) -> Result<(), RepoError>,
+    {
+        let mut start = None;
+        loop {
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(keys::user_pk(user)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take());
+            if project_keys {
+                req = req
+                    .projection_expression("#pk, #sk")
+                    .expression_attribute_names("#sk", SK);
+            }
+            let out = req.send().await.map_err(repo_error)?;
+            each(out.items.unwrap_or_default())?;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Deletes the given keys with BatchWriteItem, sending throttled leftovers again with a
+    /// growing pause. Unconditional on purpose: everything of the account goes, whatever
+    /// version it is at.
+    async fn delete_keys(&self, keys: Vec<Key>) -> Result<(), RepoError> {
+        for chunk in keys.chunks(BATCH) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|k| {
+                    DeleteRequest::builder()
+                        .set_key(Some(k.clone()))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .map_err(|e| RepoError::Backend(Box::new(e)))
+                })
+                .collect::<Result<_, _>>()?;
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(repo_error)?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                attempt += 1;
+                if attempt > BATCH_RETRIES {
+                    return Err(RepoError::Unavailable(
+                        "DynamoDB kept deletions unprocessed (throttled)".into(),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(50 << attempt.min(6))).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn delete_item(&self, pk: String, sk: &str) -> Result<TransactWriteItem, RepoError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .build()
+            .map_err(|e| RepoError::Backend(Box::new(e)))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Whether the identity of `open_id` still names `user`.
+    async fn identity_is(&self, open_id: &str, user: UserId) -> Result<bool, RepoError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::identity_pk(open_id), keys::IDENTITY_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(repo_error)?;
+        Ok(out
+            .item
+            .as_ref()
+            .and_then(|i| get_s(i, "user_id").ok())
+            .is_some_and(|id| id == user.to_string()))
+    }
+}
+
+#[async_trait]
+impl AccountStore for DynamoAccounts {
+    #[instrument(skip(self))]
+    async fn records(&self, user: UserId, now: DateTime<Utc>) -> Result<AccountRecords, RepoError> {
+        let mut records = AccountRecords::default();
+        let mut other: BTreeMap<String, usize> = BTreeMap::new();
+        self.for_each_page(user, false, |items| {
+            for item in items {
+                let sk = sort_key(&item)?;
+                if sk == keys::PROFILE_SK {
+                    records.profile = Some(item_user(&item)?);
+                } else if sk == keys::TOKENS_SK {
+                    records.tokens = Some(item_tokens(&item)?);
+                } else if is_expired(&item, now) {
+                    // Past its TTL: gone for every reader, even before DynamoDB removes it.
+                } else if sk.starts_with(keys::SESSION_SK_PREFIX) {
+                    records.sessions.push(item_session(&item)?);
+                } else if sk.starts_with(keys::VIDEO_SK_PREFIX) {
+                    records.videos.push(item_to_video(&item)?);
+                } else {
+                    *other.entry(kind_of(&item, sk)).or_default() += 1;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        records.other = other;
+        Ok(records)
+    }
+
+    #[instrument(skip(self))]
+    async fn mark_deleting(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, RepoError> {
+        // `if_not_exists` keeps the first request's time when a deletion is resumed.
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user_pk(user), keys::PROFILE_SK)))
+            .update_expression("SET #del = if_not_exists(#del, :now), updated_at = :now")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#del", DELETION_REQUESTED_AT)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => out.attributes.map(|item| item_user(&item)).transpose(),
+            // No profile: the account is already deleted (or never existed).
+            Err(e) if service_code(&e) == Some("ConditionalCheckFailedException") => Ok(None),
+            Err(e) => Err(repo_error(e)),
+        }
+    }
+
+    #[instrument(skip(self))]
+    async fn delete_records(
+        &self,
+        user: UserId,
+        keep_session: Option<&SessionId>,
+    ) -> Result<usize, RepoError> {
+        let kept = keep_session.map(keys::session_sk);
+        let mut doomed: Vec<Key> = Vec::new();
+        self.for_each_page(user, true, |items| {
+            for item in items {
+                let sk = sort_key(&item)?;
+                if sk == keys::PROFILE_SK || kept.as_deref() == Some(sk) {
+                    continue;
+                }
+                doomed.push(key(keys::user_pk(user), sk));
+            }
+            Ok(())
+        })
+        .await?;
+        let count = doomed.len();
+        self.delete_keys(doomed).await?;
+        Ok(count)
+    }
+
+    #[instrument(skip(self))]
+    async fn delete_root(
+        &self,
+        user: UserId,
+        open_id: Option<&str>,
+        keep_session: Option<&SessionId>,
+    ) -> Result<(), RepoError> {
+        let mut items = vec![self.delete_item(keys::user_pk(user), keys::PROFILE_SK)?];
+        if let Some(sid) = keep_session {
+            items.push(self.delete_item(keys::user_pk(user), &keys::session_sk(sid))?);
+        }
+        let Some(open_id) = open_id else {
+            return self.transact(items).await;
+        };
+        // The identity goes with the profile, in one transaction: a profile without its
+        // identity could not be signed in to (nor finished by a sign-in), and an identity
+        // without its profile would block the next sign-in of this TikTok user. The condition
+        // protects an identity that already names a new account of the same TikTok user.
+        let identity = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::identity_pk(open_id), keys::IDENTITY_SK)))
+            .condition_expression("attribute_not_exists(#pk) OR user_id = :me")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":me", s(user.to_string()))
+            .build()
+            .map_err(|e| RepoError::Backend(Box::new(e)))?;
+        let mut with_identity = items.clone();
+        with_identity.push(TransactWriteItem::builder().delete(identity).build());
+        for _ in 0..ROOT_ATTEMPTS {
+            match self.transact(with_identity.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(RepoError::Conflict) => {
+                    if !self.identity_is(open_id, user).await? {
+                        // The identity is gone or names another account: only ours is left.
+                        return self.transact(items).await;
+                    }
+                    // A concurrent write on one of the items cancelled the transaction.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        warn!(user_id = %user, "account root still contended; the caller retries");
+        Err(RepoError::Conflict)
+    }
+}
+
+impl DynamoAccounts {
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), RepoError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if service_code(&e) == Some("TransactionCanceledException") => {
+                Err(RepoError::Conflict)
+            }
+            Err(e) => Err(repo_error(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_kinds_are_named_by_attribute_or_prefix() {
+        let mut item = Item::new();
+        assert_eq!(kind_of(&item, "IDEMP#abc"), "idemp");
+        item.insert("kind".into(), s("publish_job"));
+        assert_eq!(kind_of(&item, "PUBJOB#x"), "publish_job");
+    }
+}

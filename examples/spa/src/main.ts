@@ -1,0 +1,700 @@
+// The example SPA: sign in with TikTok, upload straight to S3, publish to TikTok, manage data.
+// Plain DOM, no framework: each section below is one part of the flow.
+import { api, call, csrf, loadCsrf, loginUrl, onSessionEnded, type Me, type Video } from "./api/client";
+import { ApiError, userMessage } from "./api/problem";
+import { API_URL, returnTo } from "./config";
+import { videoDurationSecs } from "./media";
+import {
+  CANNOT_POST_NOW,
+  emptyChoices,
+  publishView,
+  type CreatorInfo,
+  type PublishChoices,
+  type PublishView,
+} from "./publish-rules";
+import { uploadToStorage } from "./upload";
+
+// ---------------------------------------------------------------------------------------------
+// DOM helpers
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} missing`);
+  return el as T;
+};
+
+type Attrs = Record<string, string | boolean | number | null | undefined | ((e: Event) => void)>;
+function h(tag: string, attrs: Attrs = {}, ...children: Array<Node | string | null | undefined | false>): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
+    else if (v === true) el.setAttribute(k, "");
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+
+function fill(el: HTMLElement, ...children: Array<Node | string | null | undefined | false>): void {
+  el.replaceChildren(...children.filter((c): c is Node | string => c !== null && c !== undefined && c !== false));
+}
+
+function notice(text: string): void {
+  const el = $("notice");
+  el.textContent = text;
+  el.hidden = !text;
+}
+function showError(err: unknown): void {
+  const el = $("error");
+  el.textContent = err ? userMessage(err) : "";
+  el.hidden = !err;
+  if (err) console.error(err);
+}
+
+/** An avatar that disappears when its URL does not load (TikTok's avatar URLs expire). */
+function avatarImg(src: string, size: number): HTMLElement {
+  const img = h("img", { src, alt: "", width: size, height: size });
+  img.addEventListener("error", () => (img.hidden = true));
+  return img;
+}
+
+const fmtBytes = (n: number): string =>
+  n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+const fmtTime = (iso: string): string => new Date(iso).toLocaleString();
+
+/** Runs a user action: clears old errors, shows new ones, disables the button meanwhile. */
+async function action(button: HTMLButtonElement | null, fn: () => Promise<void>): Promise<void> {
+  showError(null);
+  if (button) button.disabled = true;
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 401 || e.code === "session_ended")) {
+      showSignedOut();
+    }
+    showError(e);
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session
+
+function showSignedOut(): void {
+  csrf.clear();
+  $("signed-in").hidden = true;
+  $("signed-out").hidden = false;
+  $<HTMLAnchorElement>("sign-in").href = loginUrl(returnTo());
+}
+
+function renderProfile(user: Me): void {
+  const avatar = $<HTMLImageElement>("avatar");
+  avatar.hidden = !user.avatar_url;
+  avatar.onerror = () => (avatar.hidden = true);
+  if (user.avatar_url) avatar.src = user.avatar_url;
+  $("display-name").textContent = user.display_name ?? "(no display name)";
+  $("username").textContent = user.username ? `@${user.username}` : "";
+  const link = $("tiktok-link");
+  link.textContent = user.tiktok;
+  link.className = `badge ${user.tiktok}`;
+  $("scopes").textContent = user.scopes.join(", ");
+}
+
+async function showSignedIn(user: Me): Promise<void> {
+  renderProfile(user);
+  $("signed-out").hidden = true;
+  $("signed-in").hidden = false;
+  await loadVideos();
+}
+
+/** Signed in when `GET /v1/me` answers (the cookies travel with it); the CSRF token of the
+ * session is then fetched for the unsafe requests to come. */
+async function start(): Promise<void> {
+  $("api-url").textContent = API_URL;
+  onSessionEnded(() => showSignedOut());
+  const params = new URLSearchParams(window.location.search);
+  const loginError = params.get("error");
+  if (params.has("error") || params.has("code")) history.replaceState(null, "", window.location.pathname);
+  if (loginError) {
+    const why: Record<string, string> = {
+      access_denied: "You cancelled signing in on TikTok.",
+      invalid_state: "The sign-in expired or was started in another browser. Please try again.",
+      tiktok_error: "TikTok could not complete the sign-in. Please try again.",
+      server_error: "Postiqo could not complete the sign-in. Please try again.",
+    };
+    showError(new Error(why[loginError] ?? `Sign-in failed (${loginError}).`));
+  }
+  try {
+    const user = await call(api.GET("/v1/me"));
+    await loadCsrf();
+    await showSignedIn(user);
+  } catch (e) {
+    showSignedOut();
+    if (!(e instanceof ApiError && e.status === 401)) showError(e);
+  }
+}
+
+$("sign-out").addEventListener("click", (e) =>
+  action(e.currentTarget as HTMLButtonElement, async () => {
+    await call(api.POST("/v1/auth/logout"));
+    showSignedOut();
+    notice("Signed out.");
+  }),
+);
+
+$("sync-profile").addEventListener("click", (e) =>
+  action(e.currentTarget as HTMLButtonElement, async () => {
+    renderProfile(await call(api.POST("/v1/me/sync")));
+    notice("Profile refreshed from TikTok.");
+  }),
+);
+
+$("export").addEventListener("click", (e) =>
+  action(e.currentTarget as HTMLButtonElement, async () => {
+    const data = await call(api.GET("/v1/me/export"));
+    const json = JSON.stringify(data, null, 2);
+    const url = URL.createObjectURL(new Blob([json], { type: "application/json" }));
+    const box = $("export-result");
+    box.replaceChildren(
+      h("p", {}, `Your data is ready (${data.videos.length} videos): `,
+        h("a", { id: "export-link", href: url, download: "postiqo-export.json" }, "postiqo-export.json")),
+      h("pre", { id: "export-preview", class: "small" }, json.length > 1200 ? `${json.slice(0, 1200)}\n…` : json),
+    );
+    box.hidden = false;
+  }),
+);
+
+$("disconnect").addEventListener("click", (e) =>
+  action(e.currentTarget as HTMLButtonElement, async () => {
+    if (!confirm("Disconnect TikTok? Postiqo loses access to your TikTok account and signs you out.")) return;
+    const done = await call(api.POST("/v1/auth/tiktok/disconnect"));
+    showSignedOut();
+    notice(
+      done.revocation === "failed"
+        ? "Postiqo deleted its TikTok access, but TikTok did not confirm the revocation: remove Postiqo in TikTok's settings to be sure."
+        : "TikTok is disconnected. Sign in with TikTok again to reconnect.",
+    );
+  }),
+);
+
+$("delete-account").addEventListener("click", (e) =>
+  action(e.currentTarget as HTMLButtonElement, async () => {
+    if (!confirm("Delete your Postiqo account and all your videos? This cannot be undone.")) return;
+    await call(api.DELETE("/v1/me"));
+    showSignedOut();
+    notice("Your account and all its videos were deleted.");
+  }),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Upload: create → PUT(s) straight to S3 with progress → upload-complete
+
+/** Durations of files picked in this tab, by video id (the API does not know them). */
+const localFiles = new Map<string, { file: File; durationSecs: number | null }>();
+let picked: { file: File; durationSecs: number | null; contentType: string } | null = null;
+let uploadAbort: AbortController | null = null;
+
+const TYPES_BY_EXT: Record<string, string> = { mp4: "video/mp4", m4v: "video/mp4", mov: "video/quicktime", webm: "video/webm" };
+const ACCEPTED = new Set(Object.values(TYPES_BY_EXT));
+
+$<HTMLInputElement>("file").addEventListener("change", async (e) => {
+  showError(null);
+  const file = (e.target as HTMLInputElement).files?.[0];
+  const preview = $<HTMLVideoElement>("preview");
+  if (preview.src) URL.revokeObjectURL(preview.src);
+  picked = null;
+  if (!file) return;
+  const ext = file.name.split(".").pop()?.toLowerCase() ?? "";
+  const contentType = ACCEPTED.has(file.type) ? file.type : (TYPES_BY_EXT[ext] ?? file.type);
+  if (!ACCEPTED.has(contentType)) {
+    showError(new Error("Choose an MP4, MOV or WebM video."));
+    return;
+  }
+  preview.src = URL.createObjectURL(file);
+  preview.hidden = false;
+  const title = $<HTMLTextAreaElement>("title");
+  if (!title.value) title.value = file.name.replace(/\.[^.]+$/, "");
+  const durationSecs = await videoDurationSecs(file);
+  picked = { file, durationSecs, contentType };
+  $("file-info").textContent =
+    `${file.name} · ${contentType} · ${fmtBytes(file.size)}` +
+    (durationSecs !== null ? ` · ${durationSecs.toFixed(1)} s` : " · duration unknown");
+});
+
+function setProgress(sent: number, total: number, label?: string): void {
+  $("upload-progress").hidden = false;
+  const pct = total ? Math.floor((sent / total) * 100) : 0;
+  const bar = $<HTMLProgressElement>("progress-bar");
+  bar.value = pct;
+  bar.setAttribute("aria-valuenow", String(pct));
+  $("progress-text").textContent = label ?? `${pct}% · ${fmtBytes(sent)} of ${fmtBytes(total)}`;
+}
+
+$("upload-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  void action($<HTMLButtonElement>("upload-button"), async () => {
+    if (!picked) throw new Error("Choose a video file first.");
+    const { file, durationSecs, contentType } = picked;
+    const title = $<HTMLTextAreaElement>("title").value;
+    notice("");
+    setProgress(0, file.size, "Preparing the upload…");
+    const created = await call(
+      api.POST("/v1/videos", {
+        body: { title, content_type: contentType as Video["content_type"], size_bytes: file.size },
+      }),
+    );
+    const { video, upload } = created;
+    localFiles.set(video.id, { file, durationSecs });
+    uploadAbort = new AbortController();
+    $("upload-cancel").hidden = false;
+    try {
+      const parts = await uploadToStorage(file, upload, (sent, total) => setProgress(sent, total), {
+        signal: uploadAbort.signal,
+      });
+      setProgress(file.size, file.size, "Checking the upload…");
+      const done = await call(
+        api.POST("/v1/videos/{id}/upload-complete", {
+          params: { path: { id: video.id } },
+          body: parts ? { parts } : {},
+        }),
+      );
+      setProgress(file.size, file.size, `Uploaded (${upload.kind === "multipart" ? `${parts?.length} parts` : "one request"}).`);
+      notice(`“${done.title}” is uploaded and ready to post.`);
+      ($("upload-form") as HTMLFormElement).reset();
+      $("preview").hidden = true;
+      $("file-info").textContent = "";
+      picked = null;
+      await loadVideos(true);
+    } finally {
+      $("upload-cancel").hidden = true;
+      uploadAbort = null;
+    }
+  });
+});
+
+$("upload-cancel").addEventListener("click", () => uploadAbort?.abort());
+
+// ---------------------------------------------------------------------------------------------
+// Videos: list with cursor paging, delete, publish
+
+const pages = { cursors: [undefined] as Array<string | undefined>, index: 0, next: undefined as string | undefined };
+
+/** The video's current or last TikTok publish (absent until the first publish). */
+const tiktokOf = (v: Video) => v.tiktok ?? null;
+
+async function loadVideos(first = false): Promise<void> {
+  if (first) {
+    pages.cursors = [undefined];
+    pages.index = 0;
+  }
+  const status = $<HTMLSelectElement>("status-filter").value as Video["status"] | "";
+  const limit = Number($<HTMLSelectElement>("page-size").value);
+  const page = await call(
+    api.GET("/v1/videos", {
+      params: { query: { limit, cursor: pages.cursors[pages.index], ...(status ? { status } : {}) } },
+    }),
+  );
+  pages.next = page.next_cursor ?? undefined;
+  const rows = page.items.map((v) => videoRow(v));
+  $("video-rows").replaceChildren(
+    ...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No videos yet."))]),
+  );
+  $("page-label").textContent = `Page ${pages.index + 1}`;
+  $<HTMLButtonElement>("prev-page").disabled = pages.index === 0;
+  $<HTMLButtonElement>("next-page").disabled = !pages.next;
+}
+
+function videoRow(v: Video): HTMLElement {
+  const tt = tiktokOf(v);
+  const canPublish = v.status === "UPLOADED" || v.status === "FAILED";
+  return h(
+    "tr",
+    { "data-testid": "video-row", "data-video-id": v.id, "data-status": v.status },
+    h("td", {}, v.title, tt?.failure ? h("div", { class: "small muted" }, tt.failure.message) : null),
+    h(
+      "td",
+      {},
+      h("span", { class: `badge ${v.status}`, "data-testid": "video-status" }, v.status),
+      tt?.post_url ? h("div", {}, h("a", { href: tt.post_url, target: "_blank", rel: "noopener" }, "View on TikTok")) : null,
+    ),
+    h("td", {}, `${fmtBytes(v.size_bytes)}${v.upload_kind === "multipart" ? " (multipart)" : ""}`),
+    h("td", { class: "small" }, fmtTime(v.created_at)),
+    h(
+      "td",
+      { class: "actions-cell" },
+      canPublish
+        ? h("button", { type: "button", class: "primary", onclick: () => void openPublish(v) }, v.status === "FAILED" ? "Try again…" : "Post to TikTok…")
+        : null,
+      h("button", { type: "button", class: "danger", onclick: (e: Event) => void deleteVideo(v, e.currentTarget as HTMLButtonElement) }, "Delete"),
+    ),
+  );
+}
+
+async function deleteVideo(v: Video, button: HTMLButtonElement): Promise<void> {
+  await action(button, async () => {
+    if (!confirm(`Delete “${v.title}”?`)) return;
+    await call(api.DELETE("/v1/videos/{id}", { params: { path: { id: v.id } } }));
+    localFiles.delete(v.id);
+    notice(`Deleted “${v.title}”.`);
+    await loadVideos();
+  });
+}
+
+// The pager's buttons are enabled by loadVideos (from the cursor), not by action().
+$("prev-page").addEventListener("click", () =>
+  action(null, async () => {
+    pages.index = Math.max(0, pages.index - 1);
+    await loadVideos();
+  }),
+);
+$("next-page").addEventListener("click", () =>
+  action(null, async () => {
+    if (!pages.next) return;
+    pages.cursors[pages.index + 1] = pages.next;
+    pages.index += 1;
+    await loadVideos();
+  }),
+);
+for (const id of ["status-filter", "page-size"]) {
+  $(id).addEventListener("change", () => action(null, () => loadVideos(true)));
+}
+$("reload").addEventListener("click", (e) => action(e.currentTarget as HTMLButtonElement, () => loadVideos()));
+
+// ---------------------------------------------------------------------------------------------
+// Publish: fresh creator info → TikTok's posting screen rules → publish → watch the status
+
+interface PublishState {
+  video: Video;
+  info: CreatorInfo;
+  choices: PublishChoices;
+  caption: string;
+  /** One key per posting screen: a double click or a retry of the same request is one publish. */
+  idempotencyKey: string;
+  busy: boolean;
+}
+let publishing: PublishState | null = null;
+
+async function openPublish(v: Video): Promise<void> {
+  await action(null, async () => {
+    const section = $("publish");
+    section.hidden = false;
+    $("publish-body").replaceChildren(h("p", { class: "muted" }, "Loading your TikTok account…"));
+    section.scrollIntoView({ behavior: "smooth" });
+    // Rule 1: the latest creator info, every time the posting screen is shown.
+    let info: CreatorInfo;
+    try {
+      info = await call(api.GET("/v1/tiktok/creator-info"));
+    } catch (e) {
+      // Rule 2: TikTok says this creator cannot post now: stop here and say so.
+      if (e instanceof ApiError && e.code === "tiktok_cannot_post_now") {
+        fill($("publish-body"), h("p", { id: "cannot-post", role: "alert" }, CANNOT_POST_NOW), h("button", { type: "button", onclick: closePublish }, "Close"));
+        return;
+      }
+      closePublish();
+      throw e;
+    }
+    publishing = {
+      video: v,
+      info,
+      choices: emptyChoices(),
+      caption: v.title,
+      idempotencyKey: crypto.randomUUID(),
+      busy: false,
+    };
+    renderPublish();
+  });
+}
+
+function closePublish(): void {
+  publishing = null;
+  $("publish").hidden = true;
+  $("publish-body").replaceChildren();
+}
+
+function renderPublish(): void {
+  const st = publishing;
+  if (!st) return;
+  const local = localFiles.get(st.video.id);
+  const view = publishView(st.info, st.choices, { durationSecs: local?.durationSecs ?? null, title: st.caption });
+  const { info, choices } = st;
+  const set = (patch: Partial<PublishChoices>) => {
+    st.choices = { ...st.choices, ...patch };
+    renderPublish();
+  };
+
+  const creator = h(
+    "div",
+    { class: "creator" },
+    info.creator_avatar_url ? avatarImg(info.creator_avatar_url, 40) : null,
+    h(
+      "div",
+      {},
+      h("div", {}, "Posting to TikTok as ", h("strong", { id: "creator-nickname" }, info.creator_nickname ?? "?")),
+      info.creator_username ? h("div", { class: "muted small" }, `@${info.creator_username}`) : null,
+    ),
+  );
+
+  const privacy = h(
+    "select",
+    {
+      id: "privacy-level",
+      required: true,
+      onchange: (e: Event) => set({ privacyLevel: (e.target as HTMLSelectElement).value || null }),
+    },
+    // Rule 5: no default; the placeholder cannot be chosen back.
+    h("option", { value: "", disabled: true, selected: choices.privacyLevel === null }, "Select who can view this video"),
+    ...view.privacyOptions.map((o) =>
+      h(
+        "option",
+        { value: o.value, selected: choices.privacyLevel === o.value, disabled: !!o.disabledReason, title: o.disabledReason },
+        o.disabledReason ? `${o.label} (not available with branded content)` : o.label,
+      ),
+    ),
+  );
+
+  const toggle = (id: string, label: string, checked: boolean, disabled: boolean, onChange: (v: boolean) => void) =>
+    h(
+      "label",
+      { class: `inline${disabled ? " disabled" : ""}`, title: disabled ? "Turned off in this account's TikTok settings" : null },
+      h("input", {
+        id,
+        type: "checkbox",
+        checked: checked && !disabled,
+        disabled,
+        onchange: (e: Event) => onChange((e.target as HTMLInputElement).checked),
+      }),
+      label,
+    );
+
+  const interactions = h(
+    "fieldset",
+    {},
+    h("legend", {}, "Allow users to"),
+    // Rule 6: none checked by default; greyed out when the creator turned them off on TikTok.
+    toggle("allow-comment", "Comment", choices.allowComment, view.commentDisabled, (v) => set({ allowComment: v })),
+    toggle("allow-duet", "Duet", choices.allowDuet, view.duetDisabled, (v) => set({ allowDuet: v })),
+    toggle("allow-stitch", "Stitch", choices.allowStitch, view.stitchDisabled, (v) => set({ allowStitch: v })),
+    view.commentDisabled || view.duetDisabled || view.stitchDisabled
+      ? h("div", { class: "hint" }, "Greyed-out options are turned off in your TikTok settings.")
+      : null,
+  );
+
+  // Rule 7: commercial content disclosure, off by default.
+  const disclosure = h(
+    "fieldset",
+    {},
+    h("legend", {}, "Disclose video content"),
+    h(
+      "label",
+      { class: "inline" },
+      h("input", {
+        id: "disclose",
+        type: "checkbox",
+        checked: choices.disclose,
+        onchange: (e: Event) => set({ disclose: (e.target as HTMLInputElement).checked }),
+      }),
+      "This video promotes a brand, product or service",
+    ),
+    choices.disclose
+      ? h(
+          "div",
+          {},
+          h(
+            "label",
+            { class: "inline" },
+            h("input", {
+              id: "your-brand",
+              type: "checkbox",
+              checked: choices.yourBrand,
+              onchange: (e: Event) => set({ yourBrand: (e.target as HTMLInputElement).checked }),
+            }),
+            "Your brand",
+          ),
+          h("div", { class: "hint" }, "You are promoting yourself or your own business."),
+          h(
+            "label",
+            { class: `inline${view.brandedContentDisabledReason ? " disabled" : ""}`, title: view.brandedContentDisabledReason },
+            h("input", {
+              id: "branded-content",
+              type: "checkbox",
+              checked: choices.brandedContent,
+              disabled: !!view.brandedContentDisabledReason,
+              onchange: (e: Event) => set({ brandedContent: (e.target as HTMLInputElement).checked }),
+            }),
+            "Branded content",
+          ),
+          h("div", { class: "hint" }, view.brandedContentDisabledReason ?? "You are promoting another brand or a third party."),
+          view.disclosureLabel ? h("p", { id: "disclosure-label", class: "small" }, view.disclosureLabel) : null,
+        )
+      : null,
+  );
+
+  const aigc = h(
+    "label",
+    { class: "inline" },
+    h("input", { id: "is-aigc", type: "checkbox", checked: choices.isAigc, onchange: (e: Event) => set({ isAigc: (e.target as HTMLInputElement).checked }) }),
+    "AI-generated content",
+  );
+
+  const max = info.max_video_post_duration_sec;
+  const preview = local
+    ? h("div", { class: "publish-preview" }, h("video", { src: URL.createObjectURL(local.file), controls: true, muted: true }))
+    : null;
+
+  // Rule 9: the consent line right before the button, with its links.
+  const consent = h(
+    "p",
+    { id: "consent", class: "consent" },
+    ...view.consent.map((part) =>
+      typeof part === "string" ? part : h("a", { href: part.href, target: "_blank", rel: "noopener" }, part.label),
+    ),
+  );
+
+  const publishButton = h(
+    "button",
+    { id: "publish-button", type: "button", class: "primary", disabled: !view.request || st.busy, onclick: () => void doPublish(view) },
+    "Post",
+  );
+
+  fill(
+    $("publish-body"),
+    creator,
+    preview ?? h("p", { class: "muted small" }, `Video: ${st.video.title} (${fmtBytes(st.video.size_bytes)})`),
+    max ? h("p", { class: "muted small" }, `This account can post videos of up to ${max} s.`) : null,
+    h(
+      "label",
+      {},
+      "Caption",
+      h("textarea", {
+        id: "publish-caption",
+        rows: 2,
+        maxlength: 2200,
+        oninput: (e: Event) => {
+          st.caption = (e.target as HTMLTextAreaElement).value;
+          const again = publishView(st.info, st.choices, { durationSecs: local?.durationSecs ?? null, title: st.caption });
+          ($("publish-button") as HTMLButtonElement).disabled = !again.request || st.busy;
+        },
+      }),
+    ),
+    h("label", {}, "Who can view this video", privacy),
+    interactions,
+    disclosure,
+    aigc,
+    view.blockers.length ? h("ul", { id: "publish-blockers", class: "blockers" }, ...view.blockers.map((b) => h("li", {}, b))) : null,
+    consent,
+    h("div", { class: "actions" }, publishButton, h("button", { type: "button", onclick: closePublish }, "Cancel")),
+    h("div", { id: "publish-status", class: "publish-status", hidden: true }),
+  );
+  ($("publish-caption") as HTMLTextAreaElement).value = st.caption;
+}
+
+async function doPublish(view: PublishView): Promise<void> {
+  const st = publishing;
+  if (!st || !view.request) return;
+  const button = $<HTMLButtonElement>("publish-button");
+  await action(button, async () => {
+    st.busy = true;
+    try {
+      // Rule 4: the caption stays editable up to here; a change is saved before publishing.
+      if (st.caption !== st.video.title) {
+        st.video = await call(
+          api.PATCH("/v1/videos/{id}", { params: { path: { id: st.video.id } }, body: { title: st.caption } }),
+        );
+      }
+      // Rule 10: media goes to TikTok only now, after the user pressed Post. The same
+      // Idempotency-Key on a retry of this request can never publish twice.
+      const started = await call(
+        api.POST("/v1/videos/{id}/publish", {
+          params: { path: { id: st.video.id }, header: { "Idempotency-Key": st.idempotencyKey } },
+          body: view.request!,
+        }),
+      );
+      await watchPublish(started);
+    } catch (e) {
+      // The account's options changed since the screen was shown: show the fresh ones.
+      if (e instanceof ApiError && e.code === "privacy_level_not_allowed") {
+        st.info = await call(api.GET("/v1/tiktok/creator-info"));
+        st.choices = { ...st.choices, privacyLevel: null };
+        renderPublish();
+      }
+      throw e;
+    } finally {
+      st.busy = false;
+    }
+  });
+  button.disabled = true;
+}
+
+/** Rule 11: processing can take minutes; show progress until PUBLISHED or FAILED. */
+async function watchPublish(first: Video): Promise<void> {
+  const status = $("publish-status");
+  status.hidden = false;
+  const show = (...nodes: Array<Node | string | null | undefined | false>) => fill(status, ...nodes);
+  const id = first.id;
+  const deadline = Date.now() + 10 * 60 * 1000;
+  let delay = 1000;
+  let publishedSince: number | null = null;
+  let v = first;
+  for (;;) {
+    const tt = tiktokOf(v);
+    if (v.status === "PUBLISHED") {
+      publishedSince ??= Date.now();
+      // A public post gets its id (and so its link) once TikTok's moderation releases it;
+      // other privacy levels never get one.
+      if (tt?.post_url || tt?.privacy_level !== "PUBLIC_TO_EVERYONE" || Date.now() - publishedSince > 20000) {
+        show(
+          h("strong", { id: "publish-result", "data-status": "PUBLISHED" }, "Published on TikTok."),
+          " ",
+          tt?.post_url
+            ? h("a", { id: "post-link", href: tt.post_url, target: "_blank", rel: "noopener" }, "View the post")
+            : h("span", { class: "muted" }, "TikTok gives a link only for public posts, once they pass moderation."),
+        );
+        await loadVideos();
+        return;
+      }
+      show(h("span", { id: "publish-progress" }, "Published; waiting for TikTok to make the post public…"));
+    } else if (v.status === "FAILED") {
+      show(
+        h("strong", { id: "publish-result", "data-status": "FAILED" }, "TikTok did not publish the video. "),
+        tt?.failure ? `${tt.failure.message} (${tt.failure.code})` : "",
+        tt?.failure?.retryable ? " You can try again." : "",
+      );
+      await loadVideos();
+      return;
+    } else {
+      show(
+        h(
+          "span",
+          { id: "publish-progress" },
+          `Publishing… ${tt?.tiktok_status ? `TikTok: ${tt.tiktok_status}. ` : ""}Processing can take a few minutes; you can leave this page and come back.`,
+        ),
+        " ",
+        tt?.publish_id &&
+          h(
+            "button",
+            {
+              type: "button",
+              id: "cancel-publish",
+              onclick: (e: Event) =>
+                void action(e.currentTarget as HTMLButtonElement, async () => {
+                  await call(api.POST("/v1/videos/{id}/publish/cancel", { params: { path: { id } } }));
+                  notice("Cancellation requested.");
+                }),
+            },
+            "Cancel publishing",
+          ),
+      );
+    }
+    if (Date.now() > deadline) {
+      show("TikTok is still processing. Check the list later.");
+      return;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 1.5, 5000);
+    v = await call(api.GET("/v1/videos/{id}", { params: { path: { id } } }));
+  }
+}
+
+void start();
