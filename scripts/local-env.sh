@@ -7,7 +7,9 @@ export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 export AWS_EC2_METADATA_DISABLED=true
 export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:${MINISTACK_PORT:-4566}}"
 export POSTIQO_BIND="${POSTIQO_BIND:-127.0.0.1:8080}"
-export POSTIQO_PUBLIC_URL="${POSTIQO_PUBLIC_URL:-http://127.0.0.1:8080}"
+# `localhost`, not 127.0.0.1: the example SPA on http://localhost:5173 is then on the same site
+# as the API, so its SameSite=Lax session cookies travel with its requests.
+export POSTIQO_PUBLIC_URL="${POSTIQO_PUBLIC_URL:-http://localhost:8080}"
 export POSTIQO_ALLOWED_ORIGINS="${POSTIQO_ALLOWED_ORIGINS:-http://localhost:5173,http://127.0.0.1:5173}"
 export POSTIQO_TABLE="${POSTIQO_TABLE:-postiqo}"
 export POSTIQO_BUCKET="${POSTIQO_BUCKET:-postiqo-videos}"

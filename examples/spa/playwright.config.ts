@@ -5,12 +5,14 @@ import { defineConfig } from "@playwright/test";
 export default defineConfig({
   testDir: "tests",
   timeout: 90_000,
+  globalTimeout: 300_000,
   expect: { timeout: 15_000 },
   fullyParallel: false,
   workers: 1,
   retries: 0,
   forbidOnly: true,
-  reporter: [["list"]],
+  // The JSON report gives scripts/browser-test its closing "N passed, N failed" line.
+  reporter: [["list"], ["json", { outputFile: "test-results/results.json" }]],
   outputDir: "test-results",
   use: {
     browserName: "chromium",

@@ -53,6 +53,11 @@ pub const VARIABLES: &[&str] = &[
     "POSTIQO_POLL_INITIAL_MS",
     "POSTIQO_POLL_MAX_MS",
     "POSTIQO_WEBHOOK_TOLERANCE_SECS",
+    "POSTIQO_RATE_LIMIT",
+    "POSTIQO_RATE_LIMIT_SIGNIN_PER_MIN",
+    "POSTIQO_RATE_LIMIT_CREATE_PER_MIN",
+    "POSTIQO_RATE_LIMIT_PUBLISH_PER_MIN",
+    "POSTIQO_RATE_LIMIT_PER_IP_PER_MIN",
 ];
 
 /// Standard variables of the AWS SDK that deployments set.
@@ -330,6 +335,20 @@ pub enum MediaMode {
     Presigned,
 }
 
+/// Our own request limits (`limits.rs`).
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// Sign-in endpoints, per client IP.
+    pub sign_in_per_ip: u32,
+    /// Video creations per user.
+    pub create_per_user: u32,
+    /// Publish requests per user.
+    pub publish_per_user: u32,
+    /// Video creations and publish requests per client IP (all users behind it).
+    pub per_ip: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct PublishConfig {
     pub media_mode: MediaMode,
@@ -374,6 +393,7 @@ pub struct Settings {
     pub uploads: UploadSettings,
     pub sessions: SessionSettings,
     pub publish: PublishConfig,
+    pub rate_limits: RateLimitSettings,
     /// Largest JSON request body accepted.
     pub json_limit: usize,
 }
@@ -602,6 +622,20 @@ impl Settings {
                 "must be at least 3600: TikTok may take an hour to download",
             ));
         }
+        let per_min = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
+            let v: u32 = r.parse(var, default, "a whole number of requests per minute")?;
+            if v == 0 {
+                return Err(err(var, "must be at least 1 (use POSTIQO_RATE_LIMIT=off to disable)"));
+            }
+            Ok(v)
+        };
+        let rate_limits = RateLimitSettings {
+            enabled: r.bool("POSTIQO_RATE_LIMIT", true)?,
+            sign_in_per_ip: per_min("POSTIQO_RATE_LIMIT_SIGNIN_PER_MIN", 60)?,
+            create_per_user: per_min("POSTIQO_RATE_LIMIT_CREATE_PER_MIN", 120)?,
+            publish_per_user: per_min("POSTIQO_RATE_LIMIT_PUBLISH_PER_MIN", 30)?,
+            per_ip: per_min("POSTIQO_RATE_LIMIT_PER_IP_PER_MIN", 1200)?,
+        };
         let json_limit = r.parse("POSTIQO_JSON_LIMIT_BYTES", 64 * 1024, "a number of bytes")?;
 
         Ok(Self {
@@ -613,6 +647,7 @@ impl Settings {
             uploads,
             sessions,
             publish,
+            rate_limits,
             json_limit,
         })
     }

@@ -36,6 +36,7 @@ pub struct AppState {
     pub tiktok: TikTokAccess,
     pub publish: PublishService,
     pub account: AccountService,
+    pub limits: crate::limits::Limits,
     pub jwt: Arc<JwtCodec>,
     pub bucket: String,
     pub settings: Arc<Settings>,
@@ -81,6 +82,7 @@ impl AppState {
         Ok(Self {
             videos: VideoService::new(storage.clone(), settings.uploads.clone()),
             account: AccountService::new(storage.clone(), tiktok.clone()),
+            limits: crate::limits::Limits::new(&settings.rate_limits),
             tiktok,
             publish,
             auth,

@@ -26,6 +26,7 @@ use crate::auth::{AuthConfig, access_token};
 use crate::bare::{Bare, Op, measure};
 use crate::error::{Context, Result};
 use crate::oha::{Load, Oha};
+use crate::procfs::CpuSpent;
 use crate::report::{Connections, Meta, Report, Row};
 
 const USAGE: &str = "usage: postiqo-bench --api-bin PATH --oha PATH [--smoke] [--write FILE.md] \
@@ -45,6 +46,8 @@ struct Profile {
     connections: u64,
     connection_requests: u64,
     seed_videos: usize,
+    /// Alternating API/bare rounds per endpoint and concurrency.
+    rounds: u64,
     upload_sizes: Vec<u64>,
     /// Upper bound for any one load run.
     run_limit: Duration,
@@ -55,12 +58,13 @@ impl Profile {
         Self {
             name: "full",
             warmup: 300,
-            requests_1: 2_000,
-            requests_64: 8_000,
+            requests_1: 1_500,
+            requests_64: 4_800,
             starts: 5,
             connections: 256,
             connection_requests: 10_240,
             seed_videos: 30,
+            rounds: 3,
             upload_sizes: vec![MIB, 100 * MIB, 1024 * MIB],
             run_limit: Duration::from_secs(180),
         }
@@ -76,6 +80,7 @@ impl Profile {
             connections: 256,
             connection_requests: 1_024,
             seed_videos: 25,
+            rounds: 1,
             upload_sizes: vec![MIB, 12 * MIB],
             run_limit: Duration::from_secs(60),
         }
@@ -294,6 +299,25 @@ async fn run() -> Result<()> {
     let bare = Arc::new(Bare::connect(&table, &bucket).await);
     let template = bare.item(&pk, &sk).await?;
 
+    // 3. Uploads, first, while the API is fresh: the bytes go to S3, so its CPU and memory
+    // must not follow the size (later phases leave RSS behind that the allocator keeps).
+    let mut uploads = Vec::new();
+    for &size in &profile.upload_sizes {
+        step(&format!(
+            "upload of {} MiB through the presigned flow",
+            size / MIB
+        ));
+        let u = uploads::upload(&http, &base, &session.token, &proc, size).await?;
+        eprintln!(
+            "    API CPU {:.2} ms, RSS {:.1} MiB (peak {:.1}), PUTs {:.2} s",
+            u.api_cpu.sched.as_secs_f64() * 1e3,
+            procfs::mib(u.rss_after),
+            procfs::mib(u.peak_rss),
+            u.transfer.as_secs_f64()
+        );
+        uploads.push(u);
+    }
+
     let create_body =
         format!(r#"{{"title":"bench","content_type":"video/mp4","size_bytes":{MIB}}}"#);
     let cases = [
@@ -369,19 +393,30 @@ async fn run() -> Result<()> {
             )
             .await?;
 
-            let before = proc.cpu()?;
-            let api_sample = oha.run(&load(requests), profile.run_limit).await?;
-            let api_cpu = proc.cpu()?.since(&before, proc.clock_ticks());
-            let before = me.cpu()?;
-            let bare_sample = measure(
-                bare.clone(),
-                op.clone(),
-                requests,
-                clients,
-                profile.run_limit,
-            )
-            .await?;
-            let bare_cpu = me.cpu()?.since(&before, me.clock_ticks());
+            // Alternate API and bare runs so that whatever else the machine is doing falls on
+            // both sides alike; each side's numbers are the medians over the rounds.
+            let per_round = (requests / profile.rounds).max(clients);
+            let (mut api_rounds, mut bare_rounds) = (Vec::new(), Vec::new());
+            let (mut api_cpu, mut bare_cpu) = (CpuSpent::default(), CpuSpent::default());
+            for _ in 0..profile.rounds {
+                let before = proc.cpu()?;
+                api_rounds.push(oha.run(&load(per_round), profile.run_limit).await?);
+                api_cpu += proc.cpu()?.since(&before, proc.clock_ticks());
+                let before = me.cpu()?;
+                bare_rounds.push(
+                    measure(
+                        bare.clone(),
+                        op.clone(),
+                        per_round,
+                        clients,
+                        profile.run_limit,
+                    )
+                    .await?,
+                );
+                bare_cpu += me.cpu()?.since(&before, me.clock_ticks());
+            }
+            let api_sample = stats::combine(&api_rounds);
+            let bare_sample = stats::combine(&bare_rounds);
             let row = Row {
                 endpoint: case.endpoint,
                 bare_op: case.bare_op,
@@ -433,23 +468,6 @@ async fn run() -> Result<()> {
         max_sockets,
     };
 
-    // 3. Uploads: the bytes go to S3, so the API's CPU and memory must not follow the size.
-    let mut uploads = Vec::new();
-    for &size in &profile.upload_sizes {
-        step(&format!(
-            "upload of {} MiB through the presigned flow",
-            size / MIB
-        ));
-        let u = uploads::upload(&http, &base, &session.token, &proc, size).await?;
-        eprintln!(
-            "    API CPU {:.2} ms, RSS {:.1} MiB (peak {:.1}), PUTs {:.2} s",
-            u.api_cpu.sched.as_secs_f64() * 1e3,
-            procfs::mib(u.rss_after),
-            procfs::mib(u.peak_rss),
-            u.transfer.as_secs_f64()
-        );
-        uploads.push(u);
-    }
     api.stop().await;
 
     let report = Report {

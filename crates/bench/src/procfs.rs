@@ -22,12 +22,19 @@ pub struct Cpu {
 }
 
 /// CPU time spent between two snapshots.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct CpuSpent {
     /// From `/proc/<pid>/stat` (10 ms resolution).
     pub stat: Duration,
     /// From the threads' `schedstat` (ns resolution).
     pub sched: Duration,
+}
+
+impl std::ops::AddAssign for CpuSpent {
+    fn add_assign(&mut self, other: Self) {
+        self.stat += other.stat;
+        self.sched += other.sched;
+    }
 }
 
 impl CpuSpent {

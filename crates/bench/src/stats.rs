@@ -31,6 +31,21 @@ pub fn sample(mut latencies: Vec<Duration>, elapsed: Duration) -> Sample {
     }
 }
 
+/// Several rounds of the same run as one: requests added up, rates and percentiles the medians
+/// of the rounds' (robust against one round disturbed by something else on the machine).
+pub fn combine(rounds: &[Sample]) -> Sample {
+    let mid = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or_default()
+    };
+    Sample {
+        requests: rounds.iter().map(|r| r.requests).sum(),
+        rps: mid(rounds.iter().map(|r| r.rps).collect()),
+        p50: median(rounds.iter().map(|r| r.p50).collect()),
+        p99: median(rounds.iter().map(|r| r.p99).collect()),
+    }
+}
+
 /// The median of a few numbers (e.g. start-up times).
 pub fn median(mut values: Vec<Duration>) -> Duration {
     values.sort_unstable();
@@ -48,6 +63,20 @@ mod tests {
         assert_eq!(percentile(&v, 0.99), Duration::from_millis(99));
         assert_eq!(percentile(&v[..1], 0.99), Duration::from_millis(1));
         assert_eq!(percentile(&[], 0.5), Duration::ZERO);
+    }
+
+    #[test]
+    fn rounds_combine_to_medians() {
+        let r = |ms| Sample {
+            requests: 10,
+            rps: f64::from(ms),
+            p50: Duration::from_millis(u64::from(ms)),
+            p99: Duration::from_millis(u64::from(ms) * 2),
+        };
+        let c = combine(&[r(1), r(9), r(2)]);
+        assert_eq!(c.requests, 30);
+        assert_eq!(c.p50, Duration::from_millis(2));
+        assert!((c.rps - 2.0).abs() < 1e-9);
     }
 
     #[test]

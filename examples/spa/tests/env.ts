@@ -16,11 +16,12 @@ export const SANDBOX_URL = need("SANDBOX_URL");
 export const STORAGE_URL = need("STORAGE_URL");
 export const ARTIFACTS_DIR = process.env.ARTIFACTS_DIR ?? join(process.cwd(), "artifacts");
 
-/** Saves a full-page screenshot as a test artifact (examples/spa/artifacts/NAME.png). */
-export async function saveScreenshot(page: Page, name: string): Promise<string> {
+/** Saves a screenshot as a test artifact (examples/spa/artifacts/NAME.png): the whole page, or
+ * only what is in view. */
+export async function saveScreenshot(page: Page, name: string, opts: { fullPage?: boolean } = {}): Promise<string> {
   mkdirSync(ARTIFACTS_DIR, { recursive: true });
   const path = join(ARTIFACTS_DIR, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage: opts.fullPage ?? true });
   return path;
 }
 

@@ -137,6 +137,18 @@ test("the SPA's whole flow: sign in, upload to S3, publish, page, delete, export
   await page.locator("#page-size").selectOption("5");
   await expect(page.getByTestId("video-row")).toHaveCount(3);
 
+  // --- An expired access cookie (the browser drops it after ~15 minutes): the SPA's next call
+  // gets 401, refreshes once with the refresh cookie and X-CSRF-Token, and retries.
+  const before = (await context.cookies()).find((c) => c.name === "postiqo_refresh")!.value;
+  await context.clearCookies({ name: "postiqo_access" });
+  const refreshed = page.waitForResponse((r) => r.url().endsWith("/v1/auth/refresh") && r.request().method() === "POST");
+  await page.getByRole("button", { name: "Reload" }).click();
+  expect((await refreshed).status()).toBe(200);
+  await expect(page.getByTestId("video-row")).toHaveCount(3);
+  const after = await context.cookies();
+  expect(after.find((c) => c.name === "postiqo_access")).toBeTruthy();
+  expect(after.find((c) => c.name === "postiqo_refresh")!.value, "refresh token rotated").not.toBe(before);
+
   // --- Delete (the SPA asks first; the dialog is accepted)
   await row(page, `Third clip ${run}`).getByRole("button", { name: "Delete" }).click();
   await expect(page.locator("#notice")).toContainText(`Deleted “Third clip ${run}”`);

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AuthenticatedUser;
+use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
 use crate::routes::videos::dto::VideoResponse;
 use crate::services::publish::Idempotent;
@@ -97,6 +98,9 @@ pub async fn publish_video(
     id: web::Path<String>,
     body: web::Json<PublishRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check(Limit::Publish, client_ip(&req), Some(user.user_id))?;
     let id = super::videos::parse_id(&id)?;
     let key = idempotency_key(&req)?;
     let b = body.into_inner();

@@ -182,3 +182,89 @@ impl From<DisconnectOutcome> for DisconnectResponse {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone;
+    use postiqo_storage::{AccountRecords, StoredTokens};
+
+    use super::*;
+    use postiqo_domain::User;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + secs, 0)
+            .single()
+            .expect("time")
+    }
+
+    #[test]
+    fn the_export_has_no_room_for_secrets() {
+        let id = UserId::new_v7(1, [1; 10]);
+        let current = SessionId::from_random([2; 16]);
+        let other = SessionId::from_random([3; 16]);
+        let session = |sid: &SessionId| Session {
+            id: sid.clone(),
+            user: id,
+            created_at: at(0),
+            last_used_at: at(1),
+            user_agent: Some("ua/1".into()),
+            expires_at: at(100),
+            refresh_hash: format!("refresh-hash-{sid}"),
+            used_hashes: vec![format!("used-hash-{sid}")],
+        };
+        let user = User {
+            id,
+            open_id: "open-1".into(),
+            username: Some("alice".into()),
+            display_name: None,
+            avatar_url: None,
+            scopes: vec!["user.info.basic".into(), "video.publish".into()],
+            tiktok: TikTokLink::Connected,
+            created_at: at(0),
+            updated_at: at(0),
+            deletion_requested_at: None,
+        };
+        let export = AccountExport {
+            exported_at: at(5),
+            user: user.clone(),
+            records: AccountRecords {
+                profile: Some(user),
+                tokens: Some(StoredTokens {
+                    key_id: "k1".into(),
+                    access_ciphertext: "sealed-access-token".into(),
+                    refresh_ciphertext: "sealed-refresh-token".into(),
+                    access_expires_at: at(7200),
+                    refresh_expires_at: at(86400),
+                    scopes: vec!["video.publish".into()],
+                    version: 3,
+                    lease_until: None,
+                }),
+                sessions: vec![session(&current), session(&other)],
+                videos: vec![],
+                other: BTreeMap::from([("idempotency".to_owned(), 2)]),
+            },
+        };
+        let doc = ExportDocument::new(export, "bucket", &current);
+        let json = serde_json::to_string(&doc).expect("serialize");
+        for secret in [
+            "sealed-access-token",
+            "sealed-refresh-token",
+            "refresh-hash",
+            "used-hash",
+            current.as_str(),
+            other.as_str(),
+        ] {
+            assert!(!json.contains(secret), "{secret} leaked: {json}");
+        }
+        assert!(doc.tiktok.connected);
+        assert_eq!(doc.sessions.iter().filter(|s| s.current).count(), 1);
+        assert_eq!(doc.other_records[0].count, 2);
+        assert_eq!(doc.storage.prefix, format!("users/{id}/"));
+        assert!(
+            doc.content_disposition()
+                .starts_with(&format!("attachment; filename=\"postiqo-export-{id}-"))
+        );
+    }
+}

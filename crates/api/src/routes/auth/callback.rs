@@ -3,6 +3,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::dto::CallbackQuery;
 use crate::auth::cookies;
+use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
 use crate::services::auth::{CallbackParams, LoginOutcome};
 use crate::startup::AppState;
@@ -21,6 +22,7 @@ use crate::startup::AppState;
     responses(
         (status = 302, description = "Back to return_to, signed in or with ?error="),
         (status = 400, description = "Unknown, used or expired state", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-ins from this client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage failed before a safe return_to was known", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -30,6 +32,9 @@ pub async fn callback(
     req: HttpRequest,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check(Limit::SignIn, client_ip(&req), None)?;
     let q = query.into_inner();
     let params = CallbackParams {
         code: q.code,

@@ -3,6 +3,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::dto::{LoginModeParam, LoginQuery};
 use crate::auth::cookies;
+use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ProblemDetails};
 use crate::services::auth::LoginMode;
 use crate::startup::AppState;
@@ -18,6 +19,7 @@ use crate::startup::AppState;
     responses(
         (status = 302, description = "Redirect to TikTok's consent page"),
         (status = 400, description = "return_to not on an allowed origin, or bad query", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-ins from this client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "mode=code without a valid code_challenge", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     )
@@ -28,6 +30,9 @@ pub async fn login(
     req: HttpRequest,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check(Limit::SignIn, client_ip(&req), None)?;
     let query = query.into_inner();
     let mode = match query.mode.unwrap_or(LoginModeParam::Cookie) {
         LoginModeParam::Cookie => LoginMode::Cookie,

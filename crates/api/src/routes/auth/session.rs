@@ -5,6 +5,7 @@ use super::dto::{
 };
 use crate::auth::{AuthenticatedUser, cookies, extractor_csrf};
 use crate::extract::serde_error;
+use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
 use crate::services::AuthService;
 use crate::startup::AppState;
@@ -24,6 +25,7 @@ use crate::startup::AppState;
         (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Invalid body", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-ins from this client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -33,6 +35,9 @@ pub async fn token(
     req: HttpRequest,
     body: web::Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check(Limit::SignIn, client_ip(&req), None)?;
     let TokenRequest::AuthorizationCode {
         code,
         code_verifier,
@@ -66,6 +71,7 @@ pub async fn token(
         (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Invalid body", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "Too many refreshes from this client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -75,6 +81,9 @@ pub async fn refresh(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check(Limit::SignIn, client_ip(&req), None)?;
     let parsed: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RefreshRequest::default()
     } else {

@@ -3,6 +3,7 @@ use actix_web::{HttpResponse, post, web};
 use super::dto::{CreateVideoRequest, CreateVideoResponse, UploadResponse, VideoResponse};
 use crate::auth::AuthenticatedUser;
 use crate::extract::field_error;
+use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ProblemDetails};
 use crate::services::videos::NewVideo;
 use crate::startup::AppState;
@@ -23,6 +24,7 @@ use crate::startup::AppState;
         (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Invalid title, content type or size", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "Too many videos created; see Retry-After", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer_auth" = []))
@@ -31,8 +33,12 @@ use crate::startup::AppState;
 pub async fn create_video(
     state: web::Data<AppState>,
     user: AuthenticatedUser,
+    req: actix_web::HttpRequest,
     body: web::Json<CreateVideoRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check(Limit::CreateVideo, client_ip(&req), Some(user.user_id))?;
     let body = body.into_inner();
     let new = NewVideo {
         title: postiqo_domain::Title::parse(body.title).map_err(|e| field_error("title", e))?,
