@@ -625,7 +625,10 @@ impl Settings {
         let per_min = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
             let v: u32 = r.parse(var, default, "a whole number of requests per minute")?;
             if v == 0 {
-                return Err(err(var, "must be at least 1 (use POSTIQO_RATE_LIMIT=off to disable)"));
+                return Err(err(
+                    var,
+                    "must be at least 1 (use POSTIQO_RATE_LIMIT=off to disable)",
+                ));
             }
             Ok(v)
         };

@@ -59,7 +59,11 @@ impl Limits {
         }
     }
 
-    fn verdict<K: std::hash::Hash + Eq + Clone>(&self, limiter: &Keyed<K>, key: &K) -> Result<(), ApiError> {
+    fn verdict<K: std::hash::Hash + Eq + Clone>(
+        &self,
+        limiter: &Keyed<K>,
+        key: &K,
+    ) -> Result<(), ApiError> {
         match limiter.check_key(key) {
             Ok(()) => Ok(()),
             Err(not_until) => {
@@ -72,7 +76,12 @@ impl Limits {
     }
 
     /// Checks (and counts) one request. `user` is `None` before sign-in.
-    pub fn check(&self, limit: Limit, ip: Option<IpAddr>, user: Option<UserId>) -> Result<(), ApiError> {
+    pub fn check(
+        &self,
+        limit: Limit,
+        ip: Option<IpAddr>,
+        user: Option<UserId>,
+    ) -> Result<(), ApiError> {
         if !self.enabled {
             return Ok(());
         }
@@ -128,14 +137,22 @@ mod tests {
         let other: IpAddr = [127, 0, 0, 2].into();
         assert!(l.check(Limit::SignIn, Some(ip), None).is_ok());
         assert!(l.check(Limit::SignIn, Some(ip), None).is_ok());
-        let err = l.check(Limit::SignIn, Some(ip), None).expect_err("third is over");
+        let err = l
+            .check(Limit::SignIn, Some(ip), None)
+            .expect_err("third is over");
         assert_eq!(err.code, ErrorCode::RateLimited);
         assert!(err.retry_after.unwrap_or(0) >= 1);
-        assert!(l.check(Limit::SignIn, Some(other), None).is_ok(), "other clients unaffected");
+        assert!(
+            l.check(Limit::SignIn, Some(other), None).is_ok(),
+            "other clients unaffected"
+        );
 
         let u = UserId::new_v7(1, [1; 10]);
         assert!(l.check(Limit::Publish, Some(ip), Some(u)).is_ok());
-        assert!(l.check(Limit::Publish, Some(other), Some(u)).is_err(), "per user, whatever the IP");
+        assert!(
+            l.check(Limit::Publish, Some(other), Some(u)).is_err(),
+            "per user, whatever the IP"
+        );
     }
 
     #[test]

@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn rounds_combine_to_medians() {
-        let r = |ms| Sample {
+        let r = |ms: u32| Sample {
             requests: 10,
             rps: f64::from(ms),
             p50: Duration::from_millis(u64::from(ms)),

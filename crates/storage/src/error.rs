@@ -115,3 +115,16 @@ where
         Class::Other => BlobError::Backend(Box::new(err)),
     }
 }
+
+/// Like [`repo_error`], but a failed condition is [`RepoError::Conflict`]: the record changed
+/// (or exists, or is missing) against the write's expectation.
+pub(crate) fn conditional<E>(err: SdkError<E, HttpResponse>) -> RepoError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    if service_code(&err) == Some("ConditionalCheckFailedException") {
+        RepoError::Conflict
+    } else {
+        repo_error(err)
+    }
+}

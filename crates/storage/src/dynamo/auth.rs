@@ -11,7 +11,7 @@ use tracing::instrument;
 
 use super::item::{Item, get_n, get_s, n, parse_time, s};
 use super::keys::{self, DELETION_REQUESTED_AT, EXPIRES_AT, PK, SK};
-use crate::error::{repo_error, service_code};
+use crate::error::{conditional, repo_error, service_code};
 use crate::{OneTimeStore, RepoError, SessionRepository, StoredTokens, TokenVault, UserRepository};
 
 /// A profile exists and its account is not being deleted. Whole-profile writes use it, so a
@@ -30,20 +30,11 @@ impl DynamoAuth {
     }
 
     fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
-        HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+        super::item::key(pk, sk)
     }
 
     async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, RepoError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(repo_error)?;
-        Ok(out.item)
+        super::item::get_item(&self.client, &self.table, pk, sk).await
     }
 
     fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, RepoError> {
@@ -69,19 +60,6 @@ impl DynamoAuth {
             }
             Err(e) => Err(repo_error(e)),
         }
-    }
-}
-
-fn conditional<E>(
-    err: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> RepoError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    if service_code(&err) == Some("ConditionalCheckFailedException") {
-        RepoError::Conflict
-    } else {
-        repo_error(err)
     }
 }
 

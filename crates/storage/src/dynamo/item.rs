@@ -15,6 +15,32 @@ use crate::RepoError;
 
 pub type Item = HashMap<String, AttributeValue>;
 
+/// A primary key.
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(pk.into())),
+        (SK.to_owned(), AttributeValue::S(sk.into())),
+    ])
+}
+
+/// A consistent read of one item.
+pub async fn get_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: impl Into<String>,
+    sk: impl Into<String>,
+) -> Result<Option<Item>, RepoError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(pk, sk)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(crate::error::repo_error)?;
+    Ok(out.item)
+}
+
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }

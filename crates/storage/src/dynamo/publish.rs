@@ -101,7 +101,7 @@ impl DynamoPublish {
     }
 
     fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {
-        HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+        super::item::key(pk, sk)
     }
 
     fn put(
@@ -122,16 +122,7 @@ impl DynamoPublish {
     }
 
     async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, RepoError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(repo_error)?;
-        Ok(out.item)
+        super::item::get_item(&self.client, &self.table, pk, sk).await
     }
 }
 

@@ -9,7 +9,7 @@ use tracing::instrument;
 
 use super::item::{Item, is_expired, item_to_video, video_to_item};
 use super::keys::{self, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, PK, SK};
-use crate::error::{repo_error, service_code};
+use crate::error::{conditional, repo_error};
 use crate::{RepoError, VideoPage, VideoQuery, VideoRepository};
 
 /// Videos in the single table: `PK = USER#<owner>`, `SK = VIDEO#<id>`. Keys always start from
@@ -26,23 +26,7 @@ impl DynamoVideos {
     }
 
     fn key(owner: UserId, id: VideoId) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            (PK.to_owned(), AttributeValue::S(keys::user_pk(owner))),
-            (SK.to_owned(), AttributeValue::S(keys::video_sk(id))),
-        ])
-    }
-}
-
-fn conditional<E>(
-    err: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> RepoError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    if service_code(&err) == Some("ConditionalCheckFailedException") {
-        RepoError::Conflict
-    } else {
-        repo_error(err)
+        super::item::key(keys::user_pk(owner), keys::video_sk(id))
     }
 }
 

@@ -1093,6 +1093,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Too many refreshes from this client */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description Storage unavailable */
             503: {
                 headers: {
@@ -1128,6 +1137,15 @@ export interface operations {
             };
             /** @description Unknown, used or expired state */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too many sign-ins from this client */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1237,6 +1255,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Too many sign-ins from this client */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description Storage unavailable */
             503: {
                 headers: {
@@ -1299,6 +1326,15 @@ export interface operations {
             };
             /** @description Invalid body */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too many sign-ins from this client */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1746,6 +1782,15 @@ export interface operations {
             };
             /** @description Invalid title, content type or size */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too many videos created; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -32,9 +32,7 @@ pub async fn callback(
     req: HttpRequest,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .limits
-        .check(Limit::SignIn, client_ip(&req), None)?;
+    state.limits.check(Limit::SignIn, client_ip(&req), None)?;
     let q = query.into_inner();
     let params = CallbackParams {
         code: q.code,

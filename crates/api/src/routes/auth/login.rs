@@ -30,9 +30,7 @@ pub async fn login(
     req: HttpRequest,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .limits
-        .check(Limit::SignIn, client_ip(&req), None)?;
+    state.limits.check(Limit::SignIn, client_ip(&req), None)?;
     let query = query.into_inner();
     let mode = match query.mode.unwrap_or(LoginModeParam::Cookie) {
         LoginModeParam::Cookie => LoginMode::Cookie,

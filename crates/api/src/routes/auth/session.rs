@@ -35,9 +35,7 @@ pub async fn token(
     req: HttpRequest,
     body: web::Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .limits
-        .check(Limit::SignIn, client_ip(&req), None)?;
+    state.limits.check(Limit::SignIn, client_ip(&req), None)?;
     let TokenRequest::AuthorizationCode {
         code,
         code_verifier,
@@ -81,9 +79,7 @@ pub async fn refresh(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .limits
-        .check(Limit::SignIn, client_ip(&req), None)?;
+    state.limits.check(Limit::SignIn, client_ip(&req), None)?;
     let parsed: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RefreshRequest::default()
     } else {
