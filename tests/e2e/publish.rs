@@ -549,3 +549,63 @@ fn hmac_sha256_hex(key: &str, msg: &str) -> String {
     mac.update(msg.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
+
+#[tokio::test]
+async fn the_verification_file_is_served_where_tiktok_looks() {
+    let app = TestApp::spawn().await;
+    let dir = std::env::temp_dir().join(format!("postiqo-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tiktokAbC123xyz.txt");
+    std::fs::write(&file, "tiktok-developers-site-verification=abc123").unwrap();
+    let out = std::process::Command::new(postiqo_e2e::bin_path("postiqo-api"))
+        .arg("tiktok-verification-file")
+        .arg(&file)
+        .env("POSTIQO_TABLE", &app.table)
+        .env("POSTIQO_BUCKET", &app.bucket)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res = app
+        .http
+        .get(app.url("/v1/media/tiktokAbC123xyz.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.text().await.unwrap(),
+        "tiktok-developers-site-verification=abc123"
+    );
+    // Other names under the prefix are tokens, and forged ones are refused.
+    let res = app
+        .http
+        .get(app.url("/v1/media/tiktokOther.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = app
+        .http
+        .get(app.url("/v1/media/eyJ1IjoieCJ9.forged"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let bad = dir.join("evil.txt");
+    std::fs::write(&bad, "x").unwrap();
+    let out = std::process::Command::new(postiqo_e2e::bin_path("postiqo-api"))
+        .arg("tiktok-verification-file")
+        .arg(&bad)
+        .env("POSTIQO_TABLE", &app.table)
+        .env("POSTIQO_BUCKET", &app.bucket)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "only TikTok-shaped names are published"
+    );
+}

@@ -46,7 +46,7 @@ VIDEO_ID_OPS = {
 SEED_UPLOADED = 3
 SEED_PENDING = 1
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _shared: dict[str, object] = {}
 _counts: collections.Counter[str] = collections.Counter()
 _statuses: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
@@ -175,11 +175,26 @@ def map_path_parameters(context, path_parameters):
     return path_parameters
 
 
+# TikTok's webhook envelope as the document describes it.
+_WEBHOOK_FIELDS = {"client_key": str, "event": str, "create_time": int, "user_openid": str, "content": str}
+
+
+def _is_envelope(body) -> bool:
+    return isinstance(body, dict) and all(
+        isinstance(body.get(k), t) and not isinstance(body.get(k), bool)
+        for k, t in _WEBHOOK_FIELDS.items()
+    )
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    """Signs half of the webhook bodies correctly, so the event parser behind the signature
-    check is fuzzed too (a signed body we cannot read must still be a calm 200)."""
-    if _op_id(context) != "webhooks.tiktok" or isinstance(case.body, (bytes, bytearray)):
+    """Signs half of the schema-valid webhook bodies correctly, so the event parser behind the
+    signature check is fuzzed too (a signed body we cannot act on must still be a calm 200).
+    Cases testing a missing header or an invalid body are left as generated: those must be 401.
+    """
+    if _op_id(context) != "webhooks.tiktok" or not _is_envelope(case.body):
+        return
+    if not any(k.lower() == "tiktok-signature" for k in (case.headers or {})):
         return
     try:
         raw = json.dumps(case.body, allow_nan=False).encode()
@@ -189,7 +204,8 @@ def before_call(context, case, kwargs):
         return
     t = str(int(time.time()))
     mac = hmac.new(SECRET, t.encode() + b"." + raw, hashlib.sha256).hexdigest()
-    case.headers = case.headers or {}
+    for k in [k for k in case.headers if k.lower() == "tiktok-signature"]:
+        del case.headers[k]
     case.headers["TikTok-Signature"] = f"t={t},s={mac}"
     with _lock:
         _counts["signed webhooks"] += 1

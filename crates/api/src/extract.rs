@@ -89,3 +89,81 @@ pub fn field_error(field: &str, message: impl ToString) -> ApiError {
         message: message.to_string(),
     }])
 }
+
+/// Integers that JSON also lets a client write with a zero fraction (`500.0`). JSON Schema's
+/// `integer` (what our document promises) includes them, serde's integer types refuse them.
+/// Fractions, negatives and values out of range are still refused (422 `invalid_body`).
+pub mod integral {
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    fn whole<E: Error>(n: &serde_json::Number, max: u64) -> Result<u64, E> {
+        let value = match n.as_u64() {
+            Some(v) => Some(v),
+            None => n
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= max as f64)
+                // In range and whole (checked just above), so the cast is exact.
+                .map(|f| f as u64),
+        };
+        value
+            .filter(|v| *v <= max)
+            .ok_or_else(|| E::custom(format!("invalid value: {n}, expected an integer from 0 to {max}")))
+    }
+
+    pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        whole(&serde_json::Number::deserialize(d)?, u64::MAX)
+    }
+
+    pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let v = whole(&serde_json::Number::deserialize(d)?, u64::from(u32::MAX))?;
+        u32::try_from(v).map_err(D::Error::custom)
+    }
+
+    pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        match Option::<serde_json::Number>::deserialize(d)? {
+            None => Ok(None),
+            Some(n) => {
+                let v = whole(&n, u64::from(u32::MAX))?;
+                u32::try_from(v).map(Some).map_err(D::Error::custom)
+            }
+        }
+    }
+
+    pub fn vec_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u32>, D::Error> {
+        Vec::<serde_json::Number>::deserialize(d)?
+            .iter()
+            .map(|n| {
+                let v = whole(n, u64::from(u32::MAX))?;
+                u32::try_from(v).map_err(D::Error::custom)
+            })
+            .collect()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(serde::Deserialize)]
+        struct T {
+            #[serde(deserialize_with = "super::u32")]
+            n: u32,
+            #[serde(default, deserialize_with = "super::opt_u32")]
+            o: Option<u32>,
+        }
+
+        fn parse(s: &str) -> Option<(u32, Option<u32>)> {
+            serde_json::from_str::<T>(s).ok().map(|t| (t.n, t.o))
+        }
+
+        #[test]
+        fn whole_numbers_in_either_spelling_and_nothing_else() {
+            assert_eq!(parse(r#"{"n": 5}"#), Some((5, None)));
+            assert_eq!(parse(r#"{"n": 5.0, "o": 7.0}"#), Some((5, Some(7))));
+            assert_eq!(parse(r#"{"n": 1, "o": null}"#), Some((1, None)));
+            assert_eq!(parse(r#"{"n": 5.5}"#), None);
+            assert_eq!(parse(r#"{"n": -1}"#), None);
+            assert_eq!(parse(r#"{"n": -1.0}"#), None);
+            assert_eq!(parse(r#"{"n": 4294967296}"#), None);
+            assert_eq!(parse(r#"{"n": 1e300}"#), None);
+            assert_eq!(parse(r#"{"n": "5"}"#), None);
+        }
+    }
+}

@@ -10,6 +10,8 @@ const USAGE: &str = "usage: postiqo-api [serve|worker|bootstrap|openapi]
   serve      run the HTTP API, with the publish worker unless POSTIQO_WORKER=off (default)
   worker     run only the publish worker (no HTTP)
   bootstrap  create the DynamoDB table and the S3 bucket (idempotent)
+  tiktok-verification-file FILE
+             publish TikTok's URL-prefix verification file at {POSTIQO_PUBLIC_URL}/v1/media/FILE
   openapi    print the OpenAPI document";
 
 /// One line on stderr, then a non-zero exit: what operators see when start-up fails.
@@ -25,6 +27,10 @@ async fn main() -> ExitCode {
         None | Some("serve") => serve().await,
         Some("bootstrap") => run_bootstrap().await,
         Some("worker") => run_worker().await,
+        Some("tiktok-verification-file") => match std::env::args().nth(2) {
+            Some(path) => put_verification_file(&path).await,
+            None => fail("tiktok-verification-file needs the path of the file TikTok gave you"),
+        },
         Some("openapi") => match openapi::document_json() {
             Ok(json) => {
                 print!("{json}");
@@ -93,6 +99,52 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// Uploads TikTok's verification file where the media proxy serves it, so the URL prefix
+/// `{POSTIQO_PUBLIC_URL}/v1/media/` can be verified in TikTok's developer portal.
+async fn put_verification_file(path: &str) -> ExitCode {
+    let settings = match StorageSettings::from_env(&ProcessEnv) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let name = std::path::Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    if !postiqo_api::routes::media::is_verification_file(&name) {
+        return fail("the file must be named like TikTok's: tiktok<letters and digits>.txt");
+    }
+    let body = match std::fs::read(path) {
+        Ok(b) if b.len() <= 4096 => b,
+        Ok(_) => {
+            return fail("the file is larger than 4 KiB; is it really TikTok's verification file?");
+        }
+        Err(e) => return fail(format_args!("cannot read {path}: {e}")),
+    };
+    let sdk = postiqo_storage::sdk_config().await;
+    let storage = postiqo_storage::connect(&sdk, &settings.storage);
+    match storage
+        .blobs
+        .put_site_file(
+            &format!("tiktok-verification/{name}"),
+            body,
+            "text/plain; charset=utf-8",
+        )
+        .await
+    {
+        Ok(()) => {
+            let base = std::env::var("POSTIQO_PUBLIC_URL")
+                .unwrap_or_else(|_| "<POSTIQO_PUBLIC_URL>".into());
+            println!(
+                "TikTok will find it at {}/v1/media/{name}",
+                base.trim_end_matches('/')
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format_args!("upload failed: {e}")),
     }
 }
 

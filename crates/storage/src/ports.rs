@@ -159,6 +159,17 @@ pub trait BlobStore: Send + Sync + 'static {
         expires_in: Duration,
     ) -> Result<PresignedRequest, BlobError>;
 
+    /// Stores a small site file (e.g. TikTok's domain-verification file) under `site/`.
+    async fn put_site_file(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), BlobError>;
+
+    /// A site file stored with [`Self::put_site_file`], if any.
+    async fn get_site_file(&self, name: &str) -> Result<Option<Vec<u8>>, BlobError>;
+
     /// Streams the object (or the byte range, in HTTP `Range` syntax) without buffering it.
     async fn open_stream(
         &self,

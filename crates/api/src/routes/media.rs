@@ -11,6 +11,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(media);
 }
 
+/// The shape of TikTok's verification file names (`tiktok<letters and digits>.txt`).
+pub fn is_verification_file(name: &str) -> bool {
+    name.strip_prefix("tiktok")
+        .and_then(|rest| rest.strip_suffix(".txt"))
+        .is_some_and(|mid| {
+            (1..=64).contains(&mid.len()) && mid.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
 /// A single `bytes=` range, as S3 accepts it; anything else is ignored (whole object).
 fn sane_range(req: &HttpRequest) -> Option<String> {
     let raw = req.headers().get(header::RANGE)?.to_str().ok()?;
@@ -35,7 +44,7 @@ fn sane_range(req: &HttpRequest) -> Option<String> {
         ("Range" = Option<String>, Header, description = "Optional single byte range, e.g. bytes=0-1023"),
     ),
     responses(
-        (status = 200, description = "The whole video", content_type = "video/mp4"),
+        (status = 200, description = "The whole video (or, for `tiktok<id>.txt`, TikTok's URL-prefix verification file)", content_type = "video/mp4"),
         (status = 206, description = "The requested range", content_type = "video/mp4"),
         (status = 404, description = "Unknown or expired token, or no such video", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
@@ -47,6 +56,16 @@ pub async fn media(
     req: HttpRequest,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    // TikTok's URL-prefix verification file sits under the same prefix as the media it covers.
+    if is_verification_file(&token) {
+        let name = format!("tiktok-verification/{token}");
+        return match state.storage.blobs.get_site_file(&name).await? {
+            Some(body) => Ok(HttpResponse::Ok()
+                .content_type("text/plain; charset=utf-8")
+                .body(body)),
+            None => Err(ApiError::new(ErrorCode::MediaNotFound)),
+        };
+    }
     let (owner, video) = state
         .publish
         .media()

@@ -33,6 +33,7 @@ pub struct PublishRequest {
     #[serde(default)]
     pub disable_stitch: bool,
     /// Frame to use as the cover, in milliseconds.
+    #[serde(default, deserialize_with = "crate::extract::integral::opt_u32")]
     pub video_cover_timestamp_ms: Option<u32>,
     /// Paid partnership (a third-party brand). Cannot be combined with `SELF_ONLY`.
     #[serde(default)]
@@ -71,7 +72,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
     operation_id = "videos.publish",
     params(
         ("id" = String, Path, description = "Video id"),
-        ("Idempotency-Key" = String, Header, description = "Unique per publish intent, 1-255 visible ASCII characters"),
+        ("Idempotency-Key" = String, Header, description = "Unique per publish intent, 1-255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$"),
     ),
     request_body = PublishRequest,
     responses(

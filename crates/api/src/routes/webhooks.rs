@@ -14,6 +14,21 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(tiktok_webhook);
 }
 
+/// TikTok's webhook envelope, for the document only: the handler verifies the raw bytes before
+/// reading anything, and a signed body it cannot read is acknowledged (200) and ignored.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TikTokWebhook {
+    pub client_key: String,
+    /// e.g. `post.publish.complete`, `post.publish.failed`, `authorization.removed`.
+    pub event: String,
+    /// Unix seconds.
+    pub create_time: i64,
+    pub user_openid: String,
+    /// The event's details: a JSON document serialized as a string.
+    pub content: String,
+}
+
 /// Receive a TikTok webhook.
 ///
 /// The `TikTok-Signature` header (`t=<unix>,s=<hex HMAC-SHA256>`) is checked over the raw body
@@ -24,7 +39,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[utoipa::path(
     tag = "publishing",
     operation_id = "webhooks.tiktok",
-    request_body(content = String, description = "TikTok's event JSON, verified byte for byte", content_type = "application/json"),
+    request_body(content = TikTokWebhook, description = "TikTok's event JSON, verified byte for byte", content_type = "application/json"),
     params(("TikTok-Signature" = String, Header, description = "t=<unix seconds>,s=<hex HMAC-SHA256(client_secret, t + \".\" + body)>")),
     responses(
         (status = 200, description = "Accepted"),

@@ -19,7 +19,7 @@ use postiqo_domain::{SessionId, User, UserId};
 use tracing::{instrument, warn};
 
 use super::auth::{item_session, item_tokens, item_user};
-use super::item::{Item, get_s, is_expired, item_to_video, s};
+use super::item::{Item, get_item, get_s, is_expired, item_to_video, key, s};
 use super::keys::{self, DELETION_REQUESTED_AT, PK, SK};
 use crate::error::{repo_error, service_code};
 use crate::{AccountRecords, AccountStore, RepoError};
@@ -38,10 +38,6 @@ pub struct DynamoAccounts {
 }
 
 type Key = HashMap<String, AttributeValue>;
-
-fn key(pk: String, sk: &str) -> Key {
-    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
-}
 
 fn sort_key(item: &Item) -> Result<&str, RepoError> {
     get_s(item, SK)
@@ -155,17 +151,14 @@ impl DynamoAccounts {
 
     /// Whether the identity of `open_id` still names `user`.
     async fn identity_is(&self, open_id: &str, user: UserId) -> Result<bool, RepoError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::identity_pk(open_id), keys::IDENTITY_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(repo_error)?;
-        Ok(out
-            .item
+        let identity = get_item(
+            &self.client,
+            &self.table,
+            keys::identity_pk(open_id),
+            keys::IDENTITY_SK,
+        )
+        .await?;
+        Ok(identity
             .as_ref()
             .and_then(|i| get_s(i, "user_id").ok())
             .is_some_and(|id| id == user.to_string()))

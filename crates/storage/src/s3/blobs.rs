@@ -16,6 +16,9 @@ use crate::{
     BlobError, BlobStore, CompletedPart, ObjectMeta, ObjectStream, PresignedRequest, StorageConfig,
 };
 
+/// Where small site files live: outside `users/`, so no account owns them.
+const SITE_PREFIX: &str = "site/";
+
 /// S3 adapter. Two clients because a presigned URL's signature covers the host: `client`
 /// talks to S3 from the API's network, `presigner` signs for the host browsers use.
 #[derive(Clone)]
@@ -238,6 +241,48 @@ impl BlobStore for S3Blobs {
         // A server that ignores Range would send the whole object; keep only what we asked for.
         let keep = usize::try_from(len).unwrap_or(usize::MAX).min(bytes.len());
         Ok(bytes.slice(..keep).to_vec())
+    }
+
+    #[instrument(skip(self, body))]
+    async fn put_site_file(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), BlobError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(format!("{SITE_PREFIX}{name}"))
+            .content_type(content_type)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(blob_error)?;
+        Ok(())
+    }
+
+    #[instrument(skip(self))]
+    async fn get_site_file(&self, name: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        let res = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(format!("{SITE_PREFIX}{name}"))
+            .send()
+            .await;
+        match res {
+            Ok(out) => Ok(Some(
+                out.body
+                    .collect()
+                    .await
+                    .map_err(|e| BlobError::Unavailable(Box::new(e)))?
+                    .into_bytes()
+                    .to_vec(),
+            )),
+            Err(e) if service_code(&e) == Some("NoSuchKey") => Ok(None),
+            Err(e) => Err(blob_error(e)),
+        }
     }
 
     #[instrument(skip(self), fields(key = %key))]

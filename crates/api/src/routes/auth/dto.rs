@@ -8,8 +8,10 @@ pub struct LoginQuery {
     pub return_to: String,
     /// `cookie` (default, for the SPA) or `code` (third-party clients: a one-time `code` is
     /// appended to `return_to`, to exchange at `POST /v1/auth/token`).
+    #[param(inline)]
     pub mode: Option<LoginModeParam>,
     /// With `mode=code`: base64url(SHA-256(code_verifier)), 43 characters.
+    #[param(pattern = "^[A-Za-z0-9_-]{43}$")]
     pub code_challenge: Option<String>,
 }
 

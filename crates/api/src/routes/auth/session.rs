@@ -60,7 +60,7 @@ pub async fn token(
 #[utoipa::path(
     tag = "auth",
     operation_id = "auth.refresh",
-    request_body(content = RefreshRequest, description = "Optional: bearer clients send their refresh token"),
+    request_body(content = Option<RefreshRequest>, description = "Optional: bearer clients send their refresh token"),
     responses(
         (status = 200, description = "Bearer: new tokens. Cookie: new cookies and the CSRF token", body = TokenResponse),
         (status = 400, description = "Malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),

@@ -16,18 +16,21 @@ use crate::services::videos::UploadInstructions;
 pub struct CreateVideoRequest {
     /// Caption sent to TikTok; at most 2200 UTF-16 code units, no control characters other
     /// than line breaks and tabs.
-    #[schema(max_length = 2200, example = "Morning run #running")]
+    #[schema(max_length = 2200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$", example = "Morning run #running")]
     pub title: String,
     pub content_type: ContentType,
-    /// Exact size of the file in bytes; S3 refuses an upload of any other length.
-    #[schema(minimum = 1, example = 10485760)]
+    /// Exact size of the file in bytes; S3 refuses an upload of any other length. At most
+    /// `POSTIQO_MAX_VIDEO_BYTES` (default 4 GiB, TikTok's own limit).
+    #[schema(minimum = 1, maximum = 4294967296_u64, example = 10485760)]
+    #[serde(deserialize_with = "crate::extract::integral::u64")]
     pub size_bytes: u64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateVideoRequest {
-    #[schema(max_length = 2200)]
+    /// Same rules as at creation.
+    #[schema(max_length = 2200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub title: String,
 }
 
@@ -36,9 +39,12 @@ pub struct UpdateVideoRequest {
 #[serde(deny_unknown_fields)]
 pub struct UploadedPart {
     #[validate(range(min = 1, max = 10000))]
+    #[schema(minimum = 1, maximum = 10000)]
+    #[serde(deserialize_with = "crate::extract::integral::u32")]
     pub part_number: u32,
     /// The `ETag` header S3 returned for this part's PUT.
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub etag: String,
 }
 
@@ -48,6 +54,7 @@ pub struct UploadedPart {
 #[serde(deny_unknown_fields)]
 pub struct CompleteUploadRequest {
     #[validate(length(min = 1, max = 10000), nested)]
+    #[schema(min_items = 1, max_items = 10000)]
     pub parts: Option<Vec<UploadedPart>>,
 }
 
@@ -56,6 +63,8 @@ pub struct CompleteUploadRequest {
 pub struct PartUrlsRequest {
     /// Part numbers (1-based) to presign again.
     #[validate(length(min = 1, max = 1000))]
+    #[schema(min_items = 1, max_items = 1000)]
+    #[serde(deserialize_with = "crate::extract::integral::vec_u32")]
     pub part_numbers: Vec<u32>,
 }
 

@@ -41,7 +41,7 @@ fn parse_complete_body(req: &HttpRequest, body: &[u8]) -> Result<CompleteUploadR
     tag = "videos",
     operation_id = "videos.complete_upload",
     params(("id" = String, Path, description = "Video id")),
-    request_body(content = CompleteUploadRequest, description = "`{}` for single uploads; the parts with their ETags for multipart uploads"),
+    request_body(content = Option<CompleteUploadRequest>, description = "`{}` or nothing for single uploads; the parts with their ETags for multipart uploads"),
     responses(
         (status = 200, description = "Verified; the video is UPLOADED", body = VideoResponse),
         (status = 400, description = "Malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
