@@ -105,9 +105,11 @@ pub mod integral {
                 // In range and whole (checked just above), so the cast is exact.
                 .map(|f| f as u64),
         };
-        value
-            .filter(|v| *v <= max)
-            .ok_or_else(|| E::custom(format!("invalid value: {n}, expected an integer from 0 to {max}")))
+        value.filter(|v| *v <= max).ok_or_else(|| {
+            E::custom(format!(
+                "invalid value: {n}, expected an integer from 0 to {max}"
+            ))
+        })
     }
 
     pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {

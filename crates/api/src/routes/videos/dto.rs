@@ -16,7 +16,11 @@ use crate::services::videos::UploadInstructions;
 pub struct CreateVideoRequest {
     /// Caption sent to TikTok; at most 2200 UTF-16 code units, no control characters other
     /// than line breaks and tabs.
-    #[schema(max_length = 2200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$", example = "Morning run #running")]
+    #[schema(
+        max_length = 2200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$",
+        example = "Morning run #running"
+    )]
     pub title: String,
     pub content_type: ContentType,
     /// Exact size of the file in bytes; S3 refuses an upload of any other length. At most
@@ -30,7 +34,10 @@ pub struct CreateVideoRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateVideoRequest {
     /// Same rules as at creation.
-    #[schema(max_length = 2200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
+    #[schema(
+        max_length = 2200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub title: String,
 }
 
