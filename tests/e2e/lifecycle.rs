@@ -105,6 +105,14 @@ async fn bootstrap_is_idempotent() {
             .any(|r| r.abort_incomplete_multipart_upload().is_some()),
         "a rule aborts unfinished multipart uploads"
     );
+    assert!(
+        lifecycle.rules().iter().any(|r| r.expiration().is_some()
+            && r.filter()
+                .and_then(|f| f.tag())
+                .is_some_and(|t| t.value() == "pending")),
+        "a rule expires uploads never confirmed: {:?}",
+        lifecycle.rules()
+    );
 }
 
 #[tokio::test]

@@ -26,6 +26,22 @@ async fn presigned_put_then_complete_marks_uploaded() {
         .map(|h| h["status"].clone())
         .collect();
     assert_eq!(statuses, vec![json!("PENDING"), json!("UPLOADED")]);
+    // Confirmed objects lose the "pending" tag the lifecycle rule expires.
+    let s3 = postiqo_e2e::s3_client().await;
+    let key = video["storage"]["key"].as_str().unwrap();
+    let tags = s3
+        .get_object_tagging()
+        .bucket(&app.bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<_> = tags
+        .tag_set()
+        .iter()
+        .map(|t| format!("{}={}", t.key(), t.value()))
+        .collect();
+    assert_eq!(tags, vec!["postiqo-upload=confirmed".to_owned()]);
     // Calling it again answers with the same video.
     let again: Value = app
         .complete_upload(&user, id, None)
@@ -110,6 +126,11 @@ async fn completing_early_or_with_a_non_video_keeps_it_pending() {
         .unwrap()
         .to_owned();
 
+    assert!(
+        created["upload"]["headers"]["x-amz-tagging"].is_string(),
+        "uploads are tagged pending until confirmed: {}",
+        created["upload"]
+    );
     let early = app.complete_upload(&user, id, None).await;
     assert_eq!(early.status(), 409);
     assert_eq!(

@@ -159,6 +159,10 @@ pub trait BlobStore: Send + Sync + 'static {
         expires_in: Duration,
     ) -> Result<PresignedRequest, BlobError>;
 
+    /// Marks an uploaded object as confirmed, so the bucket's lifecycle rule for unconfirmed
+    /// uploads no longer applies to it.
+    async fn mark_confirmed(&self, key: &ObjectKey) -> Result<(), BlobError>;
+
     /// Stores a small site file (e.g. TikTok's domain-verification file) under `site/`.
     async fn put_site_file(
         &self,

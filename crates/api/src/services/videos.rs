@@ -333,6 +333,10 @@ impl VideoService {
             )));
         }
 
+        // Confirm the object before the state change: if this fails the video stays PENDING
+        // and the client retries; the reverse order could leave an UPLOADED video whose
+        // object the lifecycle rule later expires.
+        self.storage.blobs.mark_confirmed(&video.object_key).await?;
         let expected = video.version;
         let next = video.complete_upload(now())?;
         match self.storage.videos.update(&next, expected, None).await {

@@ -16,6 +16,9 @@ use crate::{
     BlobError, BlobStore, CompletedPart, ObjectMeta, ObjectStream, PresignedRequest, StorageConfig,
 };
 
+/// The tag of objects not yet confirmed by upload-complete (see `bootstrap_bucket`).
+pub const PENDING_TAG: &str = "postiqo-upload=pending";
+
 /// Where small site files live: outside `users/`, so no account owns them.
 const SITE_PREFIX: &str = "site/";
 
@@ -85,6 +88,9 @@ impl BlobStore for S3Blobs {
             .content_length(
                 i64::try_from(content_length).map_err(|e| BlobError::Backend(Box::new(e)))?,
             )
+            // Signed, so the client must send it: objects start life tagged as pending, and
+            // the bucket's lifecycle rule expires those that are never confirmed.
+            .tagging(PENDING_TAG)
             .presigned(presigning(expires_in)?)
             .await
             .map_err(blob_error)?;
@@ -103,6 +109,7 @@ impl BlobStore for S3Blobs {
             .bucket(&self.bucket)
             .key(key.as_str())
             .content_type(content_type.as_mime())
+            .tagging(PENDING_TAG)
             .send()
             .await
             .map_err(blob_error)?;
@@ -241,6 +248,33 @@ impl BlobStore for S3Blobs {
         // A server that ignores Range would send the whole object; keep only what we asked for.
         let keep = usize::try_from(len).unwrap_or(usize::MAX).min(bytes.len());
         Ok(bytes.slice(..keep).to_vec())
+    }
+
+    #[instrument(skip(self), fields(key = %key))]
+    async fn mark_confirmed(&self, key: &ObjectKey) -> Result<(), BlobError> {
+        let tagging = aws_sdk_s3::types::Tagging::builder()
+            .tag_set(
+                aws_sdk_s3::types::Tag::builder()
+                    .key("postiqo-upload")
+                    .value("confirmed")
+                    .build()
+                    .map_err(|e| BlobError::Backend(Box::new(e)))?,
+            )
+            .build()
+            .map_err(|e| BlobError::Backend(Box::new(e)))?;
+        let res = self
+            .client
+            .put_object_tagging()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .tagging(tagging)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if service_code(&e) == Some("NoSuchKey") => Err(BlobError::NotFound),
+            Err(e) => Err(blob_error(e)),
+        }
     }
 
     #[instrument(skip(self, body))]

@@ -1,8 +1,8 @@
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
-    CorsConfiguration, CorsRule, CreateBucketConfiguration, ExpirationStatus, LifecycleRule,
-    LifecycleRuleFilter,
+    CorsConfiguration, CorsRule, CreateBucketConfiguration, ExpirationStatus, LifecycleExpiration,
+    LifecycleRule, LifecycleRuleFilter, Tag,
 };
 use tracing::info;
 
@@ -17,6 +17,8 @@ pub struct BucketSetup {
     pub allowed_origins: Vec<String>,
     /// Unfinished multipart uploads are aborted (and their parts freed) after this many days.
     pub abort_incomplete_multipart_days: i32,
+    /// Objects still tagged as pending uploads are deleted after this many days.
+    pub expire_unconfirmed_days: i32,
 }
 
 fn built<T, E: std::error::Error + Send + Sync + 'static>(r: Result<T, E>) -> Result<T, BlobError> {
@@ -83,11 +85,33 @@ pub async fn bootstrap_bucket(client: &Client, setup: &BucketSetup) -> Result<()
             )
             .build(),
     )?;
+    // Objects uploaded but never confirmed by upload-complete keep their "pending" tag; they
+    // go away after the video record's TTL (one day by default) plus a day of grace.
+    let pending_tag = Tag::builder()
+        .key("postiqo-upload")
+        .value("pending")
+        .build()
+        .map_err(|e| BlobError::Backend(Box::new(e)))?;
+    let stale = built(
+        LifecycleRule::builder()
+            .id("expire-unconfirmed-uploads")
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().tag(pending_tag).build())
+            .expiration(
+                LifecycleExpiration::builder()
+                    .days(setup.expire_unconfirmed_days)
+                    .build(),
+            )
+            .build(),
+    )?;
     client
         .put_bucket_lifecycle_configuration()
         .bucket(&setup.bucket)
         .lifecycle_configuration(built(
-            BucketLifecycleConfiguration::builder().rules(rule).build(),
+            BucketLifecycleConfiguration::builder()
+                .rules(rule)
+                .rules(stale)
+                .build(),
         )?)
         .send()
         .await

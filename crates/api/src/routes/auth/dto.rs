@@ -32,11 +32,20 @@ pub struct CallbackQuery {
     pub error_description: Option<String>,
 }
 
+/// Exchange the one-time code from a `mode=code` sign-in. A struct rather than an enum tagged
+/// by `grant_type`: the document then says that unknown fields are refused, as they are.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(tag = "grant_type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum TokenRequest {
-    /// Exchange the one-time code from a `mode=code` sign-in.
-    AuthorizationCode { code: String, code_verifier: String },
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    pub grant_type: GrantType,
+    pub code: String,
+    pub code_verifier: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

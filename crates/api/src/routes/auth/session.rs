@@ -1,7 +1,7 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
 use super::dto::{
-    CookieSessionResponse, CsrfResponse, RefreshRequest, TokenRequest, TokenResponse,
+    CookieSessionResponse, CsrfResponse, GrantType, RefreshRequest, TokenRequest, TokenResponse,
 };
 use crate::auth::{AuthenticatedUser, cookies, extractor_csrf};
 use crate::extract::serde_error;
@@ -36,7 +36,8 @@ pub async fn token(
     body: web::Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.check(Limit::SignIn, client_ip(&req), None)?;
-    let TokenRequest::AuthorizationCode {
+    let TokenRequest {
+        grant_type: GrantType::AuthorizationCode,
         code,
         code_verifier,
     } = body.into_inner();
@@ -83,7 +84,10 @@ pub async fn refresh(
     let parsed: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RefreshRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| serde_error(&e))?
+        // `null` is the document's "no body" as much as an empty one is.
+        serde_json::from_slice::<Option<RefreshRequest>>(&body)
+            .map_err(|e| serde_error(&e))?
+            .unwrap_or_default()
     };
     if let Some(presented) = parsed.refresh_token {
         let tokens = state.auth.refresh(&presented).await?;

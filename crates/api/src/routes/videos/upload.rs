@@ -25,8 +25,10 @@ fn parse_complete_body(req: &HttpRequest, body: &[u8]) -> Result<CompleteUploadR
     if !is_json {
         return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
     }
-    let parsed: CompleteUploadRequest =
-        serde_json::from_slice(body).map_err(|e| serde_error(&e))?;
+    // `null` is the document's "no body" as much as an empty one is.
+    let parsed = serde_json::from_slice::<Option<CompleteUploadRequest>>(body)
+        .map_err(|e| serde_error(&e))?
+        .unwrap_or_default();
     parsed.validate().map_err(|e| validation_error(&e))?;
     Ok(parsed)
 }
