@@ -109,6 +109,37 @@ async fn publishes_by_polling_when_webhooks_are_off() {
         webhooks.get("delivered").is_none(),
         "no webhook was delivered: {webhooks}"
     );
+
+    // Deleting the published video removes its publish records too.
+    let res = app
+        .http
+        .delete(app.url(&format!("/v1/videos/{id}")))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let ddb = postiqo_e2e::ddb_client().await;
+    let items = ddb
+        .query()
+        .table_name(&app.table)
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", user.id)),
+        )
+        .send()
+        .await
+        .unwrap();
+    let left: Vec<String> = items
+        .items()
+        .iter()
+        .filter_map(|i| i.get("SK").and_then(|v| v.as_s().ok()).cloned())
+        .filter(|sk| {
+            sk.starts_with("PUBLISH#") || sk.starts_with("PUBJOB#") || sk.starts_with("VIDEO#")
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test]

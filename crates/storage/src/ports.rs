@@ -412,6 +412,15 @@ pub trait PublishStore: Send + Sync + 'static {
 
     async fn job(&self, owner: UserId, video: VideoId) -> Result<Option<PublishJob>, RepoError>;
 
+    /// Removes what publishing left for a video that is being deleted: its job and the lookup
+    /// from its publish id. Missing items are not an error.
+    async fn forget(
+        &self,
+        owner: UserId,
+        video: VideoId,
+        publish_id: Option<&str>,
+    ) -> Result<(), RepoError>;
+
     /// Deletes a job whose video is gone or moved on, if it is still at `expected_version`.
     async fn delete_job(
         &self,

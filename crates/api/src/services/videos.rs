@@ -411,6 +411,12 @@ impl VideoService {
         let video = self.load(owner, id).await?;
         video.ensure_deletable()?;
         self.storage.videos.delete(owner, id, video.version).await?;
+        let publish_id = video.tiktok.as_ref().and_then(|t| t.publish_id.as_deref());
+        if let Err(e) = self.storage.publish.forget(owner, id, publish_id).await {
+            // Harmless leftovers (a finished job, a lookup to nothing); account deletion
+            // removes them.
+            warn!(video_id = %id, error = ?e, "publish records left after video deletion");
+        }
         self.abort_quietly(&video).await;
         if let Err(e) = self.storage.blobs.delete(&video.object_key).await {
             // The record is gone; account deletion sweeps the user's whole prefix, so the

@@ -196,6 +196,31 @@ impl PublishStore for DynamoPublish {
             .transpose()
     }
 
+    async fn forget(
+        &self,
+        owner: UserId,
+        video: VideoId,
+        publish_id: Option<&str>,
+    ) -> Result<(), RepoError> {
+        let mut keys_to_delete = vec![Self::key(keys::user_pk(owner), keys::job_sk(video))];
+        if let Some(pid) = publish_id {
+            keys_to_delete.push(Self::key(
+                keys::user_pk(owner),
+                keys::publish_lookup_sk(pid),
+            ));
+        }
+        for key in keys_to_delete {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .send()
+                .await
+                .map_err(repo_error)?;
+        }
+        Ok(())
+    }
+
     async fn delete_job(
         &self,
         owner: UserId,

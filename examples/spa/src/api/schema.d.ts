@@ -501,7 +501,8 @@ export interface components {
             content_type: components["schemas"]["ContentType"];
             /**
              * Format: int64
-             * @description Exact size of the file in bytes; S3 refuses an upload of any other length.
+             * @description Exact size of the file in bytes; S3 refuses an upload of any other length. At most
+             *     `POSTIQO_MAX_VIDEO_BYTES` (default 4 GiB, TikTok's own limit).
              * @example 10485760
              */
             size_bytes: number;
@@ -639,6 +640,8 @@ export interface components {
             field: string;
             message: string;
         };
+        /** @enum {string} */
+        GrantType: "authorization_code";
         HealthResponse: {
             /** @example ok */
             status: string;
@@ -784,11 +787,31 @@ export interface components {
             post_url?: string | null;
             failure?: null | components["schemas"]["PublishFailure"];
         };
+        /**
+         * @description TikTok's webhook envelope, for the document only: the handler verifies the raw bytes before
+         *     reading anything, and a signed body it cannot read is acknowledged (200) and ignored.
+         */
+        TikTokWebhook: {
+            client_key: string;
+            /** @description e.g. `post.publish.complete`, `post.publish.failed`, `authorization.removed`. */
+            event: string;
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            create_time: number;
+            user_openid: string;
+            /** @description The event's details: a JSON document serialized as a string. */
+            content: string;
+        };
+        /**
+         * @description Exchange the one-time code from a `mode=code` sign-in. A struct rather than an enum tagged
+         *     by `grant_type`: the document then says that unknown fields are refused, as they are.
+         */
         TokenRequest: {
+            grant_type: components["schemas"]["GrantType"];
             code: string;
             code_verifier: string;
-            /** @enum {string} */
-            grant_type: "authorization_code";
         };
         /** @description Tokens for a bearer client. */
         TokenResponse: {
@@ -804,6 +827,7 @@ export interface components {
             refresh_token: string;
         };
         UpdateVideoRequest: {
+            /** @description Same rules as at creation. */
             title: string;
         };
         /** @enum {string} */
@@ -1024,9 +1048,9 @@ export interface operations {
             cookie?: never;
         };
         /** @description Optional: bearer clients send their refresh token */
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["RefreshRequest"];
+                "application/json": null | components["schemas"]["RefreshRequest"];
             };
         };
         responses: {
@@ -1220,7 +1244,7 @@ export interface operations {
                  * @description `cookie` (default, for the SPA) or `code` (third-party clients: a one-time `code` is
                  *     appended to `return_to`, to exchange at `POST /v1/auth/token`).
                  */
-                mode?: unknown;
+                mode?: "cookie" | "code";
                 /** @description With `mode=code`: base64url(SHA-256(code_verifier)), 43 characters. */
                 code_challenge?: string;
             };
@@ -1565,7 +1589,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The whole video */
+            /** @description The whole video (or, for `tiktok<id>.txt`, TikTok's URL-prefix verification file) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2231,10 +2255,10 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description `{}` for single uploads; the parts with their ETags for multipart uploads */
-        requestBody: {
+        /** @description `{}` or nothing for single uploads; the parts with their ETags for multipart uploads */
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["CompleteUploadRequest"];
+                "application/json": null | components["schemas"]["CompleteUploadRequest"];
             };
         };
         responses: {
@@ -2492,7 +2516,7 @@ export interface operations {
         /** @description TikTok's event JSON, verified byte for byte */
         requestBody: {
             content: {
-                "application/json": string;
+                "application/json": components["schemas"]["TikTokWebhook"];
             };
         };
         responses: {
