@@ -180,9 +180,14 @@ _WEBHOOK_FIELDS = {"client_key": str, "event": str, "create_time": int, "user_op
 
 
 def _is_envelope(body) -> bool:
-    return isinstance(body, dict) and all(
-        isinstance(body.get(k), t) and not isinstance(body.get(k), bool)
-        for k, t in _WEBHOOK_FIELDS.items()
+    return (
+        isinstance(body, dict)
+        and all(
+            isinstance(body.get(k), t) and not isinstance(body.get(k), bool)
+            for k, t in _WEBHOOK_FIELDS.items()
+        )
+        # `create_time` is an int64 in the document.
+        and -(2**63) <= body["create_time"] < 2**63
     )
 
 
