@@ -384,28 +384,6 @@ async fn me_status(app: &TestApp, user: &TestUser) -> u16 {
         .as_u16()
 }
 
-fn start_ministack(port: u16) -> ChildProcess {
-    let bin = std::env::var("POSTIQO_MINISTACK_BIN")
-        .expect("POSTIQO_MINISTACK_BIN (set by scripts/test)");
-    let mut cmd = Command::new(bin);
-    cmd.env("AUTH", "true")
-        .env("BIND_HOST", "127.0.0.1")
-        .env("GATEWAY_PORT", port.to_string())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("MINISTACK_REGION", "us-east-1");
-    let process = ChildProcess::spawn(cmd);
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "private ministack did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    process
-}
-
 async fn profile_marked(ddb: &aws_sdk_dynamodb::Client, table: &str, user_id: &str) -> bool {
     let out = ddb
         .get_item()
@@ -450,7 +428,7 @@ async fn an_interrupted_deletion_is_finished_by_running_it_again() {
     // kill) keeps its in-memory data, like a real outage that ends.
     let port = free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let ministack = start_ministack(port);
+    let ministack = postiqo_e2e::start_private_ministack(port);
     let app = TestAppBuilder::new()
         .env("AWS_ENDPOINT_URL", &endpoint)
         .env("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)

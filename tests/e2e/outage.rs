@@ -1,39 +1,16 @@
 //! Storage down: fast 503 problems, no hang, recovery without a restart. Uses a private
 //! ministack so stopping it cannot disturb the other tests.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use postiqo_e2e::{ChildProcess, TestAppBuilder, free_port};
+use postiqo_e2e::{TestAppBuilder, free_port};
 use serde_json::Value;
-
-fn start_ministack(port: u16) -> ChildProcess {
-    let bin = std::env::var("POSTIQO_MINISTACK_BIN")
-        .expect("POSTIQO_MINISTACK_BIN (set by scripts/test)");
-    let mut cmd = Command::new(bin);
-    cmd.env("AUTH", "true")
-        .env("BIND_HOST", "127.0.0.1")
-        .env("GATEWAY_PORT", port.to_string())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("MINISTACK_REGION", "us-east-1");
-    let process = ChildProcess::spawn(cmd);
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "private ministack did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    process
-}
 
 #[tokio::test]
 async fn storage_outage_gives_fast_503_and_recovers() {
     let port = free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let mut ministack = start_ministack(port);
+    let mut ministack = postiqo_e2e::start_private_ministack(port);
     let builder = TestAppBuilder::new()
         .env("AWS_ENDPOINT_URL", &endpoint)
         .env("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)
@@ -94,7 +71,7 @@ async fn storage_outage_gives_fast_503_and_recovers() {
 
     // The storage server comes back (empty: it keeps state in memory), is bootstrapped again,
     // and the same API process serves again without a restart.
-    let _ministack = start_ministack(port);
+    let _ministack = postiqo_e2e::start_private_ministack(port);
     let out = builder.bootstrap();
     assert!(out.status.success());
     let res = app.http.get(app.url("/readyz")).send().await.unwrap();

@@ -8,7 +8,7 @@ mod process;
 mod storage;
 
 pub use api::{TestApp, TestAppBuilder, TestUser};
-pub use process::{ChildProcess, bin_path, free_port};
+pub use process::{ChildProcess, bin_path, free_port, start_private_ministack};
 pub use storage::{aws_clients, ddb_client, s3_client};
 
 /// RFC 7636 S256 challenge of a PKCE verifier.

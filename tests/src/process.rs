@@ -116,3 +116,27 @@ impl Drop for ChildProcess {
         self.kill();
     }
 }
+
+/// A ministack of the test's own on `port` (S3 + DynamoDB), for tests that stop or freeze
+/// storage: the shared one must never be disturbed. Killed on drop.
+pub fn start_private_ministack(port: u16) -> ChildProcess {
+    let bin = std::env::var("POSTIQO_MINISTACK_BIN")
+        .expect("POSTIQO_MINISTACK_BIN (set by scripts/test)");
+    let mut cmd = Command::new(bin);
+    cmd.env("AUTH", "true")
+        .env("BIND_HOST", "127.0.0.1")
+        .env("GATEWAY_PORT", port.to_string())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("MINISTACK_REGION", "us-east-1");
+    let process = ChildProcess::spawn(cmd);
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "private ministack did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    process
+}

@@ -45,9 +45,15 @@ function notice(text: string): void {
   el.textContent = text;
   el.hidden = !text;
 }
+/** Problems that a new TikTok sign-in fixes get a link to it. */
+const NEEDS_SIGN_IN = new Set(["tiktok_not_connected", "tiktok_reauth_required", "tiktok_scope_missing"]);
+
 function showError(err: unknown): void {
   const el = $("error");
   el.textContent = err ? userMessage(err) : "";
+  if (err instanceof ApiError && NEEDS_SIGN_IN.has(err.code)) {
+    el.append(" ", h("a", { href: loginUrl(returnTo()) }, "Sign in with TikTok again"));
+  }
   el.hidden = !err;
   if (err) console.error(err);
 }
