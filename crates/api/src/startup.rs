@@ -161,6 +161,7 @@ fn cors(settings: &Settings) -> Cors {
             header::HeaderName::from_static("x-request-id"),
             header::RETRY_AFTER,
             header::LOCATION,
+            header::CONTENT_DISPOSITION,
         ])
         .supports_credentials()
         .max_age(3600);

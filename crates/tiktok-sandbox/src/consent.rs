@@ -29,12 +29,14 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
-/// `form-action` must name the redirect target's origin too: browsers apply it to the
-/// redirect that follows the form post.
+/// Browsers apply `form-action` to every redirect that follows the form post: the app's
+/// callback, and then wherever the app sends the user next (an origin the sandbox cannot
+/// know). So forms may go to this page and to any http(s) URL; scripts, frames and everything
+/// else stay forbidden.
 fn csp(redirect_origin: Option<&str>) -> String {
     let extra = redirect_origin.map(|o| format!(" {o}")).unwrap_or_default();
     format!(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{extra}; \
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{extra} http: https:; \
          frame-ancestors 'none'; base-uri 'none'"
     )
 }
@@ -180,6 +182,9 @@ mod tests {
     #[test]
     fn csp_names_redirect_origin() {
         let c = csp(Some("https://app.example.com"));
-        assert!(c.starts_with("default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https://app.example.com;"));
+        assert!(c.starts_with(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https://app.example.com http: https:;"
+        ));
+        assert!(c.contains("frame-ancestors 'none'"));
     }
 }

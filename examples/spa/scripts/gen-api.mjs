@@ -19,11 +19,7 @@ const outPath = join(root, "src/api/schema.d.ts");
 // Component schemas the document refers to without defining. openapi-typescript refuses a
 // dangling $ref, so a name listed here is generated as `unknown` (with a warning) until the API
 // registers it; any other dangling $ref fails. Keep this list empty whenever possible.
-const KNOWN_DANGLING = new Set([
-  // GET /v1/auth/tiktok/login `mode`: the enum LoginModeParam is not registered as a component
-  // (crates/api/src/routes/auth/dto.rs). The SPA never sends `mode` (cookie is the default).
-  "LoginModeParam",
-]);
+const KNOWN_DANGLING = new Set([]);
 
 const doc = JSON.parse(readFileSync(docPath, "utf8"));
 const defined = new Set(Object.keys(doc.components?.schemas ?? {}));

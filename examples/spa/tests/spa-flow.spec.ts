@@ -56,12 +56,6 @@ async function upload(page: Page, file: string, caption: string) {
 
 const row = (page: Page, caption: string) => page.getByTestId("video-row").filter({ hasText: caption });
 
-// Workaround for a sandbox bug: its consent page's CSP says `form-action 'self' <API origin>`,
-// and Chromium applies form-action to every redirect that follows the form post, so the API's
-// callback redirecting on to the SPA's origin is blocked and the browser stays on the consent
-// page (real TikTok has no such rule). The SPA sets no CSP of its own, so this only lifts that
-// page's. Remove once crates/tiktok-sandbox/src/consent.rs drops `form-action`.
-test.use({ bypassCSP: true });
 
 test("the SPA's whole flow: sign in, upload to S3, publish, page, delete, export, disconnect, delete account", async ({
   page,
@@ -235,6 +229,10 @@ test("the SPA's whole flow: sign in, upload to S3, publish, page, delete, export
     await expect(page.locator("#signed-out")).toBeVisible();
     const me = await page.evaluate(async (api) => (await fetch(`${api}/v1/me`, { credentials: "include" })).status, API_URL);
     expect(me).toBe(401);
+    // Signing in with the same TikTok account again starts a new, empty account.
+    await signIn(page);
+    await expect(page.getByTestId("video-row")).toHaveCount(0);
+    await expect(page.locator("#video-rows")).toContainText("No videos yet.");
   }
 
   await saveScreenshot(page, "spa-final");

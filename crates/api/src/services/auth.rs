@@ -459,6 +459,22 @@ impl AuthService {
         Some((user, session, secret))
     }
 
+    /// The session a refresh token currently belongs to, without rotating it; `None` for a
+    /// spent, unknown or expired token.
+    pub async fn session_of_refresh_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<SessionId>, ApiError> {
+        let Some((user, id, secret)) = Self::parse_refresh_token(token) else {
+            return Ok(None);
+        };
+        let at = now();
+        Ok(match self.storage.sessions.get(user, &id, at).await? {
+            Some(s) if s.check_refresh(&digest(secret), at) == RefreshCheck::Current => Some(id),
+            _ => None,
+        })
+    }
+
     /// Rotates the refresh token. A token that was already used ends the whole session.
     pub async fn refresh(&self, token: &str) -> Result<IssuedTokens, ApiError> {
         let invalid = || ApiError::new(ErrorCode::InvalidRefreshToken);

@@ -491,6 +491,13 @@ export interface components {
          * @enum {string}
          */
         ContentType: "video/mp4" | "video/quicktime" | "video/webm";
+        /** @description Answer of a cookie-based refresh: the tokens are in the Set-Cookie headers. */
+        CookieSessionResponse: {
+            /** Format: int64 */
+            expires_in: number;
+            /** @description Send as `X-CSRF-Token` on unsafe requests authenticated by cookie. */
+            csrf_token: string;
+        };
         CreateVideoRequest: {
             /**
              * @description Caption sent to TikTok; at most 2200 UTF-16 code units, no control characters other
@@ -753,6 +760,11 @@ export interface components {
             /** @description Bearer clients send their refresh token; the SPA sends nothing (its cookie is used). */
             refresh_token?: string | null;
         };
+        /**
+         * @description What `POST /v1/auth/refresh` answers: tokens for bearer clients, or (cookie clients) the
+         *     new lifetime and CSRF token while the tokens travel in Set-Cookie.
+         */
+        RefreshResponse: components["schemas"]["TokenResponse"] | components["schemas"]["CookieSessionResponse"];
         /** @description One entry of a video's status history. */
         StatusChange: {
             status: components["schemas"]["VideoStatus"];
@@ -1054,13 +1066,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Bearer: new tokens. Cookie: new cookies and the CSRF token */
+            /** @description Bearer clients: new tokens (`TokenResponse`). Cookie clients: new cookies, and `CookieSessionResponse` in the body */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TokenResponse"];
+                    "application/json": components["schemas"]["RefreshResponse"];
                 };
             };
             /** @description Malformed JSON */

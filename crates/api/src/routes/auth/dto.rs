@@ -80,3 +80,12 @@ pub struct CsrfResponse {
     /// Send as `X-CSRF-Token` on unsafe requests authenticated by cookie.
     pub csrf_token: String,
 }
+
+/// What `POST /v1/auth/refresh` answers: tokens for bearer clients, or (cookie clients) the
+/// new lifetime and CSRF token while the tokens travel in Set-Cookie.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum RefreshResponse {
+    Bearer(TokenResponse),
+    Cookie(CookieSessionResponse),
+}

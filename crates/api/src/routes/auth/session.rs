@@ -1,7 +1,8 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
 use super::dto::{
-    CookieSessionResponse, CsrfResponse, GrantType, RefreshRequest, TokenRequest, TokenResponse,
+    CookieSessionResponse, CsrfResponse, GrantType, RefreshRequest, RefreshResponse, TokenRequest,
+    TokenResponse,
 };
 use crate::auth::{AuthenticatedUser, cookies, extractor_csrf};
 use crate::extract::serde_error;
@@ -63,7 +64,7 @@ pub async fn token(
     operation_id = "auth.refresh",
     request_body(content = Option<RefreshRequest>, description = "Optional: bearer clients send their refresh token"),
     responses(
-        (status = 200, description = "Bearer: new tokens. Cookie: new cookies and the CSRF token", body = TokenResponse),
+        (status = 200, description = "Bearer clients: new tokens (`TokenResponse`). Cookie clients: new cookies, and `CookieSessionResponse` in the body", body = RefreshResponse),
         (status = 400, description = "Malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "invalid_refresh_token or refresh_token_reused", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Cookie refresh without a valid X-CSRF-Token", body = ProblemDetails, content_type = "application/problem+json"),
@@ -156,11 +157,21 @@ pub async fn logout(
     security(("bearer_auth" = []), ("cookie_auth" = []))
 )]
 #[get("/auth/csrf")]
-pub async fn csrf(
-    state: web::Data<AppState>,
-    user: AuthenticatedUser,
-) -> Result<HttpResponse, ApiError> {
+pub async fn csrf(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    // A tab whose access cookie expired still holds the refresh cookie (sent to /v1/auth):
+    // it must be able to get the CSRF token it needs to refresh.
+    let session = match req.cookie(cookies::REFRESH) {
+        Some(c) => state.auth.session_of_refresh_token(c.value()).await?,
+        None => None,
+    };
+    let session = match session {
+        Some(s) => s,
+        None => {
+            use actix_web::FromRequest;
+            AuthenticatedUser::extract(&req).await?.session_id
+        }
+    };
     Ok(HttpResponse::Ok().json(CsrfResponse {
-        csrf_token: state.jwt.csrf_token(user.session_id.as_str()),
+        csrf_token: state.jwt.csrf_token(session.as_str()),
     }))
 }

@@ -27,7 +27,7 @@ use crate::startup::AppState;
         (status = 429, description = "Too many videos created; see Retry-After", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("bearer_auth" = []))
+    security(("bearer_auth" = []), ("cookie_auth" = []))
 )]
 #[post("/videos")]
 pub async fn create_video(

@@ -19,7 +19,7 @@ use crate::startup::AppState;
         (status = 409, description = "Publishing; or changed concurrently", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("bearer_auth" = []))
+    security(("bearer_auth" = []), ("cookie_auth" = []))
 )]
 #[delete("/videos/{id}")]
 pub async fn delete_video(

@@ -20,7 +20,7 @@ use crate::startup::AppState;
         (status = 401, description = "Missing or invalid access token", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("bearer_auth" = []))
+    security(("bearer_auth" = []), ("cookie_auth" = []))
 )]
 #[get("/videos")]
 pub async fn list_videos(
@@ -60,7 +60,7 @@ pub async fn list_videos(
         (status = 404, description = "No such video of the caller", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("bearer_auth" = []))
+    security(("bearer_auth" = []), ("cookie_auth" = []))
 )]
 #[get("/videos/{id}")]
 pub async fn get_video(

@@ -24,7 +24,7 @@ use crate::startup::AppState;
         (status = 422, description = "Invalid title", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("bearer_auth" = []))
+    security(("bearer_auth" = []), ("cookie_auth" = []))
 )]
 #[patch("/videos/{id}")]
 pub async fn update_video(

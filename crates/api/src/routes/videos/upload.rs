@@ -55,7 +55,7 @@ fn parse_complete_body(req: &HttpRequest, body: &[u8]) -> Result<CompleteUploadR
         (status = 422, description = "upload_mismatch, upload_not_a_video, upload_parts_invalid or invalid body", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("bearer_auth" = []))
+    security(("bearer_auth" = []), ("cookie_auth" = []))
 )]
 #[post("/videos/{id}/upload-complete")]
 pub async fn complete_upload(
@@ -99,7 +99,7 @@ pub async fn complete_upload(
         (status = 422, description = "Invalid part numbers", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("bearer_auth" = []))
+    security(("bearer_auth" = []), ("cookie_auth" = []))
 )]
 #[post("/videos/{id}/upload-parts")]
 pub async fn part_urls(
@@ -129,7 +129,7 @@ pub async fn part_urls(
         (status = 409, description = "The video is past uploading", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("bearer_auth" = []))
+    security(("bearer_auth" = []), ("cookie_auth" = []))
 )]
 #[post("/videos/{id}/upload-url")]
 pub async fn upload_url(
