@@ -7,5 +7,6 @@ mod basics;
 mod lifecycle;
 mod outage;
 mod publish;
+mod security;
 mod uploads;
 mod videos;

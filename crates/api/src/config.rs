@@ -53,6 +53,7 @@ pub const VARIABLES: &[&str] = &[
     "POSTIQO_POLL_INITIAL_MS",
     "POSTIQO_POLL_MAX_MS",
     "POSTIQO_WEBHOOK_TOLERANCE_SECS",
+    "POSTIQO_SESSION_CACHE_MS",
     "POSTIQO_RATE_LIMIT",
     "POSTIQO_RATE_LIMIT_SIGNIN_PER_MIN",
     "POSTIQO_RATE_LIMIT_CREATE_PER_MIN",
@@ -310,6 +311,8 @@ pub struct SessionSettings {
     pub same_site: SameSite,
     /// `Secure` on cookies: always, except for a plain-http localhost API (development).
     pub secure_cookies: bool,
+    /// How long a session found alive is trusted without reading it again (0: never).
+    pub cache_ttl: Duration,
     /// Keys sealing TikTok tokens at rest (reusing the key-ring shape of the JWT keys).
     pub encryption_keys: JwtKeys,
 }
@@ -544,6 +547,11 @@ impl Settings {
             ttl: r.secs("POSTIQO_SESSION_TTL_SECS", 30 * 24 * 3600)?,
             same_site,
             secure_cookies: !local_http,
+            cache_ttl: Duration::from_millis(r.parse(
+                "POSTIQO_SESSION_CACHE_MS",
+                2000,
+                "a whole number of milliseconds",
+            )?),
             encryption_keys: parse_encryption_keys(
                 "POSTIQO_TOKEN_ENCRYPTION_KEY",
                 &r.required("POSTIQO_TOKEN_ENCRYPTION_KEY")?,

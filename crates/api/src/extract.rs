@@ -99,11 +99,12 @@ pub mod integral {
     fn whole<E: Error>(n: &serde_json::Number, max: u64) -> Result<u64, E> {
         let value = match n.as_u64() {
             Some(v) => Some(v),
+            // Whole and not negative; `as u128` saturates (1e300), and `try_from` then refuses
+            // anything above u64 (2^64 included), so nothing is rounded into range.
             None => n
                 .as_f64()
-                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= max as f64)
-                // In range and whole (checked just above), so the cast is exact.
-                .map(|f| f as u64),
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .and_then(|f| u64::try_from(f as u128).ok()),
         };
         value.filter(|v| *v <= max).ok_or_else(|| {
             E::custom(format!(
@@ -165,6 +166,7 @@ pub mod integral {
             assert_eq!(parse(r#"{"n": -1.0}"#), None);
             assert_eq!(parse(r#"{"n": 4294967296}"#), None);
             assert_eq!(parse(r#"{"n": 1e300}"#), None);
+            assert_eq!(parse(r#"{"n": 4294967295.0}"#), Some((u32::MAX, None)));
             assert_eq!(parse(r#"{"n": "5"}"#), None);
         }
     }

@@ -37,6 +37,8 @@ pub struct AppState {
     pub publish: PublishService,
     pub account: AccountService,
     pub limits: crate::limits::Limits,
+    /// Sessions recently found alive (see `auth::session_cache`).
+    pub sessions: crate::auth::session_cache::SessionCache,
     pub jwt: Arc<JwtCodec>,
     pub bucket: String,
     pub settings: Arc<Settings>,
@@ -83,6 +85,7 @@ impl AppState {
             videos: VideoService::new(storage.clone(), settings.uploads.clone()),
             account: AccountService::new(storage.clone(), tiktok.clone()),
             limits: crate::limits::Limits::new(&settings.rate_limits),
+            sessions: crate::auth::session_cache::SessionCache::new(settings.sessions.cache_ttl),
             tiktok,
             publish,
             auth,

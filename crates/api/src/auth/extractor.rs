@@ -97,14 +97,17 @@ impl FromRequest for AuthenticatedUser {
             }
             // Logout, disconnect and account deletion end sessions at once, not when the
             // access token expires: every request checks that its session still exists.
-            if state
-                .storage
-                .sessions
-                .get(user_id, &session_id, chrono::Utc::now())
-                .await?
-                .is_none()
-            {
-                return Err(ApiError::new(ErrorCode::SessionEnded));
+            if !state.sessions.is_live(user_id, &session_id) {
+                if state
+                    .storage
+                    .sessions
+                    .get(user_id, &session_id, chrono::Utc::now())
+                    .await?
+                    .is_none()
+                {
+                    return Err(ApiError::new(ErrorCode::SessionEnded));
+                }
+                state.sessions.remember(user_id, &session_id);
             }
             Ok(AuthenticatedUser {
                 user_id,

@@ -107,6 +107,14 @@ impl RequestContext {
         if let Ok(v) = HeaderValue::from_str(&id) {
             headers.insert(X_REQUEST_ID, v);
         }
+        // actix-cors adds Allow-Credentials and Expose-Headers to the answer of every request
+        // that carries an Origin, also when the origin is not allowed (it then leaves out
+        // Allow-Origin). Alone they grant nothing, but no foreign origin should be told
+        // "credentials: true" either.
+        if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+            headers.remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
+            headers.remove(header::ACCESS_CONTROL_EXPOSE_HEADERS);
+        }
         headers.insert(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

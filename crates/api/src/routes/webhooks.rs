@@ -130,6 +130,7 @@ pub async fn tiktok_webhook(
         WebhookEvent::AuthorizationRemoved { .. } => {
             // TikTok already revoked the grant: do what disconnect does, without revoking.
             state.account.disconnect(user.id, false).await?;
+            state.sessions.forget_user(user.id);
             info!(user_id = %user.id, "TikTok authorization removed; user disconnected");
         }
         other => info!(event = ?std::mem::discriminant(&other), "TikTok webhook without action"),

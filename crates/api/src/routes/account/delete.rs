@@ -34,10 +34,13 @@ pub async fn delete_me(
     state: web::Data<AppState>,
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
-    state
+    let result = state
         .account
         .delete_account(user.user_id, Some(&user.session_id), true)
-        .await?;
+        .await;
+    // Sessions may be gone even if a later step failed.
+    state.sessions.forget_user(user.user_id);
+    result?;
     let mut res = HttpResponse::NoContent();
     for c in cookies::cleared(&state.settings.sessions) {
         res.cookie(c);

@@ -28,6 +28,7 @@ pub async fn disconnect(
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
     let outcome = state.account.disconnect(user.user_id, true).await?;
+    state.sessions.forget_user(user.user_id);
     let mut res = HttpResponse::Ok();
     for c in cookies::cleared(&state.settings.sessions) {
         res.cookie(c);

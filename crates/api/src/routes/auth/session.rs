@@ -91,7 +91,7 @@ pub async fn refresh(
             .unwrap_or_default()
     };
     if let Some(presented) = parsed.refresh_token {
-        let tokens = state.auth.refresh(&presented).await?;
+        let tokens = refresh_forgetting_reused(&state, &presented).await?;
         return Ok(HttpResponse::Ok().json(TokenResponse {
             access_token: tokens.access_token,
             token_type: "Bearer",
@@ -105,7 +105,7 @@ pub async fn refresh(
     let (_, sid, _) = AuthService::parse_refresh_token(cookie.value())
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidRefreshToken))?;
     extractor_csrf(&req, &state, sid.as_str())?;
-    let tokens = state.auth.refresh(cookie.value()).await?;
+    let tokens = refresh_forgetting_reused(&state, cookie.value()).await?;
     let settings = &state.settings.sessions;
     Ok(HttpResponse::Ok()
         .cookie(cookies::access(
@@ -138,6 +138,7 @@ pub async fn logout(
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
     state.auth.logout(user.user_id, &user.session_id).await?;
+    state.sessions.forget(user.user_id, &user.session_id);
     let mut res = HttpResponse::NoContent();
     for c in cookies::cleared(&state.settings.sessions) {
         res.cookie(c);
@@ -174,4 +175,19 @@ pub async fn csrf(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
     Ok(HttpResponse::Ok().json(CsrfResponse {
         csrf_token: state.jwt.csrf_token(session.as_str()),
     }))
+}
+
+/// A reused refresh token ends its session: this instance must stop trusting it at once.
+async fn refresh_forgetting_reused(
+    state: &AppState,
+    presented: &str,
+) -> Result<crate::services::auth::IssuedTokens, ApiError> {
+    let result = state.auth.refresh(presented).await;
+    if let Err(e) = &result
+        && e.code == ErrorCode::RefreshTokenReused
+        && let Some((user, session, _)) = AuthService::parse_refresh_token(presented)
+    {
+        state.sessions.forget(user, &session);
+    }
+    result
 }
