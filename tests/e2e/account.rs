@@ -919,3 +919,62 @@ async fn tiktok_removing_our_authorization_disconnects_without_revoking_again() 
             .all(|l| l.contains("\"revocation\":\"not_requested\""))
     );
 }
+
+#[tokio::test]
+async fn the_worker_finishes_a_deletion_its_caller_abandoned() {
+    let app = TestAppBuilder::new()
+        .env("POSTIQO_ABANDONED_DELETION_SECS", "1")
+        .spawn()
+        .await;
+    let (ddb, s3) = postiqo_e2e::aws_clients().await;
+    let user = app.new_user().await;
+    app.uploaded_video(&user, 1024).await;
+
+    // An interrupted deletion, as the API marks it: the profile marked and indexed for the
+    // worker, everything else still there; the caller never comes back.
+    let since = (chrono::Utc::now() - chrono::Duration::seconds(5))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    ddb.update_item()
+        .table_name(&app.table)
+        .key("PK", AttributeValue::S(format!("USER#{}", user.id)))
+        .key("SK", AttributeValue::S("PROFILE".into()))
+        .update_expression("SET deletion_requested_at = :t, GSI2PK = :q, GSI2SK = :s")
+        .expression_attribute_values(":t", AttributeValue::S(since.clone()))
+        .expression_attribute_values(":q", AttributeValue::S("DELETING".into()))
+        .expression_attribute_values(":s", AttributeValue::S(format!("{since}#{}", user.id)))
+        .send()
+        .await
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let items = scan(&ddb, &app.table).await;
+        let left = items
+            .iter()
+            .filter(|i| attr(i, "PK") == format!("USER#{}", user.id))
+            .count();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} records of the abandoned account remain:\n{}",
+            app.process
+                .lines()
+                .into_iter()
+                .filter(|l| l.contains("deletion")
+                    || l.contains("WARN")
+                    || l.contains("ERROR")
+                    || l.contains("DEBUG"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (objects, _) = bucket_keys(&s3, &app.bucket).await;
+    let prefix = format!("users/{}/", user.id);
+    assert!(
+        !objects.iter().any(|k| k.starts_with(&prefix)),
+        "{objects:?}"
+    );
+}

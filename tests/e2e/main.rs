@@ -4,6 +4,7 @@
 mod account;
 mod auth;
 mod basics;
+mod faults;
 mod lifecycle;
 mod outage;
 mod publish;

@@ -63,7 +63,10 @@ fn hmac_sha512(key: &[u8], msg: &[u8]) -> Vec<u8> {
 }
 
 /// A JWT from parts, signed by `sign` over `header.payload` (nothing signs: empty signature).
-fn jwt(header: &Value, claims: &Value, sign: Option<&dyn Fn(&[u8]) -> Vec<u8>>) -> String {
+/// A signing function over the JWT's `header.payload` bytes.
+type Signer<'a> = &'a dyn Fn(&[u8]) -> Vec<u8>;
+
+fn jwt(header: &Value, claims: &Value, sign: Option<Signer>) -> String {
     let input = format!(
         "{}.{}",
         b64(header.to_string().as_bytes()),
@@ -121,7 +124,10 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
 
 /// A well-formed body (and extra headers) for the operations that need one, so a refusal is
 /// about who asks, never about what was sent.
-fn valid_request(method: &str, path: &str) -> Option<(Option<Value>, Vec<(&'static str, String)>)> {
+/// A request body and extra headers.
+type Template = (Option<Value>, Vec<(&'static str, String)>);
+
+fn valid_request(method: &str, path: &str) -> Option<Template> {
     let none = Vec::new;
     Some(match (method, path) {
         ("GET" | "DELETE", _) => (None, none()),

@@ -54,6 +54,7 @@ pub const VARIABLES: &[&str] = &[
     "POSTIQO_POLL_MAX_MS",
     "POSTIQO_WEBHOOK_TOLERANCE_SECS",
     "POSTIQO_SESSION_CACHE_MS",
+    "POSTIQO_ABANDONED_DELETION_SECS",
     "POSTIQO_RATE_LIMIT",
     "POSTIQO_RATE_LIMIT_SIGNIN_PER_MIN",
     "POSTIQO_RATE_LIMIT_CREATE_PER_MIN",
@@ -368,6 +369,8 @@ pub struct PublishConfig {
     pub poll_initial: Duration,
     pub poll_max: Duration,
     pub webhook_tolerance: Duration,
+    /// An account deletion untouched for this long was abandoned: the worker finishes it.
+    pub abandoned_deletion_after: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -623,6 +626,7 @@ impl Settings {
             poll_initial: ms("POSTIQO_POLL_INITIAL_MS", 3000)?,
             poll_max: ms("POSTIQO_POLL_MAX_MS", 60_000)?,
             webhook_tolerance: r.secs("POSTIQO_WEBHOOK_TOLERANCE_SECS", 300)?,
+            abandoned_deletion_after: r.secs("POSTIQO_ABANDONED_DELETION_SECS", 600)?,
         };
         if publish.media_url_ttl < Duration::from_secs(3600) {
             return Err(err(

@@ -97,7 +97,11 @@ impl AppState {
     }
 
     pub fn worker(&self) -> Worker {
-        Worker::new(self.storage.clone(), self.publish.clone())
+        Worker::new(
+            self.storage.clone(),
+            self.publish.clone(),
+            self.account.clone(),
+        )
     }
 }
 

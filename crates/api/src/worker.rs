@@ -9,28 +9,69 @@ use postiqo_domain::{PublishFailure, VideoStatus};
 use postiqo_storage::{JobPhase, PublishJob, RepoError, Storage};
 use tracing::{debug, info, warn};
 
-use crate::services::PublishService;
+use crate::services::{AccountService, PublishService};
 
 const BATCH: u32 = 25;
+
+/// How often (in worker passes) to look for abandoned account deletions.
+const DELETION_SWEEP_EVERY: u64 = 25;
 
 #[derive(Clone)]
 pub struct Worker {
     storage: Storage,
     publish: PublishService,
+    account: AccountService,
 }
 
 impl Worker {
-    pub fn new(storage: Storage, publish: PublishService) -> Self {
-        Self { storage, publish }
+    pub fn new(storage: Storage, publish: PublishService, account: AccountService) -> Self {
+        Self {
+            storage,
+            publish,
+            account,
+        }
+    }
+
+    /// Finishes account deletions whose caller went away before the end (they were marked,
+    /// so no sign-in can revive them, but their records would otherwise stay).
+    pub async fn sweep_deletions(&self) {
+        let after = self.publish.config().abandoned_deletion_after;
+        let before =
+            Utc::now() - chrono::Duration::from_std(after).unwrap_or(chrono::Duration::minutes(10));
+        let users = match self.storage.accounts.abandoned_deletions(before, 10).await {
+            Ok(u) => u,
+            Err(e) => {
+                debug!(error = ?e, "could not list abandoned deletions");
+                return;
+            }
+        };
+        if !users.is_empty() {
+            info!(count = users.len(), "finishing abandoned account deletions");
+        }
+        for user in users {
+            match self.account.delete_account(user, None, true).await {
+                Ok(_) => info!(user_id = %user, "abandoned account deletion finished"),
+                Err(e) => {
+                    warn!(user_id = %user, error = ?e, "abandoned account deletion still incomplete")
+                }
+            }
+        }
     }
 
     /// Runs until `stop` turns true.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let interval = self.publish.config().worker_interval;
         info!(instance = %self.publish.instance(), "publish worker started");
+        let mut passes: u64 = 0;
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(interval) => self.tick().await,
+                _ = tokio::time::sleep(interval) => {
+                    self.tick().await;
+                    passes += 1;
+                    if passes % DELETION_SWEEP_EVERY == 0 {
+                        self.sweep_deletions().await;
+                    }
+                }
                 _ = stop.changed() => break,
             }
             if *stop.borrow() {

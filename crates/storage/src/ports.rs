@@ -533,6 +533,14 @@ pub trait AccountStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<User>, RepoError>;
 
+    /// Accounts marked for deletion before `before` whose deletion was never finished (the
+    /// caller went away mid-way), oldest first, for the worker to finish.
+    async fn abandoned_deletions(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<UserId>, RepoError>;
+
     /// Deletes every record of the user's partition except the profile and the session
     /// `keep_session`; returns how many were deleted.
     async fn delete_records(

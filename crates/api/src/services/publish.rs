@@ -1040,6 +1040,7 @@ mod tests {
             poll_initial: Duration::from_secs(3),
             poll_max: Duration::from_secs(60),
             webhook_tolerance: Duration::from_secs(300),
+            abandoned_deletion_after: Duration::from_secs(600),
         };
         assert_eq!(backoff(&cfg, 0), Duration::from_secs(3));
         assert!(backoff(&cfg, 3) > backoff(&cfg, 2));

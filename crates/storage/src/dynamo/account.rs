@@ -31,6 +31,9 @@ const BATCH_RETRIES: u32 = 8;
 /// How often the final transaction is tried while the identity still names this user.
 const ROOT_ATTEMPTS: u32 = 4;
 
+/// Partition of the job index holding accounts being deleted.
+const DELETING_INDEX_PK: &str = "DELETING";
+
 #[derive(Clone)]
 pub struct DynamoAccounts {
     client: Client,
@@ -196,6 +199,37 @@ impl AccountStore for DynamoAccounts {
     }
 
     #[instrument(skip(self))]
+    async fn abandoned_deletions(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<UserId>, RepoError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI2)
+            .key_condition_expression("#pk = :pk AND #sk < :before")
+            .expression_attribute_names("#pk", keys::GSI2PK)
+            .expression_attribute_names("#sk", keys::GSI2SK)
+            .expression_attribute_values(":pk", s(DELETING_INDEX_PK))
+            .expression_attribute_values(
+                ":before",
+                s(before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            )
+            .limit(i32::try_from(limit).unwrap_or(10))
+            .send()
+            .await
+            .map_err(repo_error)?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|i| i.get("id").and_then(|v| v.as_s().ok()))
+            .filter_map(|id| id.parse().ok())
+            .collect())
+    }
+
     async fn mark_deleting(
         &self,
         user: UserId,
@@ -207,7 +241,21 @@ impl AccountStore for DynamoAccounts {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::user_pk(user), keys::PROFILE_SK)))
-            .update_expression("SET #del = if_not_exists(#del, :now), updated_at = :now")
+            // The sparse index entry lets the worker find and finish an abandoned deletion.
+            .update_expression(
+                "SET #del = if_not_exists(#del, :now), updated_at = :now, \
+                 #g2pk = :deleting, #g2sk = if_not_exists(#g2sk, :since)",
+            )
+            .expression_attribute_names("#g2pk", keys::GSI2PK)
+            .expression_attribute_names("#g2sk", keys::GSI2SK)
+            .expression_attribute_values(":deleting", s(DELETING_INDEX_PK))
+            .expression_attribute_values(
+                ":since",
+                s(format!(
+                    "{}#{user}",
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                )),
+            )
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#del", DELETION_REQUESTED_AT)
             .expression_attribute_names("#pk", PK)
