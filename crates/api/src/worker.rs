@@ -68,7 +68,7 @@ impl Worker {
                 _ = tokio::time::sleep(interval) => {
                     self.tick().await;
                     passes += 1;
-                    if passes % DELETION_SWEEP_EVERY == 0 {
+                    if passes.is_multiple_of(DELETION_SWEEP_EVERY) {
                         self.sweep_deletions().await;
                     }
                 }
