@@ -254,9 +254,20 @@ fn load_shape() -> (usize, Duration) {
     )
 }
 
+/// A client for the load: it drops idle connections before the API's keep-alive (5 s) closes
+/// them, so no request is ever written into a connection the server is closing (the HTTP/1.1
+/// race browsers paper over by retrying).
+fn load_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_load_loses_and_duplicates_nothing() {
     let (clients, load) = load_shape();
+    let http = load_client();
     let users_n = clients.div_ceil(8);
     let app = Arc::new(
         TestAppBuilder::new()
@@ -308,6 +319,7 @@ async fn mixed_load_loses_and_duplicates_nothing() {
             published.clone(),
         );
         let first_video = first_video.clone();
+        let http = http.clone();
         tasks.push(tokio::spawn(async move {
             let u = c % users.len();
             let user = &users[u];
@@ -317,24 +329,21 @@ async fn mixed_load_loses_and_duplicates_nothing() {
                 n += 1;
                 match (c + n) % 10 {
                     0..=2 => {
-                        let req = app
-                            .http
+                        let req = http
                             .get(app.url("/v1/videos?limit=20"))
                             .bearer_auth(&user.token);
                         record(&log, t0, "list", req).await;
                     }
                     3..=5 => {
                         let id = mine.last().unwrap_or(&first_video[u]).clone();
-                        let req = app
-                            .http
+                        let req = http
                             .get(app.url(&format!("/v1/videos/{id}")))
                             .bearer_auth(&user.token);
                         record(&log, t0, "get", req).await;
                     }
                     6..=8 => {
                         let title = format!("load {c}-{n}");
-                        let req = app
-                            .http
+                        let req = http
                             .post(app.url("/v1/videos"))
                             .bearer_auth(&user.token)
                             .json(&json!({"title": title, "content_type": "video/mp4", "size_bytes": 1000}));
@@ -347,8 +356,7 @@ async fn mixed_load_loses_and_duplicates_nothing() {
                     _ => {
                         let next = ready[u].lock().unwrap().pop();
                         if let Some(id) = next {
-                            let req = app
-                                .http
+                            let req = http
                                 .post(app.url(&format!("/v1/videos/{id}/publish")))
                                 .bearer_auth(&user.token)
                                 .header("idempotency-key", format!("load-{id}"))
@@ -357,7 +365,7 @@ async fn mixed_load_loses_and_duplicates_nothing() {
                                 published.lock().unwrap().push((u, id));
                             }
                         } else {
-                            let req = app.http.get(app.url("/v1/me")).bearer_auth(&user.token);
+                            let req = http.get(app.url("/v1/me")).bearer_auth(&user.token);
                             record(&log, t0, "me", req).await;
                         }
                     }
@@ -546,6 +554,7 @@ async fn records_store_killed_mid_load_fails_fast_then_recovers_with_nothing_hal
         users.push(app.new_user().await);
     }
     let users = Arc::new(users);
+    let http = load_client();
     let log = Arc::new(Log::default());
     // (user, id, title) of every 201, and the ids of every upload completed with 200.
     let created: Arc<Mutex<Vec<(usize, String, String)>>> = Arc::default();
@@ -562,6 +571,7 @@ async fn records_store_killed_mid_load_fails_fast_then_recovers_with_nothing_hal
             completed.clone(),
             stop.clone(),
         );
+        let http = http.clone();
         tasks.push(tokio::spawn(async move {
             let u = c % users.len();
             let user = &users[u];
@@ -572,8 +582,7 @@ async fn records_store_killed_mid_load_fails_fast_then_recovers_with_nothing_hal
             {
                 n += 1;
                 let title = format!("outage {c}-{n}");
-                let req = app
-                    .http
+                let req = http
                     .post(app.url("/v1/videos"))
                     .bearer_auth(&user.token)
                     .json(
@@ -588,16 +597,14 @@ async fn records_store_killed_mid_load_fails_fast_then_recovers_with_nothing_hal
                 if n % 2 == 0 {
                     let put = app.send_presigned(&body["upload"], mp4_bytes(4096)).await;
                     assert!(put.status().is_success(), "S3 stays up");
-                    let req = app
-                        .http
+                    let req = http
                         .post(app.url(&format!("/v1/videos/{id}/upload-complete")))
                         .bearer_auth(&user.token);
                     if let Some((200, _)) = record(&log, t0, "complete", req).await {
                         completed.lock().unwrap().push(id);
                     }
                 }
-                let req = app
-                    .http
+                let req = http
                     .get(app.url("/v1/videos?limit=5"))
                     .bearer_auth(&user.token);
                 record(&log, t0, "list", req).await;
@@ -956,7 +963,7 @@ async fn sigterm_under_load_finishes_requests_and_leaves_every_publish_owned() {
         }
         users.push(user);
     }
-    let shared = Arc::new((app.http.clone(), app.base_url.clone(), users.clone()));
+    let shared = Arc::new((load_client(), app.base_url.clone(), users.clone()));
     let log = Arc::new(Log::default());
     let accepted: Arc<Mutex<Vec<(usize, String)>>> = Arc::default();
     let t0 = Instant::now();

@@ -54,6 +54,7 @@ pub const VARIABLES: &[&str] = &[
     "POSTIQO_POLL_MAX_MS",
     "POSTIQO_WEBHOOK_TOLERANCE_SECS",
     "POSTIQO_SESSION_CACHE_MS",
+    "POSTIQO_MAX_IN_FLIGHT",
     "POSTIQO_ABANDONED_DELETION_SECS",
     "POSTIQO_RATE_LIMIT",
     "POSTIQO_RATE_LIMIT_SIGNIN_PER_MIN",
@@ -400,6 +401,8 @@ pub struct Settings {
     pub sessions: SessionSettings,
     pub publish: PublishConfig,
     pub rate_limits: RateLimitSettings,
+    /// API requests handled at once per process (others wait).
+    pub max_in_flight: usize,
     /// Largest JSON request body accepted.
     pub json_limit: usize,
 }
@@ -651,6 +654,11 @@ impl Settings {
             publish_per_user: per_min("POSTIQO_RATE_LIMIT_PUBLISH_PER_MIN", 30)?,
             per_ip: per_min("POSTIQO_RATE_LIMIT_PER_IP_PER_MIN", 1200)?,
         };
+        let max_in_flight: usize =
+            r.parse("POSTIQO_MAX_IN_FLIGHT", 64, "a whole number of requests")?;
+        if max_in_flight == 0 {
+            return Err(err("POSTIQO_MAX_IN_FLIGHT", "must be at least 1"));
+        }
         let json_limit = r.parse("POSTIQO_JSON_LIMIT_BYTES", 64 * 1024, "a number of bytes")?;
 
         Ok(Self {
@@ -663,6 +671,7 @@ impl Settings {
             sessions,
             publish,
             rate_limits,
+            max_in_flight,
             json_limit,
         })
     }

@@ -203,6 +203,7 @@ impl Application {
         ));
         let context = RequestContext {
             hsts: settings.public_url.scheme() == "https",
+            in_flight: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
         };
         let listener = TcpListener::bind(settings.bind)?;
         let addr = listener.local_addr()?;
@@ -225,6 +226,10 @@ impl Application {
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", doc))
                 .default_service(web::to(fallback::not_found))
         })
+        // actix answers a bare 408 (no problem body) to a new connection whose first request
+        // head it has not read within this time. Its 5 s default fired under a 256-client soak
+        // on 2 cores, where requests already in the socket waited that long for a worker.
+        .client_request_timeout(std::time::Duration::from_secs(20))
         .listen(listener)?
         .shutdown_timeout(30)
         .run();

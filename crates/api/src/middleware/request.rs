@@ -39,6 +39,10 @@ fn sane_request_id(raw: &HeaderValue) -> Option<String> {
 pub struct RequestContext {
     /// Send HSTS: only when the API is served over HTTPS.
     pub hsts: bool,
+    /// Bounds the API requests in progress at once. Each one holds storage calls and their
+    /// connections; past the bound, requests wait their turn instead of all holding memory
+    /// at once (the benchmark's 256 connections). Long media streams do not take a permit.
+    pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 const SWAGGER_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
@@ -74,6 +78,12 @@ impl RequestContext {
             .map(|a| a.ip().to_string())
             .unwrap_or_default();
         let is_swagger = req.path().starts_with("/swagger-ui");
+        let bounded = req.path().starts_with("/v1/") && !req.path().starts_with("/v1/media/");
+        let _permit = if bounded {
+            self.in_flight.clone().acquire_owned().await.ok()
+        } else {
+            None
+        };
 
         let result = REQUEST_ID
             .scope(id.clone(), next.call(req).instrument(span.clone()))
