@@ -360,16 +360,7 @@ async fn deleting_the_account_leaves_nothing_of_it_and_touches_no_one_else() {
     // Signing in again with the same TikTok account starts from nothing.
     let again = app.sign_in(&user.username).await;
     assert_ne!(again.id, user.id);
-    let list: Value = app
-        .http
-        .get(app.url("/v1/videos"))
-        .bearer_auth(&again.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/videos", &again.token).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
 }
 
@@ -537,16 +528,7 @@ async fn signing_in_to_a_half_deleted_account_finishes_the_deletion_instead_of_r
     let me_again = me(&app, &again).await;
     assert_eq!(me_again["open_id"], open_id.as_str());
     assert_eq!(me_again["tiktok"], "connected");
-    let list: Value = app
-        .http
-        .get(app.url("/v1/videos"))
-        .bearer_auth(&again.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/videos", &again.token).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
     let items = scan(&ddb, &app.table).await;
     let old: Vec<&Item> = items

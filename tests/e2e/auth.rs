@@ -127,16 +127,7 @@ async fn browser_session_with_cookies_csrf_refresh_and_logout() {
 async fn bearer_tokens_rotate_and_a_reused_refresh_token_ends_the_session() {
     let app = TestApp::spawn().await;
     let user = app.new_user().await;
-    let me: Value = app
-        .http
-        .get(app.url("/v1/me"))
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json("/v1/me", &user.token).await;
     assert_eq!(me["id"], user.id.as_str());
     assert_eq!(me["username"], user.username.as_str());
 
@@ -436,30 +427,12 @@ async fn revoked_tiktok_access_asks_for_a_new_sign_in() {
         problem_code(res).await,
         (403, "tiktok_reauth_required".into())
     );
-    let me: Value = app
-        .http
-        .get(app.url("/v1/me"))
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json("/v1/me", &user.token).await;
     assert_eq!(me["tiktok"], "reauth_required");
     // Signing in again reconnects the same account.
     let again = app.sign_in(&user.username).await;
     assert_eq!(again.id, user.id);
-    let me: Value = app
-        .http
-        .get(app.url("/v1/me"))
-        .bearer_auth(&again.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json("/v1/me", &again.token).await;
     assert_eq!(me["tiktok"], "connected");
 }
 

@@ -10,16 +10,7 @@ fn public() -> Value {
 }
 
 async fn open_id(app: &TestApp, user: &TestUser) -> String {
-    let me: Value = app
-        .http
-        .get(app.url("/v1/me"))
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json("/v1/me", &user.token).await;
     me["open_id"].as_str().unwrap().to_owned()
 }
 
@@ -58,16 +49,7 @@ async fn publishes_by_polling_when_webhooks_are_off() {
     let user = app.new_user().await;
     let id = app.uploaded_video(&user, 4096).await;
 
-    let info: Value = app
-        .http
-        .get(app.url("/v1/tiktok/creator-info"))
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = app.get_json("/v1/tiktok/creator-info", &user.token).await;
     let options: Vec<&str> = info["privacy_level_options"]
         .as_array()
         .unwrap()

@@ -119,16 +119,7 @@ async fn other_users_videos_are_invisible() {
         .unwrap();
     assert_eq!(del.status(), 404);
     assert_eq!(app.complete_upload(&bob, id, None).await.status(), 404);
-    let list: Value = app
-        .http
-        .get(app.url("/v1/videos"))
-        .bearer_auth(&bob.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/videos", &bob.token).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
 
     let still: Value = app.get_video(&alice, id).await.json().await.unwrap();
@@ -200,15 +191,8 @@ async fn status_filter_and_title_edit_and_delete() {
     let pending_id = pending["video"]["id"].as_str().unwrap();
 
     let list: Value = app
-        .http
-        .get(app.url("/v1/videos?status=UPLOADED"))
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/videos?status=UPLOADED", &user.token)
+        .await;
     let ids: Vec<_> = list["items"]
         .as_array()
         .unwrap()

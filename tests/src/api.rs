@@ -476,6 +476,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `GET path` with a bearer token, as JSON (whatever the status).
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Polls the video until it reaches `status` (or fails the test after `secs`).
     pub async fn wait_for_status(
         &self,
