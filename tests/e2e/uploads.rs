@@ -309,3 +309,29 @@ async fn multipart_with_wrong_etags_is_refused() {
         "PENDING"
     );
 }
+
+#[tokio::test]
+async fn presigned_urls_are_signed_for_the_public_s3_endpoint() {
+    // The API reaches S3 at 127.0.0.1; browsers are told to use "localhost" (as when S3 sits
+    // behind another name for them). The signature covers the host, so it must be signed for
+    // the public one — and S3 accepts it there.
+    let internal = std::env::var("AWS_ENDPOINT_URL_S3")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .unwrap();
+    let public = internal.replace("127.0.0.1", "localhost");
+    assert_ne!(public, internal);
+    let app = TestAppBuilder::new()
+        .env("POSTIQO_S3_PUBLIC_ENDPOINT", &public)
+        .spawn()
+        .await;
+    let user = app.new_user().await;
+    let created = app.create_video_ok(&user, "clip", "video/mp4", 1024).await;
+    let url = created["upload"]["url"].as_str().unwrap();
+    assert!(url.starts_with(&public), "{url}");
+    let put = app
+        .send_presigned(&created["upload"], mp4_bytes(1024))
+        .await;
+    assert_eq!(put.status(), 200);
+    let id = created["video"]["id"].as_str().unwrap();
+    assert_eq!(app.complete_upload(&user, id, None).await.status(), 200);
+}
