@@ -2,8 +2,6 @@
 //! one's lease with a conditional write, and moves it on. A killed instance's jobs become
 //! due again when their leases run out, so another instance picks them up.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use postiqo_domain::{PublishFailure, VideoStatus};
 use postiqo_storage::{JobPhase, PublishJob, RepoError, Storage};
@@ -178,6 +176,3 @@ impl Worker {
         }
     }
 }
-
-/// How long a graceful stop waits for the worker's current pass.
-pub const STOP_GRACE: Duration = Duration::from_secs(10);

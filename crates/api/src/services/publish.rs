@@ -249,12 +249,11 @@ impl PublishService {
             .await?
             .ok_or_else(|| ApiError::new(ErrorCode::VideoNotFound))?;
         if !matches!(video.status, VideoStatus::Uploaded | VideoStatus::Failed) {
-            return Err(video
-                .clone()
-                .start_publish(placeholder_attempt(&requested), now())
-                .err()
-                .map(ApiError::from)
-                .unwrap_or_else(|| ApiError::new(ErrorCode::InvalidState)));
+            return Err(postiqo_domain::TransitionError {
+                current: video.status,
+                action: postiqo_domain::VideoAction::StartPublish,
+            }
+            .into());
         }
         let creator = self.creator_info(user).await?;
         let settings = validate_settings(&creator, requested)?;
@@ -334,14 +333,6 @@ impl PublishService {
         let Some(attempt) = video.tiktok.clone() else {
             return video;
         };
-        let username = self
-            .storage
-            .users
-            .get(owner)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|u| u.username);
         let url = match self.media.url_for(owner, video.id, &video.object_key).await {
             Ok(u) => u,
             Err(e) => {
@@ -368,7 +359,6 @@ impl PublishService {
                 async move { client.init_video_publish(&token, &post, &url).await }
             })
             .await;
-        let _ = username;
         match result {
             Ok(Ok(publish_id)) => self.record_publish_id(video, job, publish_id).await,
             Ok(Err(e)) if not_created(&e) => {
@@ -872,11 +862,7 @@ impl PublishService {
                 let pid = pid.clone();
                 async move { client.cancel_publish(&token, &pid).await }
             })
-            .await
-            .map_err(|e| match e.code {
-                ErrorCode::TikTokUnavailable => e,
-                _ => e,
-            })?;
+            .await?;
         info!(video_id = %id, "cancel requested at TikTok");
         Ok(video)
     }
@@ -938,19 +924,6 @@ fn cannot_post(e: &TikTokError) -> ApiError {
     ApiError::new(ErrorCode::TikTokCannotPostNow).detail(format!(
         "TikTok says this creator cannot post right now ({code}). Try again later."
     ))
-}
-
-fn placeholder_attempt(settings: &PublishSettings) -> TikTokPublish {
-    TikTokPublish {
-        attempt_id: String::new(),
-        settings: settings.clone(),
-        started_at: now(),
-        publish_id: None,
-        tiktok_status: None,
-        post_id: None,
-        post_url: None,
-        failure: None,
-    }
 }
 
 /// TikTok's UX rules as checks: the privacy level must be one of the creator's current

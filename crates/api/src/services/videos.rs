@@ -264,11 +264,11 @@ impl VideoService {
             VideoStatus::Pending => {}
             VideoStatus::Uploaded => return Ok(video),
             VideoStatus::Publishing | VideoStatus::Published | VideoStatus::Failed => {
-                return Err(video
-                    .complete_upload(now())
-                    .err()
-                    .map(ApiError::from)
-                    .unwrap_or_else(|| ApiError::new(ErrorCode::InvalidState)));
+                return Err(postiqo_domain::TransitionError {
+                    current: video.status,
+                    action: postiqo_domain::VideoAction::CompleteUpload,
+                }
+                .into());
             }
         }
 
