@@ -18,6 +18,11 @@ pub struct TestUser {
     pub session_id: String,
 }
 
+/// Idle pooled connections are dropped before the API's keep-alive (5 s) closes them: reusing
+/// one the server has just closed fails the request ("connection closed before message
+/// completed"), a race a slow test step (generating 200 MiB) loses on a busy machine.
+const POOL_IDLE: Duration = Duration::from_secs(2);
+
 #[derive(Clone)]
 pub struct TestAppBuilder {
     env: HashMap<String, String>,
@@ -152,6 +157,7 @@ impl TestAppBuilder {
             bucket: self.env["POSTIQO_BUCKET"].clone(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .pool_idle_timeout(POOL_IDLE)
                 .build()
                 .expect("client"),
             process,
@@ -247,6 +253,7 @@ impl TestApp {
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(POOL_IDLE)
             .build()
             .unwrap()
     }
@@ -547,6 +554,7 @@ impl TestApp {
         // Pooled connections went to the dead process.
         self.http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(POOL_IDLE)
             .build()
             .unwrap();
     }
