@@ -74,11 +74,16 @@ async fn read_response(s: &mut TcpStream, limit: Duration) -> Option<Raw> {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
-        let left = limit.checked_sub(started.elapsed()).expect("response in time");
+        let left = limit
+            .checked_sub(started.elapsed())
+            .expect("response in time");
         match tokio::time::timeout(left, s.read(&mut chunk)).await {
             Ok(Ok(0)) | Ok(Err(_)) => return None,
             Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-            Err(_) => panic!("no response within {limit:?}: {}", String::from_utf8_lossy(&buf)),
+            Err(_) => panic!(
+                "no response within {limit:?}: {}",
+                String::from_utf8_lossy(&buf)
+            ),
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
@@ -151,14 +156,20 @@ fn signed_webhook() -> (String, Vec<u8>) {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{t}.").as_bytes());
     mac.update(&body);
-    (format!("t={t},s={}", hex::encode(mac.finalize().into_bytes())), body)
+    (
+        format!("t={t},s={}", hex::encode(mac.finalize().into_bytes())),
+        body,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_bodies_hold_no_permit_and_end_in_408() {
     let app = TestAppBuilder::new()
         .env("POSTIQO_MAX_IN_FLIGHT", &MAX_IN_FLIGHT.to_string())
-        .env("POSTIQO_BODY_TIMEOUT_SECS", &BODY_TIMEOUT.as_secs().to_string())
+        .env(
+            "POSTIQO_BODY_TIMEOUT_SECS",
+            &BODY_TIMEOUT.as_secs().to_string(),
+        )
         .env("SANDBOX_WEBHOOK_URL", "")
         .spawn()
         .await;
@@ -243,15 +254,25 @@ async fn stalled_bodies_hold_no_permit_and_end_in_408() {
     s.write_all(first).await.unwrap();
     tokio::time::sleep(BODY_TIMEOUT / 3).await;
     s.write_all(rest).await.unwrap();
-    let raw = read_response(&mut s, Duration::from_secs(10)).await.unwrap();
-    assert_eq!(raw.status, 200, "{} {}", raw.head, String::from_utf8_lossy(&raw.body));
+    let raw = read_response(&mut s, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.status,
+        200,
+        "{} {}",
+        raw.head,
+        String::from_utf8_lossy(&raw.body)
+    );
     // The same bytes with one changed are refused: the signature really covers the body.
     let mut s = connect(&app).await;
     let mut forged = body.clone();
     forged[2] ^= 0x01;
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(&forged).await.unwrap();
-    let raw = read_response(&mut s, Duration::from_secs(10)).await.unwrap();
+    let raw = read_response(&mut s, Duration::from_secs(10))
+        .await
+        .unwrap();
     assert_eq!(raw.status, 401);
     assert_eq!(raw.problem()["code"], "invalid_webhook_signature");
 }
@@ -265,7 +286,10 @@ async fn a_full_queue_answers_503_overloaded_and_readyz_turns_traffic_away() {
     let permits = 2;
     let app = TestAppBuilder::new()
         .env("POSTIQO_MAX_IN_FLIGHT", &permits.to_string())
-        .env("POSTIQO_QUEUE_TIMEOUT_MS", &QUEUE_TIMEOUT.as_millis().to_string())
+        .env(
+            "POSTIQO_QUEUE_TIMEOUT_MS",
+            &QUEUE_TIMEOUT.as_millis().to_string(),
+        )
         .env("SANDBOX_WEBHOOK_URL", "")
         .spawn()
         .await;
@@ -287,7 +311,12 @@ async fn a_full_queue_answers_503_overloaded_and_readyz_turns_traffic_away() {
             let url = app.url("/v1/tiktok/creator-info");
             let token = user.token.clone();
             tokio::spawn(async move {
-                http.get(url).bearer_auth(token).send().await.unwrap().status()
+                http.get(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
             })
         })
         .collect();
@@ -307,15 +336,19 @@ async fn a_full_queue_answers_503_overloaded_and_readyz_turns_traffic_away() {
             break (res, t.elapsed());
         }
         assert_eq!(res.status(), 200);
-        assert!(started.elapsed() < Duration::from_secs(10), "never saturated");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never saturated"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let (res, took) = refused;
-    assert_eq!(
-        res.headers()["content-type"],
-        "application/problem+json"
-    );
-    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=5).contains(&retry), "Retry-After {retry}");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["code"], "overloaded");
@@ -367,7 +400,11 @@ async fn a_full_queue_answers_503_overloaded_and_readyz_turns_traffic_away() {
         let t = Instant::now();
         let res = app.http.get(app.url(path)).send().await.unwrap();
         assert!(res.status() == 200 || res.status() == 404, "{path}");
-        assert!(t.elapsed() < Duration::from_secs(1), "{path}: {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "{path}: {:?}",
+            t.elapsed()
+        );
     }
 
     // When the holders finish, the instance is ready again and serves.
@@ -457,10 +494,22 @@ async fn parse_all<R: tokio::io::AsyncRead + Unpin>(src: &mut R) -> Vec<Raw> {
 async fn requests_refused_before_routing_are_problem_documents() {
     let app = TestApp::spawn().await;
     let malformed: [(&str, &[u8]); 4] = [
-        ("junk after the version", b"GET /v1/me HTTP/1.1 junk\r\nHost: x\r\n\r\n"),
-        ("binary request line", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"),
-        ("space in a header name", b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n"),
-        ("HTTP/1.1 without Host", b"GET /healthz HTTP/1.1\r\nAccept: */*\r\n\r\n"),
+        (
+            "junk after the version",
+            b"GET /v1/me HTTP/1.1 junk\r\nHost: x\r\n\r\n",
+        ),
+        (
+            "binary request line",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+        ),
+        (
+            "space in a header name",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n",
+        ),
+        (
+            "HTTP/1.1 without Host",
+            b"GET /healthz HTTP/1.1\r\nAccept: */*\r\n\r\n",
+        ),
     ];
     for (what, request) in malformed {
         let raw = exchange(&app, request.to_vec()).await.expect(what);
@@ -501,13 +550,25 @@ async fn requests_refused_before_routing_are_problem_documents() {
     // The server carries on, and says what it refused in its access log.
     let res = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    let logged = app
-        .process
-        .lines()
-        .iter()
-        .filter(|l| l.contains("refused by the connection guard"))
-        .count();
-    assert!(logged >= 7, "{logged} refusals logged");
+    let started = Instant::now();
+    loop {
+        let lines = app.process.lines();
+        let logged: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("refused by the connection guard"))
+            .collect();
+        if logged.len() >= 8 {
+            let line: Value = serde_json::from_str(logged[0]).unwrap();
+            assert_eq!(line["status"], 400, "{line}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{} refusals logged: {logged:?}",
+            logged.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,7 +579,10 @@ const KEEP_ALIVE: Duration = Duration::from_secs(2);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_heads_and_idle_connections_are_bounded() {
     let app = TestAppBuilder::new()
-        .env("POSTIQO_HEADER_TIMEOUT_SECS", &HEADER_TIMEOUT.as_secs().to_string())
+        .env(
+            "POSTIQO_HEADER_TIMEOUT_SECS",
+            &HEADER_TIMEOUT.as_secs().to_string(),
+        )
         .env("POSTIQO_KEEP_ALIVE_SECS", &KEEP_ALIVE.as_secs().to_string())
         .spawn()
         .await;
@@ -575,8 +639,10 @@ async fn slow_heads_and_idle_connections_are_bounded() {
     let idle = closed_within(&mut s, Duration::from_secs(10))
         .await
         .expect("idle connection closed");
+    // actix times keep-alive on its cached clock, which ticks every 500 ms.
     assert!(
-        idle >= KEEP_ALIVE - Duration::from_millis(100) && idle < KEEP_ALIVE + Duration::from_secs(3),
+        idle >= KEEP_ALIVE - Duration::from_millis(600)
+            && idle < KEEP_ALIVE + Duration::from_secs(3),
         "keep-alive: {idle:?}"
     );
     eprintln!(
@@ -612,7 +678,9 @@ async fn read_half(r: &mut tokio::net::tcp::OwnedReadHalf, limit: Duration) -> R
     let mut chunk = [0u8; 4096];
     let started = Instant::now();
     loop {
-        let left = limit.checked_sub(started.elapsed()).expect("answer in time");
+        let left = limit
+            .checked_sub(started.elapsed())
+            .expect("answer in time");
         match tokio::time::timeout(left, r.read(&mut chunk)).await {
             Ok(Ok(0)) | Ok(Err(_)) => break,
             Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
@@ -765,7 +833,10 @@ async fn readyz_checks_storage_about_once_a_second_and_still_sees_an_outage() {
         if res.status() == 200 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(8), "recovery unseen");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "recovery unseen"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!(

@@ -31,8 +31,19 @@ async fn storage_outage_gives_fast_503_and_recovers() {
     // `/readyz` reuses a passed storage check for up to 2 s (src/readiness.rs): it sees the
     // outage within that, plus the check's own timeout.
     let started = Instant::now();
-    while app.http.get(app.url("/readyz")).send().await.unwrap().status() != 503 {
-        assert!(started.elapsed() < Duration::from_secs(8), "readyz never saw the outage");
+    while app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        != 503
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "readyz never saw the outage"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -83,8 +94,19 @@ async fn storage_outage_gives_fast_503_and_recovers() {
     assert!(out.status.success());
     // A failed check stands for 1 s.
     let started = Instant::now();
-    while app.http.get(app.url("/readyz")).send().await.unwrap().status() != 200 {
-        assert!(started.elapsed() < Duration::from_secs(5), "readyz never recovered");
+    while app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        != 200
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "readyz never recovered"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The restarted server lost every record (it keeps them in memory), sessions included.

@@ -68,8 +68,7 @@ impl Admission {
             admission: self,
             ticket,
         };
-        match tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned()).await
-        {
+        match tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             // The semaphore is never closed; treat it like a full queue all the same.
             Ok(Err(_)) | Err(_) => {
@@ -90,11 +89,10 @@ impl Admission {
         if self.permits.available_permits() > 0 {
             return false;
         }
-        let oldest_waits_long = self
-            .waiting()
-            .values()
-            .next()
-            .is_some_and(|since| now.saturating_duration_since(*since) >= self.queue_timeout / 2);
+        let oldest_waits_long =
+            self.waiting().values().next().is_some_and(|since| {
+                now.saturating_duration_since(*since) >= self.queue_timeout / 2
+            });
         let window = self.queue_timeout.max(Duration::from_secs(1));
         let refused_lately = self
             .refusals()

@@ -81,7 +81,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_of_probes_makes_one_check() {
-        let r = Arc::new(Readiness::new(Duration::from_secs(60), Duration::from_secs(60)));
+        let r = Arc::new(Readiness::new(
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        ));
         let calls = Arc::new(AtomicUsize::new(0));
         let burst = (0..50).map(|_| {
             let r = r.clone();
@@ -104,10 +107,17 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert!(r.check(counting(&calls, false)).await.is_err());
-        assert!(r.check(counting(&calls, true)).await.is_err(), "failure still fresh");
+        assert!(
+            r.check(counting(&calls, true)).await.is_err(),
+            "failure still fresh"
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         tokio::time::sleep(Duration::from_millis(80)).await;
-        assert_eq!(r.check(counting(&calls, true)).await, Ok(()), "recovery seen quickly");
+        assert_eq!(
+            r.check(counting(&calls, true)).await,
+            Ok(()),
+            "recovery seen quickly"
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 }

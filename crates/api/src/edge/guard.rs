@@ -334,7 +334,10 @@ mod tests {
         assert_eq!(forwarded(&mut conn).await, good.to_vec());
         let raw = answer(conn, &mut client).await;
         assert!(raw.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{raw}");
-        assert!(raw.contains("\r\ncontent-type: application/problem+json\r\n"), "{raw}");
+        assert!(
+            raw.contains("\r\ncontent-type: application/problem+json\r\n"),
+            "{raw}"
+        );
         assert!(raw.contains("\r\nconnection: close\r\n"));
         assert!(raw.contains("\r\nx-content-type-options: nosniff\r\n"));
         let problem = body_json(&raw);
@@ -363,7 +366,10 @@ mod tests {
         assert!(seen.len() < 200_000, "held back once too large");
         let mut client = writer.await.expect("writer");
         let raw = answer(conn, &mut client).await;
-        assert!(raw.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{raw}");
+        assert!(
+            raw.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            "{raw}"
+        );
         assert_eq!(body_json(&raw)["code"], "headers_too_large");
     }
 
@@ -389,7 +395,10 @@ mod tests {
         let (mut conn, mut client) = pair(limits(5_000, 5_000));
         client.write_all(&head(MAX_HEAD)).await.expect("write");
         assert!(forwarded(&mut conn).await.len() < MAX_HEAD);
-        assert_eq!(body_json(&answer(conn, &mut client).await)["code"], "headers_too_large");
+        assert_eq!(
+            body_json(&answer(conn, &mut client).await)["code"],
+            "headers_too_large"
+        );
     }
 
     #[actix_web::test]
@@ -404,13 +413,19 @@ mod tests {
         // actix may get the start of the head (reads come in pieces), never all of it.
         let seen = forwarded(&mut conn).await;
         assert!(seen.len() < head.len() && head.starts_with(&seen));
-        assert_eq!(body_json(&answer(conn, &mut client).await)["code"], "headers_too_large");
+        assert_eq!(
+            body_json(&answer(conn, &mut client).await)["code"],
+            "headers_too_large"
+        );
     }
 
     #[actix_web::test]
     async fn a_head_trickled_past_the_timeout_is_408() {
         let (mut conn, mut client) = pair(limits(150, 5_000));
-        client.write_all(b"GET / HTTP/1.1\r\nHo").await.expect("write");
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHo")
+            .await
+            .expect("write");
         let started = std::time::Instant::now();
         let seen = forwarded(&mut conn).await;
         assert_eq!(seen, b"GET / HTTP/1.1\r\nHo".to_vec());
@@ -436,7 +451,10 @@ mod tests {
         assert_eq!(rest, b"GET /b HT".to_vec());
         let waited = started.elapsed();
         assert!(waited >= Duration::from_millis(150), "{waited:?}");
-        assert_eq!(body_json(&answer(conn, &mut client).await)["code"], "request_timeout");
+        assert_eq!(
+            body_json(&answer(conn, &mut client).await)["code"],
+            "request_timeout"
+        );
     }
 
     #[actix_web::test]
@@ -445,7 +463,10 @@ mod tests {
         let sent = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab";
         client.write_all(sent).await.expect("write");
         assert_eq!(forwarded(&mut conn).await, sent.to_vec());
-        assert!(answer(conn, &mut client).await.is_empty(), "the API answers for its request");
+        assert!(
+            answer(conn, &mut client).await.is_empty(),
+            "the API answers for its request"
+        );
     }
 
     #[actix_web::test]
@@ -457,20 +478,27 @@ mod tests {
         client.write_all(&sent).await.expect("write");
         let seen = forwarded(&mut conn).await;
         // Up to the broken chunk header, not one byte into it.
-        assert!(sent.starts_with(&seen), "{:?}", String::from_utf8_lossy(&seen));
-        assert!(seen.len() >= head.len() - 2 && seen.len() <= head.len(), "{seen:?}");
+        assert!(
+            sent.starts_with(&seen),
+            "{:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        assert!(
+            seen.len() >= head.len() - 2 && seen.len() <= head.len(),
+            "{seen:?}"
+        );
         assert!(answer(conn, &mut client).await.is_empty());
     }
 
     #[actix_web::test]
     async fn a_complete_body_clears_its_deadline() {
         let (mut conn, mut client) = pair(limits(5_000, 100));
-        client
-            .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab")
-            .await
-            .expect("write");
+        let request = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab";
+        client.write_all(request).await.expect("write");
         let mut buf = [0u8; 256];
-        conn.read(&mut buf).await.expect("read");
+        conn.read_exact(&mut buf[..request.len()])
+            .await
+            .expect("read");
         let idle = tokio::time::timeout(Duration::from_millis(300), conn.read(&mut buf)).await;
         assert!(idle.is_err(), "still open, waiting for the next request");
     }

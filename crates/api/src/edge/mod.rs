@@ -14,7 +14,9 @@ use std::time::Duration;
 use actix_http::body::{BoxBody, MessageBody};
 use actix_http::error::DispatchError;
 use actix_http::{HttpService, KeepAlive, Request, Response, ServiceConfig, h1::Codec};
-use actix_service::{IntoServiceFactory, ServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_service::{
+    IntoServiceFactory, ServiceFactory, ServiceFactoryExt, fn_service, map_config,
+};
 use actix_web::dev::{AppConfig, Server};
 use tokio::net::TcpStream;
 

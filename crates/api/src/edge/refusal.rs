@@ -33,7 +33,9 @@ impl Refusal {
     fn detail(self) -> &'static str {
         match self {
             Refusal::Malformed => "The request line or headers are not valid HTTP/1.1.",
-            Refusal::HeadTooLarge => "The request line and headers may be at most 128 KiB and 96 headers.",
+            Refusal::HeadTooLarge => {
+                "The request line and headers may be at most 128 KiB and 96 headers."
+            }
             Refusal::HeadTimeout => "The request line and headers did not arrive in time.",
         }
     }
@@ -97,13 +99,21 @@ mod tests {
     #[test]
     fn answers_are_complete_problem_responses() {
         for (refusal, start, code) in [
-            (Refusal::Malformed, "HTTP/1.1 400 Bad Request\r\n", "bad_request"),
+            (
+                Refusal::Malformed,
+                "HTTP/1.1 400 Bad Request\r\n",
+                "bad_request",
+            ),
             (
                 Refusal::HeadTooLarge,
                 "HTTP/1.1 431 Request Header Fields Too Large\r\n",
                 "headers_too_large",
             ),
-            (Refusal::HeadTimeout, "HTTP/1.1 408 Request Timeout\r\n", "request_timeout"),
+            (
+                Refusal::HeadTimeout,
+                "HTTP/1.1 408 Request Timeout\r\n",
+                "request_timeout",
+            ),
         ] {
             let raw = answer(refusal, true, None);
             let text = std::str::from_utf8(&raw).expect("utf-8");
@@ -121,6 +131,10 @@ mod tests {
             )));
         }
         let plain = answer(Refusal::Malformed, false, None);
-        assert!(!std::str::from_utf8(&plain).expect("utf-8").contains("strict-transport"));
+        assert!(
+            !std::str::from_utf8(&plain)
+                .expect("utf-8")
+                .contains("strict-transport")
+        );
     }
 }

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use actix_web::HttpMessage;
 use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::error::PayloadError;
-use actix_web::HttpMessage;
 use actix_web::http::header;
 use actix_web::web::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -37,7 +37,11 @@ pub async fn buffer(
     Ok(())
 }
 
-async fn read_all(mut payload: Payload, limit: usize, timeout: Duration) -> Result<Bytes, ApiError> {
+async fn read_all(
+    mut payload: Payload,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, ApiError> {
     let read = async {
         let mut body = BytesMut::new();
         while let Some(chunk) = payload.next().await {
@@ -59,7 +63,8 @@ async fn read_all(mut payload: Payload, limit: usize, timeout: Duration) -> Resu
 }
 
 fn too_large(limit: usize) -> ApiError {
-    ApiError::new(ErrorCode::PayloadTooLarge).detail(format!("The body may be at most {limit} bytes."))
+    ApiError::new(ErrorCode::PayloadTooLarge)
+        .detail(format!("The body may be at most {limit} bytes."))
 }
 
 fn payload_error(e: PayloadError) -> ApiError {

@@ -26,9 +26,9 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(HealthResponse { status: "ok" })
 }
 
-/// Readiness: DynamoDB and S3 answer for our table and bucket, and the instance is not
-/// saturated.
+/// Readiness: storage answers and the instance is not saturated.
 ///
+/// DynamoDB and S3 must answer for our table and bucket.
 /// 503 `overloaded` while every in-flight permit is taken and requests are waiting long or
 /// being refused (a load balancer should send traffic elsewhere); 503 `storage_unavailable`
 /// when storage does not answer. The storage check is reused for up to 2 s (1 s after a
