@@ -49,9 +49,11 @@ pub fn answer(refusal: Refusal, hsts: bool, peer: Option<SocketAddr>) -> Bytes {
     err.request_id = Some(id.clone());
     let body = serde_json::to_vec(&err.problem()).unwrap_or_default();
     let status = code.status();
+    // The same shape as the middleware's access lines: the id on the request span.
+    let span = tracing::info_span!("request", request_id = %id);
     tracing::info!(
         target: "access",
-        request_id = %id,
+        parent: &span,
         method = "",
         route = "<refused by the connection guard>",
         status = status.as_u16(),
