@@ -4,6 +4,7 @@
 mod account;
 mod auth;
 mod basics;
+mod edge;
 mod faults;
 mod lifecycle;
 mod outage;

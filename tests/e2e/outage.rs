@@ -28,6 +28,24 @@ async fn storage_outage_gives_fast_503_and_recovers() {
     );
 
     ministack.kill();
+    // `/readyz` reuses a passed storage check for up to 2 s (src/readiness.rs): it sees the
+    // outage within that, plus the check's own timeout.
+    let started = Instant::now();
+    while app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        != 503
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "readyz never saw the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let checks: Vec<(&str, reqwest::RequestBuilder)> = vec![
         ("readyz", app.http.get(app.url("/readyz"))),
@@ -74,8 +92,23 @@ async fn storage_outage_gives_fast_503_and_recovers() {
     let _ministack = postiqo_e2e::start_private_ministack(port);
     let out = builder.bootstrap();
     assert!(out.status.success());
-    let res = app.http.get(app.url("/readyz")).send().await.unwrap();
-    assert_eq!(res.status(), 200);
+    // A failed check stands for 1 s.
+    let started = Instant::now();
+    while app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        != 200
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "readyz never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // The restarted server lost every record (it keeps them in memory), sessions included.
     let user = app.new_user().await;
     let res = app

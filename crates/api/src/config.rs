@@ -55,6 +55,11 @@ pub const VARIABLES: &[&str] = &[
     "POSTIQO_WEBHOOK_TOLERANCE_SECS",
     "POSTIQO_SESSION_CACHE_MS",
     "POSTIQO_MAX_IN_FLIGHT",
+    "POSTIQO_QUEUE_TIMEOUT_MS",
+    "POSTIQO_BODY_TIMEOUT_SECS",
+    "POSTIQO_HEADER_TIMEOUT_SECS",
+    "POSTIQO_KEEP_ALIVE_SECS",
+    "POSTIQO_MAX_CONNECTIONS",
     "POSTIQO_ABANDONED_DELETION_SECS",
     "POSTIQO_RATE_LIMIT",
     "POSTIQO_RATE_LIMIT_SIGNIN_PER_MIN",
@@ -390,6 +395,23 @@ pub struct StorageSettings {
     pub allowed_origins: Vec<AllowedOrigin>,
 }
 
+/// What a client may hold and for how long: connections, slow request heads and bodies, idle
+/// keep-alive, and the wait for an in-flight permit (docs/reliability.md, "Limits").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeSettings {
+    /// A request head (line and headers) must arrive within this, counted from the connection's
+    /// start for its first request and from the first byte for later ones.
+    pub header_timeout: Duration,
+    /// A request body must arrive within this once its head is read.
+    pub body_timeout: Duration,
+    /// An idle keep-alive connection is closed after this.
+    pub keep_alive: Duration,
+    /// Longest wait for an in-flight permit before 503 `overloaded`.
+    pub queue_timeout: Duration,
+    /// Open connections per process; past it, new ones wait in the listen backlog.
+    pub max_connections: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: SocketAddr,
@@ -405,6 +427,7 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// Largest JSON request body accepted.
     pub json_limit: usize,
+    pub edge: EdgeSettings,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -660,6 +683,24 @@ impl Settings {
             return Err(err("POSTIQO_MAX_IN_FLIGHT", "must be at least 1"));
         }
         let json_limit = r.parse("POSTIQO_JSON_LIMIT_BYTES", 64 * 1024, "a number of bytes")?;
+        let edge = EdgeSettings {
+            header_timeout: r.secs("POSTIQO_HEADER_TIMEOUT_SECS", 10)?,
+            body_timeout: r.secs("POSTIQO_BODY_TIMEOUT_SECS", 10)?,
+            keep_alive: r.secs("POSTIQO_KEEP_ALIVE_SECS", 5)?,
+            queue_timeout: ms("POSTIQO_QUEUE_TIMEOUT_MS", 2000)?,
+            max_connections: r.parse(
+                "POSTIQO_MAX_CONNECTIONS",
+                2048,
+                "a whole number of connections",
+            )?,
+        };
+        if edge.max_connections == 0 {
+            return Err(err("POSTIQO_MAX_CONNECTIONS", "must be at least 1"));
+        }
+        // A queue wait as long as a client's own patience only turns refusals into hangs.
+        if edge.queue_timeout > Duration::from_secs(60) {
+            return Err(err("POSTIQO_QUEUE_TIMEOUT_MS", "must be at most 60000"));
+        }
 
         Ok(Self {
             bind,
@@ -673,6 +714,7 @@ impl Settings {
             rate_limits,
             max_in_flight,
             json_limit,
+            edge,
         })
     }
 }
@@ -732,6 +774,38 @@ mod tests {
         assert_eq!(s.storage.allowed_origins.len(), 2);
         assert!(!s.storage.storage.s3_force_path_style);
         assert_eq!(s.jwt.access_ttl, Duration::from_secs(900));
+        assert_eq!(
+            s.edge,
+            EdgeSettings {
+                header_timeout: Duration::from_secs(10),
+                body_timeout: Duration::from_secs(10),
+                keep_alive: Duration::from_secs(5),
+                queue_timeout: Duration::from_millis(2000),
+                max_connections: 2048,
+            }
+        );
+    }
+
+    #[test]
+    fn edge_limits_refuse_zero_and_nonsense() {
+        for (var, value) in [
+            ("POSTIQO_BODY_TIMEOUT_SECS", "0"),
+            ("POSTIQO_HEADER_TIMEOUT_SECS", "soon"),
+            ("POSTIQO_KEEP_ALIVE_SECS", "-1"),
+            ("POSTIQO_QUEUE_TIMEOUT_MS", "0"),
+            ("POSTIQO_QUEUE_TIMEOUT_MS", "600000"),
+            ("POSTIQO_MAX_CONNECTIONS", "0"),
+        ] {
+            let mut env = base();
+            env.insert(var.into(), value.into());
+            assert_eq!(Settings::from_env(&env).expect_err(var).var, var);
+        }
+        let mut env = base();
+        env.insert("POSTIQO_BODY_TIMEOUT_SECS".into(), "2".into());
+        env.insert("POSTIQO_QUEUE_TIMEOUT_MS".into(), "250".into());
+        let s = Settings::from_env(&env).expect("valid");
+        assert_eq!(s.edge.body_timeout, Duration::from_secs(2));
+        assert_eq!(s.edge.queue_timeout, Duration::from_millis(250));
     }
 
     #[test]

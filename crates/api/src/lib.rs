@@ -1,14 +1,17 @@
 //! Postiqo's HTTP API. `main.rs` only parses the command and calls into here.
 
+pub mod admission;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod crypto;
+pub mod edge;
 pub mod extract;
 pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
+pub mod readiness;
 pub mod routes;
 pub mod services;
 pub mod startup;

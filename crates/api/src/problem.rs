@@ -50,6 +50,9 @@ error_codes! {
     InvalidCursor => BAD_REQUEST, "invalid_cursor", "The pagination cursor is invalid";
     UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Send the body as application/json";
     PayloadTooLarge => PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large";
+    RequestTimeout => REQUEST_TIMEOUT, "request_timeout", "The request did not arrive in time";
+    HeadersTooLarge => REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", "The request headers are too large";
+    Overloaded => SERVICE_UNAVAILABLE, "overloaded", "The server is busy; retry after the given time";
     Unauthenticated => UNAUTHORIZED, "unauthenticated", "Authentication is required";
     InvalidToken => UNAUTHORIZED, "invalid_token", "The access token is invalid or expired";
     SessionEnded => UNAUTHORIZED, "session_ended", "The session has ended; sign in again";
@@ -91,8 +94,10 @@ impl ErrorCode {
             403 => ErrorCode::Forbidden,
             404 => ErrorCode::NotFound,
             405 => ErrorCode::MethodNotAllowed,
+            408 => ErrorCode::RequestTimeout,
             413 => ErrorCode::PayloadTooLarge,
             415 => ErrorCode::UnsupportedMediaType,
+            431 => ErrorCode::HeadersTooLarge,
             503 => ErrorCode::StorageUnavailable,
             400..=499 => ErrorCode::BadRequest,
             _ => ErrorCode::Internal,

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpListener};
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
 use actix_web::http::{Method, header};
-use actix_web::{App, HttpServer, middleware, web};
+use actix_web::{App, middleware, web};
 use postiqo_storage::Storage;
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, UtoipaApp, scope};
@@ -201,18 +201,30 @@ impl Application {
         let known = web::Data::new(fallback::KnownRoutes::from_openapi(
             &crate::openapi::document(),
         ));
+        let admission = Arc::new(crate::admission::Admission::new(
+            settings.max_in_flight,
+            settings.edge.queue_timeout,
+        ));
+        let hsts = settings.public_url.scheme() == "https";
         let context = RequestContext {
-            hsts: settings.public_url.scheme() == "https",
-            in_flight: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
+            hsts,
+            admission: admission.clone(),
+            body_limit: settings.json_limit,
+            body_timeout: settings.edge.body_timeout,
         };
+        let admission = web::Data::from(admission);
+        let readiness = web::Data::new(crate::readiness::Readiness::default());
         let listener = TcpListener::bind(settings.bind)?;
         let addr = listener.local_addr()?;
+        let edge = settings.edge;
 
-        let server = HttpServer::new(move || {
+        let app = move || {
             let context = context.clone();
             let app = App::new()
                 .app_data(state.clone())
                 .app_data(known.clone())
+                .app_data(admission.clone())
+                .app_data(readiness.clone())
                 .app_data(extract::json_config(settings.json_limit))
                 .app_data(web::PayloadConfig::new(settings.json_limit))
                 .app_data(extract::query_config())
@@ -225,14 +237,10 @@ impl Application {
             let (app, doc) = register(app).split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", doc))
                 .default_service(web::to(fallback::not_found))
-        })
-        // actix answers a bare 408 (no problem body) to a new connection whose first request
-        // head it has not read within this time. Its 5 s default fired under a 256-client soak
-        // on 2 cores, where requests already in the socket waited that long for a worker.
-        .client_request_timeout(std::time::Duration::from_secs(20))
-        .listen(listener)?
-        .shutdown_timeout(30)
-        .run();
+        };
+        // Timeouts, connection limits and the answers to requests refused before routing:
+        // `edge` (docs/reliability.md, "Limits").
+        let server = crate::edge::serve(listener, app, edge, hsts)?;
         Ok(Self {
             server,
             addr,

@@ -1,11 +1,15 @@
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use actix_web::ResponseError;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::ConnectionType;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
+use crate::admission::{Admission, Overloaded};
 use crate::problem::{ApiError, ErrorCode, problem_response};
 
 fn is_problem(res: &ServiceResponse<BoxBody>) -> bool {
@@ -40,21 +44,50 @@ pub struct RequestContext {
     /// Send HSTS: only when the API is served over HTTPS.
     pub hsts: bool,
     /// Bounds the API requests in progress at once. Each one holds storage calls and their
-    /// connections; past the bound, requests wait their turn instead of all holding memory
-    /// at once (the benchmark's 256 connections). Long media streams do not take a permit.
-    pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    /// connections; past the bound, requests wait their turn (for a while) instead of all
+    /// holding memory at once (the benchmark's 256 connections). Long media streams do not
+    /// take a permit.
+    pub admission: Arc<Admission>,
+    /// Largest request body (`POSTIQO_JSON_LIMIT_BYTES`).
+    pub body_limit: usize,
+    /// A body must arrive within this (`POSTIQO_BODY_TIMEOUT_SECS`).
+    pub body_timeout: Duration,
 }
 
 const SWAGGER_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
 img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// Headers on every answer, also the refusals the connection guard writes itself (with
+/// `Cache-Control: no-store` where a handler chose nothing else, a CSP and, over HTTPS, HSTS).
+pub const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+];
 
 impl RequestContext {
+    /// Reads the body with no permit held (a stalled client holds only its connection), then
+    /// waits in line for a permit, at most the queue timeout.
+    async fn admit(
+        &self,
+        req: &mut ServiceRequest,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ApiError> {
+        super::body::buffer(req, self.body_limit, self.body_timeout).await?;
+        match self.admission.admit().await {
+            Ok(permit) => Ok(Some(permit)),
+            Err(Overloaded) => Err(ApiError::new(ErrorCode::Overloaded)
+                .detail("Too many requests are in progress on this instance.")
+                .retry_after(self.admission.retry_after_secs())),
+        }
+    }
+
     /// Gives every request an id (echoed in `X-Request-Id`, in problem bodies and on every
     /// log line of the request), writes one access line, and sets the security headers.
     pub async fn handle(
         self,
-        req: ServiceRequest,
+        mut req: ServiceRequest,
         next: Next<impl MessageBody + 'static>,
     ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
         let id = req
@@ -79,25 +112,43 @@ impl RequestContext {
             .unwrap_or_default();
         let is_swagger = req.path().starts_with("/swagger-ui");
         let bounded = req.path().starts_with("/v1/") && !req.path().starts_with("/v1/media/");
-        let _permit = if bounded {
-            self.in_flight.clone().acquire_owned().await.ok()
+        let admitted = if bounded {
+            self.admit(&mut req).instrument(span.clone()).await
         } else {
-            None
+            Ok(None)
         };
 
-        let result = REQUEST_ID
-            .scope(id.clone(), next.call(req).instrument(span.clone()))
-            .await;
-        // Errors raised by inner middleware (actix-cors) have no response yet; they become
-        // a problem carrying this request's id. (The request cannot be kept to build the
-        // response here: holding a clone of it breaks actix's routing.)
-        let mut res = match result {
-            Ok(res) => res.map_into_boxed_body(),
-            Err(e) => {
-                let status = e.as_response_error().status_code();
-                let mut err = ApiError::new(ErrorCode::for_status(status));
-                err.request_id = Some(id);
-                return Err(err.into());
+        let mut res = match admitted {
+            Ok(_permit) => {
+                let result = REQUEST_ID
+                    .scope(id.clone(), next.call(req).instrument(span.clone()))
+                    .await;
+                // Errors raised by inner middleware (actix-cors) have no response yet; they
+                // become a problem carrying this request's id. (The request cannot be kept to
+                // build the response here: holding a clone of it breaks actix's routing.)
+                match result {
+                    Ok(res) => res.map_into_boxed_body(),
+                    Err(e) => {
+                        let status = e.as_response_error().status_code();
+                        let mut err = ApiError::new(ErrorCode::for_status(status));
+                        err.request_id = Some(id);
+                        return Err(err.into());
+                    }
+                }
+            }
+            Err(mut err) => {
+                err.request_id = Some(id.clone());
+                let mut refusal = err.error_response();
+                // The rest of an unread body would otherwise be parsed as the next request.
+                if matches!(
+                    err.code,
+                    ErrorCode::RequestTimeout | ErrorCode::PayloadTooLarge | ErrorCode::BadRequest
+                ) {
+                    refusal
+                        .head_mut()
+                        .set_connection_type(ConnectionType::Close);
+                }
+                req.into_response(refusal)
             }
         };
 
@@ -125,15 +176,12 @@ impl RequestContext {
             headers.remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
             headers.remove(header::ACCESS_CONTROL_EXPOSE_HEADERS);
         }
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
-        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        for (name, value) in SECURITY_HEADERS {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
         if !headers.contains_key(header::CACHE_CONTROL) {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
@@ -144,7 +192,7 @@ impl RequestContext {
         if self.hsts {
             headers.insert(
                 header::STRICT_TRANSPORT_SECURITY,
-                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+                HeaderValue::from_static(HSTS),
             );
         }
 

@@ -4,7 +4,9 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::admission::Admission;
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
+use crate::readiness::Readiness;
 use crate::startup::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -24,24 +26,56 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(HealthResponse { status: "ok" })
 }
 
-/// Readiness: DynamoDB and S3 answer for our table and bucket.
+/// Readiness: storage answers and the instance is not saturated.
+///
+/// DynamoDB and S3 must answer for our table and bucket.
+/// 503 `overloaded` while every in-flight permit is taken and requests are waiting long or
+/// being refused (a load balancer should send traffic elsewhere); 503 `storage_unavailable`
+/// when storage does not answer. The storage check is reused for up to 2 s (1 s after a
+/// failure), so probing this often costs no AWS calls.
 #[utoipa::path(
     tag = "health",
     operation_id = "health.ready",
     responses(
         (status = 200, description = "Ready", body = HealthResponse),
-        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable, or the instance is saturated", body = ProblemDetails, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 #[get("/readyz")]
-pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    match tokio::time::timeout(Duration::from_secs(3), state.storage.check_ready()).await {
-        Ok(Ok(())) => Ok(HttpResponse::Ok().json(HealthResponse { status: "ready" })),
-        Ok(Err(e)) => Err(ApiError::new(ErrorCode::StorageUnavailable)
-            .retry_after(2)
-            .source(e)),
-        Err(_) => Err(ApiError::new(ErrorCode::StorageUnavailable)
-            .retry_after(2)
-            .source("readiness check timed out")),
+pub async fn readyz(
+    state: web::Data<AppState>,
+    admission: web::Data<Admission>,
+    readiness: web::Data<Readiness>,
+) -> Result<HttpResponse, ApiError> {
+    if admission.saturated() {
+        return Err(ApiError::new(ErrorCode::Overloaded)
+            .detail("Every in-flight permit is taken and requests are queuing.")
+            .retry_after(admission.retry_after_secs()));
     }
+    let probe = || async {
+        match tokio::time::timeout(Duration::from_secs(3), state.storage.check_ready()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(describe(&e)),
+            Err(_) => Err("readiness check timed out".to_owned()),
+        }
+    };
+    match readiness.check(probe).await {
+        Ok(()) => Ok(HttpResponse::Ok().json(HealthResponse { status: "ready" })),
+        Err(cause) => Err(ApiError::new(ErrorCode::StorageUnavailable)
+            .retry_after(2)
+            .source(cause)),
+    }
+}
+
+/// An error and its causes on one line, for the log.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }

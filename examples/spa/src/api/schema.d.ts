@@ -30,7 +30,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: DynamoDB and S3 answer for our table and bucket. */
+        /**
+         * Readiness: storage answers and the instance is not saturated.
+         * @description DynamoDB and S3 must answer for our table and bucket.
+         *     503 `overloaded` while every in-flight permit is taken and requests are waiting long or
+         *     being refused (a load balancer should send traffic elsewhere); 503 `storage_unavailable`
+         *     when storage does not answer. The storage check is reused for up to 2 s (1 s after a
+         *     failure), so probing this often costs no AWS calls.
+         */
         get: operations["health.ready"];
         put?: never;
         post?: never;
@@ -958,9 +965,11 @@ export interface operations {
                     "application/json": components["schemas"]["HealthResponse"];
                 };
             };
-            /** @description Storage unavailable */
+            /** @description Storage unavailable, or the instance is saturated */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
