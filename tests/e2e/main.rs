@@ -6,6 +6,7 @@ mod auth;
 mod basics;
 mod faults;
 mod lifecycle;
+mod metrics;
 mod outage;
 mod publish;
 mod security;

@@ -6,6 +6,7 @@ pub mod config;
 pub mod crypto;
 pub mod extract;
 pub mod limits;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;

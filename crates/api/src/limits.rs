@@ -93,7 +93,7 @@ impl Limits {
             self.publish_user.retain_recent();
             self.publish_ip.retain_recent();
         }
-        match limit {
+        let verdict = match limit {
             Limit::SignIn => ip.map_or(Ok(()), |ip| self.verdict(&self.sign_in_ip, &ip)),
             Limit::CreateVideo => {
                 if let Some(u) = user {
@@ -107,7 +107,8 @@ impl Limits {
                 }
                 ip.map_or(Ok(()), |ip| self.verdict(&self.publish_ip, &ip))
             }
-        }
+        };
+        verdict.inspect_err(|_| crate::metrics::rate_limit_refused(limit))
     }
 }
 

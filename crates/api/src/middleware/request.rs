@@ -62,7 +62,8 @@ impl RequestContext {
             .get(&X_REQUEST_ID)
             .and_then(sane_request_id)
             .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-        let span = tracing::info_span!("request", request_id = %id);
+        let trace_id = super::trace_context::trace_id(req.headers());
+        let span = tracing::info_span!("request", request_id = %id, trace_id = trace_id.as_deref());
         let started = Instant::now();
         let method = req.method().to_string();
         let user_agent = req
@@ -80,10 +81,12 @@ impl RequestContext {
         let is_swagger = req.path().starts_with("/swagger-ui");
         let bounded = req.path().starts_with("/v1/") && !req.path().starts_with("/v1/media/");
         let _permit = if bounded {
+            let _queued = crate::metrics::http_queued();
             self.in_flight.clone().acquire_owned().await.ok()
         } else {
             None
         };
+        let _in_flight = bounded.then(crate::metrics::http_in_flight);
 
         let result = REQUEST_ID
             .scope(id.clone(), next.call(req).instrument(span.clone()))
