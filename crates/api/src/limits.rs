@@ -82,6 +82,16 @@ impl Limits {
         ip: Option<IpAddr>,
         user: Option<UserId>,
     ) -> Result<(), ApiError> {
+        self.decide(limit, ip, user)
+            .inspect_err(|_| crate::metrics::rate_limit_refused(limit))
+    }
+
+    fn decide(
+        &self,
+        limit: Limit,
+        ip: Option<IpAddr>,
+        user: Option<UserId>,
+    ) -> Result<(), ApiError> {
         if !self.enabled {
             return Ok(());
         }
@@ -93,7 +103,7 @@ impl Limits {
             self.publish_user.retain_recent();
             self.publish_ip.retain_recent();
         }
-        let verdict = match limit {
+        match limit {
             Limit::SignIn => ip.map_or(Ok(()), |ip| self.verdict(&self.sign_in_ip, &ip)),
             Limit::CreateVideo => {
                 if let Some(u) = user {
@@ -107,8 +117,7 @@ impl Limits {
                 }
                 ip.map_or(Ok(()), |ip| self.verdict(&self.publish_ip, &ip))
             }
-        };
-        verdict.inspect_err(|_| crate::metrics::rate_limit_refused(limit))
+        }
     }
 }
 
