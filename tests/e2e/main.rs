@@ -7,6 +7,7 @@ mod basics;
 mod edge;
 mod faults;
 mod lifecycle;
+mod metrics;
 mod outage;
 mod publish;
 mod security;

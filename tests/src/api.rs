@@ -542,6 +542,30 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `GET /metrics` on this app's `POSTIQO_METRICS_BIND` (set it with `.env`), checked to be
+    /// a valid Prometheus text exposition.
+    pub async fn scrape(&self) -> crate::Scrape {
+        let addr = self
+            .env
+            .get("POSTIQO_METRICS_BIND")
+            .expect("this app was built with POSTIQO_METRICS_BIND");
+        let res = self
+            .http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "{content_type}"
+        );
+        let text = res.text().await.unwrap();
+        crate::Scrape::parse(&text)
+            .unwrap_or_else(|e| panic!("not a valid exposition: {e}\n{text}"))
+    }
+
     /// Kills the API (SIGKILL: no graceful anything) and starts it again with the same
     /// settings, table, bucket and address.
     pub async fn restart_api(&mut self) {

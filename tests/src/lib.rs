@@ -4,10 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 mod api;
+pub mod metrics;
 mod process;
 mod storage;
 
 pub use api::{TestApp, TestAppBuilder, TestUser};
+pub use metrics::Scrape;
 pub use process::{ChildProcess, bin_path, free_port, start_private_ministack};
 pub use storage::{aws_clients, ddb_client, s3_client};
 

@@ -18,6 +18,7 @@ use url::Url;
 /// table and docker-compose.yml are checked against this list.
 pub const VARIABLES: &[&str] = &[
     "POSTIQO_BIND",
+    "POSTIQO_METRICS_BIND",
     "POSTIQO_PUBLIC_URL",
     "POSTIQO_ALLOWED_ORIGINS",
     "POSTIQO_TABLE",
@@ -415,6 +416,8 @@ pub struct EdgeSettings {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: SocketAddr,
+    /// Where `GET /metrics` is served (Prometheus text); `None`: no metrics at all.
+    pub metrics_bind: Option<SocketAddr>,
     pub public_url: Url,
     pub storage: StorageSettings,
     pub tiktok: TikTokSettings,
@@ -509,6 +512,21 @@ impl Settings {
             SocketAddr::from(([127, 0, 0, 1], 8080)),
             "an address like 127.0.0.1:8080",
         )?;
+        let metrics_bind = match r.opt("POSTIQO_METRICS_BIND") {
+            None => None,
+            Some(raw) => Some(raw.parse::<SocketAddr>().map_err(|_| {
+                err(
+                    "POSTIQO_METRICS_BIND",
+                    "must be an address like 127.0.0.1:9464",
+                )
+            })?),
+        };
+        if metrics_bind.is_some_and(|m| m == bind && m.port() != 0) {
+            return Err(err(
+                "POSTIQO_METRICS_BIND",
+                "must differ from POSTIQO_BIND: metrics are never served on the API's port",
+            ));
+        }
         let public_url = r.url("POSTIQO_PUBLIC_URL", None)?;
         if public_url.path() != "/" || public_url.query().is_some() {
             return Err(err(
@@ -704,6 +722,7 @@ impl Settings {
 
         Ok(Self {
             bind,
+            metrics_bind,
             public_url,
             storage,
             tiktok,
@@ -840,6 +859,32 @@ mod tests {
         assert!(
             !e.to_string().contains("c2hvcnQ="),
             "never echo secret values"
+        );
+    }
+
+    #[test]
+    fn metrics_are_off_unless_given_their_own_address() {
+        assert_eq!(
+            Settings::from_env(&base()).expect("valid").metrics_bind,
+            None
+        );
+
+        let mut env = base();
+        env.insert("POSTIQO_METRICS_BIND".into(), "127.0.0.1:9464".into());
+        assert_eq!(
+            Settings::from_env(&env).expect("valid").metrics_bind,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
+
+        env.insert("POSTIQO_METRICS_BIND".into(), "localhost".into());
+        let e = Settings::from_env(&env).expect_err("no port");
+        assert_eq!(e.var, "POSTIQO_METRICS_BIND");
+        assert!(!e.to_string().contains("localhost"), "never echo values");
+
+        env.insert("POSTIQO_METRICS_BIND".into(), "127.0.0.1:8080".into());
+        assert_eq!(
+            Settings::from_env(&env).expect_err("the API's port").var,
+            "POSTIQO_METRICS_BIND"
         );
     }
 

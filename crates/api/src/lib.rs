@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod edge;
 pub mod extract;
 pub mod limits;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;

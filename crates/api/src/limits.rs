@@ -82,6 +82,16 @@ impl Limits {
         ip: Option<IpAddr>,
         user: Option<UserId>,
     ) -> Result<(), ApiError> {
+        self.decide(limit, ip, user)
+            .inspect_err(|_| crate::metrics::rate_limit_refused(limit))
+    }
+
+    fn decide(
+        &self,
+        limit: Limit,
+        ip: Option<IpAddr>,
+        user: Option<UserId>,
+    ) -> Result<(), ApiError> {
         if !self.enabled {
             return Ok(());
         }

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use postiqo_api::config::{ProcessEnv, Settings, StorageSettings};
+use postiqo_api::metrics::MetricsServer;
 use postiqo_api::startup::Application;
 use postiqo_api::{bootstrap, openapi, telemetry};
 
@@ -59,6 +60,9 @@ async fn serve() -> ExitCode {
         Ok(app) => app,
         Err(e) => return fail(format_args!("cannot start: {e}")),
     };
+    if let Some(address) = app.metrics_addr() {
+        tracing::info!(%address, "metrics listening");
+    }
     tracing::info!(address = %app.addr(), "listening");
     match app.run_until_stopped().await {
         Ok(()) => {
@@ -75,6 +79,13 @@ async fn run_worker() -> ExitCode {
         Err(e) => return fail(e),
     };
     telemetry::init();
+    let metrics = match settings.metrics_bind.map(MetricsServer::start).transpose() {
+        Ok(m) => m,
+        Err(e) => return fail(format_args!("cannot serve metrics: {e}")),
+    };
+    if let Some(m) = &metrics {
+        tracing::info!(address = %m.addr(), "metrics listening");
+    }
     let state = match postiqo_api::startup::AppState::build(settings).await {
         Ok(s) => s,
         Err(e) => return fail(format_args!("cannot start: {e}")),
@@ -84,6 +95,9 @@ async fn run_worker() -> ExitCode {
     shutdown_signal().await;
     let _ = tx.send(true);
     let _ = worker.await;
+    if let Some(m) = metrics {
+        m.stop().await;
+    }
     ExitCode::SUCCESS
 }
 

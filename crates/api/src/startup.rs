@@ -14,6 +14,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::JwtCodec;
 use crate::config::Settings;
 use crate::extract;
+use crate::metrics::MetricsServer;
 use crate::middleware::RequestContext;
 use crate::openapi::ApiDoc;
 use std::sync::Arc;
@@ -182,6 +183,7 @@ fn cors(settings: &Settings) -> Cors {
 pub struct Application {
     server: Server,
     addr: SocketAddr,
+    metrics: Option<MetricsServer>,
     worker_stop: Option<tokio::sync::watch::Sender<bool>>,
 }
 
@@ -189,6 +191,12 @@ impl Application {
     /// Binds the listener and builds the adapters. Storage is not contacted here: the server
     /// starts even when storage is down, and `/readyz` says so.
     pub async fn build(settings: Settings) -> std::io::Result<Self> {
+        // First, so the worker's first pass is counted.
+        let metrics = settings
+            .metrics_bind
+            .map(MetricsServer::start)
+            .transpose()?;
+        crate::metrics::set_max_in_flight(settings.max_in_flight);
         let state = web::Data::new(AppState::build(settings).await?);
         let settings = state.settings.clone();
         let worker_stop = if settings.publish.worker {
@@ -233,6 +241,7 @@ impl Application {
                 .wrap(middleware::from_fn(move |req, next| {
                     context.clone().handle(req, next)
                 }))
+                .wrap(middleware::from_fn(crate::middleware::metrics::record))
                 .into_utoipa_app();
             let (app, doc) = register(app).split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", doc))
@@ -244,6 +253,7 @@ impl Application {
         Ok(Self {
             server,
             addr,
+            metrics,
             worker_stop,
         })
     }
@@ -252,11 +262,19 @@ impl Application {
         self.addr
     }
 
+    /// Where `/metrics` is served, when it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsServer::addr)
+    }
+
     /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         if let Some(stop) = self.worker_stop {
             let _ = stop.send(true);
+        }
+        if let Some(metrics) = self.metrics {
+            metrics.stop().await;
         }
         result
     }

@@ -85,10 +85,12 @@ impl Worker {
         let jobs = match self.storage.publish.due_jobs(now, BATCH).await {
             Ok(j) => j,
             Err(e) => {
+                crate::metrics::worker_pass_failed();
                 debug!(error = ?e, "could not list due publish jobs");
                 return;
             }
         };
+        crate::metrics::jobs_due(&jobs, now);
         for job in jobs {
             let lease = self.publish.config().worker_lease;
             let until = Utc::now()

@@ -38,7 +38,11 @@ pub async fn sdk_config() -> SdkConfig {
 
 /// Builds the adapters. No network call is made: readiness is checked separately.
 pub fn connect(sdk: &SdkConfig, cfg: &StorageConfig) -> Storage {
-    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(crate::observe::StorageMetrics)
+            .build(),
+    );
     let videos = DynamoVideos::new(ddb.clone(), cfg.table.clone());
     let auth = Arc::new(DynamoAuth::new(ddb.clone(), cfg.table.clone()));
     let publish = Arc::new(DynamoPublish::new(ddb.clone(), cfg.table.clone()));

@@ -7,6 +7,7 @@
 mod config;
 mod dynamo;
 mod error;
+pub mod observe;
 mod ports;
 mod s3;
 

@@ -17,6 +17,7 @@ mod envelope;
 mod error;
 mod ids;
 mod oauth;
+pub mod observe;
 mod pkce;
 mod posting;
 mod token;

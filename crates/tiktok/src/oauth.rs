@@ -11,6 +11,7 @@ use reqwest::header::{ACCEPT, CACHE_CONTROL};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::observe::{Endpoint, observed};
 use crate::{
     PkceChallenge, TikTokClient, TikTokError, TokenSet, envelope::parse_empty_ok,
     token::parse_token_response,
@@ -56,7 +57,7 @@ impl TikTokClient {
         if let Some(verifier) = code_verifier {
             form.push(("code_verifier", verifier));
         }
-        self.token_request(&form).await
+        observed(Endpoint::TokenExchange, self.token_request(&form)).await
     }
 
     /// Gets a new access token. TikTok rotates refresh tokens (§1.5): store the returned
@@ -70,7 +71,7 @@ impl TikTokClient {
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.expose_secret()),
         ];
-        self.token_request(&form).await
+        observed(Endpoint::TokenRefresh, self.token_request(&form)).await
     }
 
     /// Revokes the user's authorization (§1.6); the app leaves the user's connected apps.
@@ -86,8 +87,11 @@ impl TikTokClient {
             .post(self.endpoint("/v2/oauth/revoke/"))
             .header(ACCEPT, "application/json")
             .form(&form);
-        let (status, body) = self.send(req).await?;
-        parse_empty_ok(status, &body)
+        observed(Endpoint::Revoke, async {
+            let (status, body) = self.send(req).await?;
+            parse_empty_ok(status, &body)
+        })
+        .await
     }
 
     async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenSet, TikTokError> {

@@ -7,6 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned};
 use url::Url;
 
+use crate::observe::{Endpoint, observed};
 use crate::{
     DecodeError, PostId, PublishId, TikTokClient, TikTokError,
     de::{id_list, opt_u64},
@@ -225,10 +226,13 @@ impl TikTokClient {
         &self,
         access_token: &SecretString,
     ) -> Result<CreatorInfo, TikTokError> {
-        self.post_json(
-            "/v2/post/publish/creator_info/query/",
-            access_token,
-            None::<&()>,
+        observed(
+            Endpoint::CreatorInfo,
+            self.post_json(
+                "/v2/post/publish/creator_info/query/",
+                access_token,
+                None::<&()>,
+            ),
         )
         .await
     }
@@ -248,16 +252,19 @@ impl TikTokClient {
                 video_url: video_url.as_str(),
             },
         };
-        let (status, raw): (u16, RawPublishId) = self
-            .post_json_with_status("/v2/post/publish/video/init/", access_token, Some(&body))
-            .await?;
-        raw.publish_id
-            .filter(|id| !id.is_empty())
-            .map(PublishId::new)
-            .ok_or(TikTokError::Decode {
-                http_status: status,
-                source: DecodeError::Missing("publish_id"),
-            })
+        observed(Endpoint::PublishInit, async {
+            let (status, raw): (u16, RawPublishId) = self
+                .post_json_with_status("/v2/post/publish/video/init/", access_token, Some(&body))
+                .await?;
+            raw.publish_id
+                .filter(|id| !id.is_empty())
+                .map(PublishId::new)
+                .ok_or(TikTokError::Decode {
+                    http_status: status,
+                    source: DecodeError::Missing("publish_id"),
+                })
+        })
+        .await
     }
 
     /// `POST /v2/post/publish/status/fetch/` (30/min per token, shared by all posts of the
@@ -270,10 +277,13 @@ impl TikTokClient {
         let body = PublishIdBody {
             publish_id: publish_id.as_str(),
         };
-        let (status, raw): (u16, RawStatus) = self
-            .post_json_with_status("/v2/post/publish/status/fetch/", access_token, Some(&body))
-            .await?;
-        publish_status_from(status, raw)
+        observed(Endpoint::PublishStatus, async {
+            let (status, raw): (u16, RawStatus) = self
+                .post_json_with_status("/v2/post/publish/status/fetch/", access_token, Some(&body))
+                .await?;
+            publish_status_from(status, raw)
+        })
+        .await
     }
 
     /// `POST /v2/post/publish/cancel/`: best effort, only while TikTok is still downloading.
@@ -285,9 +295,11 @@ impl TikTokClient {
         let body = PublishIdBody {
             publish_id: publish_id.as_str(),
         };
-        let _: serde_json::Value = self
-            .post_json("/v2/post/publish/cancel/", access_token, Some(&body))
-            .await?;
+        let _: serde_json::Value = observed(
+            Endpoint::PublishCancel,
+            self.post_json("/v2/post/publish/cancel/", access_token, Some(&body)),
+        )
+        .await?;
         Ok(())
     }
 

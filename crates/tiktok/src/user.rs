@@ -4,6 +4,7 @@ use reqwest::header::ACCEPT;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::observe::{Endpoint, observed};
 use crate::{OpenId, TikTokClient, TikTokError, de::opt_u64, envelope::parse_v2};
 
 /// A field of `GET /v2/user/info/`; each needs one scope (§2).
@@ -131,8 +132,11 @@ impl TikTokClient {
             .query(&[("fields", fields.as_str())])
             .bearer_auth(access_token.expose_secret())
             .header(ACCEPT, "application/json");
-        let (status, body) = self.send(req).await?;
-        parse_user_info(status, &body)
+        observed(Endpoint::UserInfo, async {
+            let (status, body) = self.send(req).await?;
+            parse_user_info(status, &body)
+        })
+        .await
     }
 }
 

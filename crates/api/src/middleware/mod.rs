@@ -1,7 +1,9 @@
-//! Cross-cutting request handling: request ids, access logs, security headers, and reading
-//! bodies before a request may take an in-flight permit.
+//! Cross-cutting request handling: request ids, access logs, security headers, HTTP metrics,
+//! trace context, and reading bodies before a request may take an in-flight permit.
 
 mod body;
+pub mod metrics;
 mod request;
+pub mod trace_context;
 
 pub use request::{API_CSP, HSTS, RequestContext, SECURITY_HEADERS, current_request_id};

@@ -75,6 +75,8 @@ impl RequestContext {
         req: &mut ServiceRequest,
     ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ApiError> {
         super::body::buffer(req, self.body_limit, self.body_timeout).await?;
+        // Queued from here: the body has arrived, the permit is awaited.
+        let _queued = crate::metrics::http_queued();
         match self.admission.admit().await {
             Ok(permit) => Ok(Some(permit)),
             Err(Overloaded) => Err(ApiError::new(ErrorCode::Overloaded)
@@ -95,7 +97,8 @@ impl RequestContext {
             .get(&X_REQUEST_ID)
             .and_then(sane_request_id)
             .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-        let span = tracing::info_span!("request", request_id = %id);
+        let trace_id = super::trace_context::trace_id(req.headers());
+        let span = tracing::info_span!("request", request_id = %id, trace_id = trace_id.as_deref());
         let started = Instant::now();
         let method = req.method().to_string();
         let user_agent = req
@@ -119,7 +122,11 @@ impl RequestContext {
         };
 
         let mut res = match admitted {
-            Ok(_permit) => {
+            Ok(permit) => {
+                // Counted only while a permit is held: a request refused at admission is
+                // never in flight.
+                let _in_flight = permit.as_ref().map(|_| crate::metrics::http_in_flight());
+                let _permit = permit;
                 let result = REQUEST_ID
                     .scope(id.clone(), next.call(req).instrument(span.clone()))
                     .await;

@@ -54,6 +54,7 @@ pub async fn tiktok_webhook(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    let mut delivery = crate::metrics::WebhookDelivery::start();
     let signature = req
         .headers()
         .get("tiktok-signature")
@@ -68,16 +69,20 @@ pub async fn tiktok_webhook(
         tolerance,
     )
     .map_err(|e| ApiError::new(ErrorCode::InvalidWebhookSignature).source(e))?;
+    delivery.verified();
     let hook = match parse_webhook_event(&body) {
         Ok(h) => h,
         Err(e) => {
             // Signed by TikTok but not understood: acknowledge so it is not retried forever.
+            delivery.unreadable();
             warn!(error = %e, "unreadable TikTok webhook ignored");
             return Ok(HttpResponse::Ok().json(serde_json::json!({})));
         }
     };
+    delivery.event(&hook.event);
     let open_id = hook.user_open_id.as_str().to_owned();
     let Some(user) = state.storage.users.find_by_open_id(&open_id).await? else {
+        delivery.unknown_user();
         info!("webhook for an unknown user ignored");
         return Ok(HttpResponse::Ok().json(serde_json::json!({})));
     };
@@ -135,5 +140,6 @@ pub async fn tiktok_webhook(
         }
         other => info!(event = ?std::mem::discriminant(&other), "TikTok webhook without action"),
     }
+    delivery.accepted();
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }

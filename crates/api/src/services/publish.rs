@@ -562,7 +562,10 @@ impl PublishService {
             )
             .await
         {
-            Ok(()) => failed,
+            Ok(()) => {
+                crate::metrics::publish_finished(&failed);
+                failed
+            }
             Err(e) => {
                 warn!(video_id = %video.id, error = ?e, "failure not recorded yet; the worker retries");
                 video
@@ -694,6 +697,7 @@ impl PublishService {
             .await?;
         if next.status != video.status {
             info!(video_id = %next.id, status = %next.status, "publish status changed");
+            crate::metrics::publish_finished(&next);
         }
         Ok(())
     }

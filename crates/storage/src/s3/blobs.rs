@@ -33,7 +33,9 @@ pub struct S3Blobs {
 
 impl S3Blobs {
     pub fn new(sdk: &SdkConfig, cfg: &StorageConfig) -> Self {
-        let base = aws_sdk_s3::config::Builder::from(sdk).force_path_style(cfg.s3_force_path_style);
+        let base = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(cfg.s3_force_path_style)
+            .interceptor(crate::observe::StorageMetrics);
         let client = Client::from_conf(base.clone().build());
         let presigner = match &cfg.s3_public_endpoint {
             Some(endpoint) => Client::from_conf(base.endpoint_url(endpoint).build()),
