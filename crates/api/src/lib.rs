@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod crypto;
 pub mod extract;
+pub mod key_policy;
 pub mod limits;
 pub mod middleware;
 pub mod openapi;

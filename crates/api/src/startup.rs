@@ -14,7 +14,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::JwtCodec;
 use crate::config::Settings;
 use crate::extract;
-use crate::middleware::RequestContext;
+use crate::middleware::{ClientAddrLayer, RequestContext};
 use crate::openapi::ApiDoc;
 use std::sync::Arc;
 
@@ -67,7 +67,7 @@ impl AppState {
             settings.publish.media_mode,
             settings.publish.media_url_ttl,
             settings.public_url.clone(),
-            jwt.mac_key(),
+            jwt.media_keys(),
         );
         let instance = format!(
             "{}-{}",
@@ -205,11 +205,16 @@ impl Application {
             hsts: settings.public_url.scheme() == "https",
             in_flight: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
         };
+        let client_addr = ClientAddrLayer {
+            proxies: Arc::new(settings.proxies.trusted.clone()),
+            header: settings.proxies.header,
+        };
         let listener = TcpListener::bind(settings.bind)?;
         let addr = listener.local_addr()?;
 
         let server = HttpServer::new(move || {
             let context = context.clone();
+            let client_addr = client_addr.clone();
             let app = App::new()
                 .app_data(state.clone())
                 .app_data(known.clone())
@@ -220,6 +225,10 @@ impl Application {
                 .wrap(cors(&settings))
                 .wrap(middleware::from_fn(move |req, next| {
                     context.clone().handle(req, next)
+                }))
+                // Outermost: the access log and the limits read what it finds.
+                .wrap(middleware::from_fn(move |req, next| {
+                    client_addr.clone().handle(req, next)
                 }))
                 .into_utoipa_app();
             let (app, doc) = register(app).split_for_parts();
