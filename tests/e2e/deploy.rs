@@ -100,7 +100,10 @@ async fn a_trusted_proxy_forwarding_two_clients_gets_them_limited_separately() {
         .await;
     let xff = |v: &'static str| Some(("x-forwarded-for", v));
     for i in 0..3 {
-        assert_eq!(login_via(&app, xff("203.0.113.7"), &format!("a{i}")).await, 302);
+        assert_eq!(
+            login_via(&app, xff("203.0.113.7"), &format!("a{i}")).await,
+            302
+        );
     }
     assert_eq!(login_via(&app, xff("203.0.113.7"), "a3").await, 429);
     // What the client writes itself sits left of what the proxy appended: no escape.
@@ -110,7 +113,10 @@ async fn a_trusted_proxy_forwarding_two_clients_gets_them_limited_separately() {
     );
     // The other client behind the same proxy has its whole budget.
     for i in 0..3 {
-        assert_eq!(login_via(&app, xff("203.0.113.8"), &format!("b{i}")).await, 302);
+        assert_eq!(
+            login_via(&app, xff("203.0.113.8"), &format!("b{i}")).await,
+            302
+        );
     }
     assert_eq!(login_via(&app, xff("203.0.113.8"), "b3").await, 429);
     // So has the proxy itself (its health checks forward nobody).
@@ -123,7 +129,10 @@ async fn a_trusted_proxy_forwarding_two_clients_gets_them_limited_separately() {
         assert_eq!(status, 302);
     }
     let v6 = |addr: &'static str| Some(("x-forwarded-for", addr));
-    assert_eq!(login_via(&app, v6("2001:db8:1:2:ffff::9"), "v6-3").await, 429);
+    assert_eq!(
+        login_via(&app, v6("2001:db8:1:2:ffff::9"), "v6-3").await,
+        429
+    );
     assert_eq!(login_via(&app, v6("2001:db8:1:3::1"), "v6-4").await, 302);
 
     // The access log names the clients, not the proxy.
@@ -176,7 +185,10 @@ async fn rfc_7239_forwarded_when_the_proxies_write_it() {
         .spawn()
         .await;
     let fwd = |v: &'static str| Some(("forwarded", v));
-    assert_eq!(login_via(&app, fwd("for=203.0.113.7;proto=https"), "f0").await, 302);
+    assert_eq!(
+        login_via(&app, fwd("for=203.0.113.7;proto=https"), "f0").await,
+        302
+    );
     assert_eq!(
         login_via(&app, fwd("for=\"[2001:db8::7]:4711\""), "f1").await,
         302
@@ -186,7 +198,10 @@ async fn rfc_7239_forwarded_when_the_proxies_write_it() {
     // X-Forwarded-For is what a client would forge here: it changes nothing.
     let res = app
         .http
-        .get(app.url(&format!("/v1/auth/tiktok/login?return_to={}/x", app.origin())))
+        .get(app.url(&format!(
+            "/v1/auth/tiktok/login?return_to={}/x",
+            app.origin()
+        )))
         .header("forwarded", "for=203.0.113.7")
         .header("x-forwarded-for", "203.0.113.99")
         .send()
@@ -239,7 +254,9 @@ async fn refresh_is_limited_per_session_so_a_noisy_address_ends_nobody_elses() {
         .to_owned();
 
     // A browser session: forged CSRF never spends its budget.
-    let (browser, csrf) = app.sign_in_browser(&format!("carol_{}", std::process::id())).await;
+    let (browser, csrf) = app
+        .sign_in_browser(&format!("carol_{}", std::process::id()))
+        .await;
     for _ in 0..5 {
         let res = browser
             .post(app.url("/v1/auth/refresh"))
@@ -310,7 +327,11 @@ async fn profile_sync_and_export_are_limited_per_user() {
     }
     let res = export(alice.token.clone()).await.unwrap();
     assert_eq!(res.status(), 429);
-    let wait: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     assert_eq!(status_and_code(res).await.1, "rate_limited");
     // Sync has a budget of its own.
@@ -341,8 +362,8 @@ fn keys_in(rel: &str) -> Vec<String> {
         else {
             continue;
         };
-        let tokens = line[pos..]
-            .split(|c: char| !(c.is_ascii_alphanumeric() || "+/=_-:.,".contains(c)));
+        let tokens =
+            line[pos..].split(|c: char| !(c.is_ascii_alphanumeric() || "+/=_-:.,".contains(c)));
         for part in tokens.flat_map(|t| t.split([':', ','])) {
             let decoded = base64::engine::general_purpose::STANDARD.decode(part);
             if part.len() >= 40 && decoded.is_ok_and(|d| d.len() >= 32) {
@@ -436,7 +457,10 @@ fn every_key_published_in_the_repository_is_refused_with_a_public_url() {
                 .unwrap();
             assert!(!stderr.contains(secret), "{stderr}");
             assert!(!stderr.contains(&secret[..20]), "{stderr}");
-            assert!(!stderr.contains(String::from_utf8_lossy(&raw[..16]).as_ref()), "{stderr}");
+            assert!(
+                !stderr.contains(String::from_utf8_lossy(&raw[..16]).as_ref()),
+                "{stderr}"
+            );
             refusals += 1;
         }
     }
@@ -533,8 +557,9 @@ async fn session_cookies_over_https_carry_the_host_and_secure_prefixes() {
         assert!(attrs.iter().any(|a| a == want), "{want}: {refresh_line}");
     }
     assert!(
-        !cookies.iter().any(|c| c.starts_with("postiqo_access=")
-            || c.starts_with("postiqo_refresh=")),
+        !cookies
+            .iter()
+            .any(|c| c.starts_with("postiqo_access=") || c.starts_with("postiqo_refresh=")),
         "no bare names over https: {cookies:?}"
     );
     let access = cookie_value(&cookies, "__Host-postiqo_access").unwrap();
@@ -548,8 +573,15 @@ async fn session_cookies_over_https_carry_the_host_and_secure_prefixes() {
             .header("cookie", cookie)
             .send()
     };
-    assert_eq!(me(format!("__Host-postiqo_access={access}")).await.unwrap().status(), 200);
-    let (status, code) = status_and_code(me(format!("postiqo_access={access}")).await.unwrap()).await;
+    assert_eq!(
+        me(format!("__Host-postiqo_access={access}"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (status, code) =
+        status_and_code(me(format!("postiqo_access={access}")).await.unwrap()).await;
     assert_eq!((status, code.as_str()), (401, "unauthenticated"));
 
     // CSRF from the refresh cookie, then a cookie refresh: new prefixed cookies.
@@ -605,12 +637,15 @@ async fn session_cookies_over_https_carry_the_host_and_secure_prefixes() {
     let cleared = set_cookies(&res);
     for name in ["__Host-postiqo_access", "__Secure-postiqo_refresh"] {
         let line = cookie_line(&cleared, name);
-        assert!(
-            attributes(line).iter().any(|a| a == "max-age=0"),
-            "{line}"
-        );
+        assert!(attributes(line).iter().any(|a| a == "max-age=0"), "{line}");
     }
-    assert_eq!(me(format!("__Host-postiqo_access={access}")).await.unwrap().status(), 401);
+    assert_eq!(
+        me(format!("__Host-postiqo_access={access}"))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -643,48 +678,50 @@ impl HoldingRelay {
             .enable_all()
             .build()
             .unwrap();
-        std::thread::spawn(move || runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            while let Ok((client, _)) = listener.accept().await {
-                let Ok(store) = tokio::net::TcpStream::connect(upstream).await else {
-                    continue;
-                };
-                let (mut client_rd, mut client_wr) = client.into_split();
-                let (mut store_rd, mut store_wr) = store.into_split();
-                let hold_next = Arc::new(AtomicBool::new(false));
-                let (armed, hold) = (a.clone(), hold_next.clone());
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(n) = client_rd.read(&mut buf).await {
-                        if n == 0 {
-                            break;
+        std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                while let Ok((client, _)) = listener.accept().await {
+                    let Ok(store) = tokio::net::TcpStream::connect(upstream).await else {
+                        continue;
+                    };
+                    let (mut client_rd, mut client_wr) = client.into_split();
+                    let (mut store_rd, mut store_wr) = store.into_split();
+                    let hold_next = Arc::new(AtomicBool::new(false));
+                    let (armed, hold) = (a.clone(), hold_next.clone());
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        while let Ok(n) = client_rd.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            if armed.swap(false, Ordering::SeqCst) {
+                                hold.store(true, Ordering::SeqCst);
+                            }
+                            if store_wr.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
                         }
-                        if armed.swap(false, Ordering::SeqCst) {
-                            hold.store(true, Ordering::SeqCst);
+                    });
+                    let (holding, mut released) = (h.clone(), released.clone());
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        while let Ok(n) = store_rd.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            if hold_next.swap(false, Ordering::SeqCst) {
+                                holding.store(true, Ordering::SeqCst);
+                                let _ = released.wait_for(|r| *r).await;
+                            }
+                            if client_wr.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
                         }
-                        if store_wr.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                let (holding, mut released) = (h.clone(), released.clone());
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(n) = store_rd.read(&mut buf).await {
-                        if n == 0 {
-                            break;
-                        }
-                        if hold_next.swap(false, Ordering::SeqCst) {
-                            holding.store(true, Ordering::SeqCst);
-                            let _ = released.wait_for(|r| *r).await;
-                        }
-                        if client_wr.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-        }));
+                    });
+                }
+            })
+        });
         Self {
             addr,
             armed,

@@ -610,7 +610,9 @@ impl Settings {
         if sessions.cache_ttl > Duration::from_millis(MAX_SESSION_CACHE_MS) {
             return Err(err(
                 "POSTIQO_SESSION_CACHE_MS",
-                format!("must be at most {MAX_SESSION_CACHE_MS}: a session ended on another instance is honoured this long"),
+                format!(
+                    "must be at most {MAX_SESSION_CACHE_MS}: a session ended on another instance is honoured this long"
+                ),
             ));
         }
         if !localhost {
@@ -620,8 +622,7 @@ impl Settings {
                 &sessions.encryption_keys,
             )?;
             let plain = storage.allowed_origins.iter().any(|o| {
-                Url::parse(o.as_str())
-                    .is_ok_and(|u| u.scheme() == "http" && !is_localhost(&u))
+                Url::parse(o.as_str()).is_ok_and(|u| u.scheme() == "http" && !is_localhost(&u))
             });
             if plain {
                 return Err(err(
@@ -631,8 +632,8 @@ impl Settings {
             }
         }
         let proxies = ProxySettings {
-            trusted: TrustedProxies::parse(&r.or("POSTIQO_TRUSTED_PROXIES", "")).map_err(
-                |e| match e {
+            trusted: TrustedProxies::parse(&r.or("POSTIQO_TRUSTED_PROXIES", "")).map_err(|e| {
+                match e {
                     TrustedProxiesError::Malformed => err(
                         "POSTIQO_TRUSTED_PROXIES",
                         "must be a comma-separated list of CIDRs like 10.0.0.0/8 or addresses",
@@ -641,8 +642,8 @@ impl Settings {
                         "POSTIQO_TRUSTED_PROXIES",
                         "must not trust every address (/0): every client could then choose its own",
                     ),
-                },
-            )?,
+                }
+            })?,
             header: r.parse(
                 "POSTIQO_FORWARDED_HEADER",
                 ForwardedHeader::default(),
@@ -959,7 +960,11 @@ mod tests {
             env.insert("POSTIQO_PUBLIC_URL".into(), local.into());
             assert!(Settings::from_env(&env).is_ok(), "{local}");
         }
-        for public in ["https://api.example.com", "https://10.0.0.1", "https://[2001:db8::1]"] {
+        for public in [
+            "https://api.example.com",
+            "https://10.0.0.1",
+            "https://[2001:db8::1]",
+        ] {
             env.insert("POSTIQO_PUBLIC_URL".into(), public.into());
             assert_eq!(
                 Settings::from_env(&env).expect_err(public).var,
@@ -1000,7 +1005,10 @@ mod tests {
         let mut env = base();
         env.insert("POSTIQO_SESSION_CACHE_MS".into(), "5000".into());
         assert_eq!(
-            Settings::from_env(&env).expect("at the cap").sessions.cache_ttl,
+            Settings::from_env(&env)
+                .expect("at the cap")
+                .sessions
+                .cache_ttl,
             Duration::from_secs(5)
         );
         env.insert("POSTIQO_SESSION_CACHE_MS".into(), "5001".into());

@@ -36,7 +36,7 @@ pub fn published_keys() -> Vec<Vec<u8>> {
 }
 
 pub fn is_published(key: &[u8]) -> bool {
-    published_keys().iter().any(|k| k == key)
+    published_keys().iter().any(|k| k.as_slice() == key)
 }
 
 /// Why `key` is too weak to protect anything, if it is. A random 32-byte key fails none of
@@ -71,7 +71,7 @@ pub fn check_production(var: &'static str, ring: &JwtKeys) -> Result<(), ConfigE
         let Some(bytes) = decode(secret.expose_secret()) else {
             continue;
         };
-        let problem = if published.iter().any(|k| *k == bytes) {
+        let problem = if published.contains(&bytes) {
             format!(
                 "key {kid} is published in the Postiqo repository and must not be used outside localhost; generate one (openssl rand -base64 32)"
             )
@@ -151,8 +151,11 @@ mod tests {
     #[test]
     fn refusals_name_the_variable_and_key_id_never_the_key() {
         let dev = decode("ZGV2LW9ubHktand0LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24=").expect("base64");
-        let e = check_production("POSTIQO_JWT_KEYS", &ring(&[("new", &strong()), ("dev", &dev)]))
-            .expect_err("a published key anywhere in the ring");
+        let e = check_production(
+            "POSTIQO_JWT_KEYS",
+            &ring(&[("new", &strong()), ("dev", &dev)]),
+        )
+        .expect_err("a published key anywhere in the ring");
         assert_eq!(e.var, "POSTIQO_JWT_KEYS");
         let line = e.to_string();
         assert!(line.contains("key dev is published"), "{line}");

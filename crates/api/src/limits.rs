@@ -231,7 +231,10 @@ mod tests {
             "a /64 is one client"
         );
         assert!(l.check(Limit::SignIn, Some(next_64), None).is_ok());
-        assert_eq!(limit_key(same_64), "2001:db8:1:2::".parse::<IpAddr>().expect("ip"));
+        assert_eq!(
+            limit_key(same_64),
+            "2001:db8:1:2::".parse::<IpAddr>().expect("ip")
+        );
         let v4: IpAddr = [203, 0, 113, 7].into();
         assert_eq!(limit_key(v4), v4, "IPv4 addresses are their own key");
         let mapped: IpAddr = "::ffff:203.0.113.7".parse().expect("ip");

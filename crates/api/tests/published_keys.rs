@@ -24,7 +24,10 @@ const SKIP: &[&str] = &[
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if path.is_dir() {
             if !SKIP.contains(&name) {
                 files(&path, out);
@@ -39,8 +42,7 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// are digests (`sha256:…`), not keys of ours.
 fn key_values(text: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let tokens =
-        text.split(|c: char| !(c.is_ascii_alphanumeric() || "+/=_.:,-".contains(c)));
+    let tokens = text.split(|c: char| !(c.is_ascii_alphanumeric() || "+/=_.:,-".contains(c)));
     for token in tokens {
         let parts: Vec<&str> = token.split([':', ',']).collect();
         for pair in parts.windows(2) {
@@ -78,7 +80,11 @@ fn every_key_in_the_repository_is_on_the_refused_list() {
         };
         for (n, line) in text.lines().enumerate() {
             for secret in key_values(line) {
-                let rel = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+                let rel = path
+                    .strip_prefix(&root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
                 let bytes = decode(&secret).unwrap();
                 if !is_published(&bytes) {
                     unlisted.push(format!("{rel}:{}: {secret}", n + 1));
@@ -110,7 +116,10 @@ fn the_scan_recognises_every_spelling_of_a_key_entry() {
         format!("      POSTIQO_JWT_KEYS: dev:{key}"),
         format!("(\"POSTIQO_JWT_KEYS\", \"k1:{key}\"),"),
         format!("POSTIQO_JWT_KEYS=new:{key},old:{key}"),
-        format!("`POSTIQO_TOKEN_ENCRYPTION_KEY=e1:{}`", key.trim_end_matches('=')),
+        format!(
+            "`POSTIQO_TOKEN_ENCRYPTION_KEY=e1:{}`",
+            key.trim_end_matches('=')
+        ),
     ] {
         assert!(!key_values(&text).is_empty(), "{text}");
     }

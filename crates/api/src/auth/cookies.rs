@@ -24,7 +24,11 @@ const BINDING_PATH: &str = "/v1/auth/tiktok";
 
 /// The access cookie's name for these settings.
 pub fn access_name(s: &SessionSettings) -> &'static str {
-    if s.secure_cookies { HOST_ACCESS } else { ACCESS }
+    if s.secure_cookies {
+        HOST_ACCESS
+    } else {
+        ACCESS
+    }
 }
 
 /// The refresh cookie's name for these settings.

@@ -258,7 +258,11 @@ mod tests {
         );
         let rotated = JwtCodec::new(&settings(&[("k2", K2), ("k1", K1)]));
         assert!(rotated.csrf_matches("s1", &token));
-        assert_ne!(rotated.csrf_token("s1"), token, "new tokens use the new key");
+        assert_ne!(
+            rotated.csrf_token("s1"),
+            token,
+            "new tokens use the new key"
+        );
         assert!(!rotated.csrf_matches("s2", &token));
         let retired = JwtCodec::new(&settings(&[("k2", K2)]));
         assert!(!retired.csrf_matches("s1", &token));

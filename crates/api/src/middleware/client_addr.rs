@@ -256,7 +256,10 @@ mod tests {
 
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
-        assert_eq!(xff("198.51.100.9", &["203.0.113.7"], ""), ip("198.51.100.9"));
+        assert_eq!(
+            xff("198.51.100.9", &["203.0.113.7"], ""),
+            ip("198.51.100.9")
+        );
         assert_eq!(
             xff("198.51.100.9", &["203.0.113.7"], "10.0.0.0/8"),
             ip("198.51.100.9")
@@ -316,13 +319,21 @@ mod tests {
             let mut h = HeaderMap::new();
             h.insert(HeaderName::from_static("x-forwarded-for"), value);
             assert_eq!(
-                resolve(ip("10.1.2.3"), &h, &proxies(t), ForwardedHeader::XForwardedFor),
+                resolve(
+                    ip("10.1.2.3"),
+                    &h,
+                    &proxies(t),
+                    ForwardedHeader::XForwardedFor
+                ),
                 ip("10.1.2.3"),
                 "{bad:?}"
             );
         }
         // Garbage left of the real client is never reached.
-        assert_eq!(xff("10.1.2.3", &["junk, 203.0.113.7"], t), ip("203.0.113.7"));
+        assert_eq!(
+            xff("10.1.2.3", &["junk, 203.0.113.7"], t),
+            ip("203.0.113.7")
+        );
         // Garbage right of it stops the walk at the last trusted hop.
         assert_eq!(
             xff("10.1.2.3", &["203.0.113.7, junk, 10.0.0.9"], t),
@@ -335,7 +346,12 @@ mod tests {
             HeaderValue::from_bytes(b"\xff\xfe").expect("obs-text"),
         );
         assert_eq!(
-            resolve(ip("10.1.2.3"), &h, &proxies(t), ForwardedHeader::XForwardedFor),
+            resolve(
+                ip("10.1.2.3"),
+                &h,
+                &proxies(t),
+                ForwardedHeader::XForwardedFor
+            ),
             ip("10.1.2.3")
         );
     }

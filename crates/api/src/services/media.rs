@@ -147,8 +147,14 @@ mod tests {
 
     #[test]
     fn tokens_verify_under_every_key_of_the_ring() {
-        let k1 = derive_key(b"first key, 32 bytes long, really", "postiqo/media-token/v1");
-        let k2 = derive_key(b"second key, also 32 bytes long!!", "postiqo/media-token/v1");
+        let k1 = derive_key(
+            b"first key, 32 bytes long, really",
+            "postiqo/media-token/v1",
+        );
+        let k2 = derive_key(
+            b"second key, also 32 bytes long!!",
+            "postiqo/media-token/v1",
+        );
         let owner = UserId::new_v7(1, [1; 10]);
         let video = VideoId::new_v7(2, [2; 10]);
         let before = MediaTokens::new(vec![k1], HOUR);
@@ -173,7 +179,10 @@ mod tests {
         let good = tokens.sign(owner, video);
         let (payload, _) = good.split_once('.').expect("two parts");
         // MACed with the JWT key itself (what the known development key allowed before).
-        let with_jwt_key = format!("{payload}.{}", URL_SAFE_NO_PAD.encode(mac(jwt_key, payload)));
+        let with_jwt_key = format!(
+            "{payload}.{}",
+            URL_SAFE_NO_PAD.encode(mac(jwt_key, payload))
+        );
         assert_eq!(tokens.verify(&with_jwt_key), None);
         let other = MediaTokens::new(vec![derive_key(jwt_key, "postiqo/csrf-token/v1")], HOUR);
         assert_eq!(tokens.verify(&other.sign(owner, video)), None);

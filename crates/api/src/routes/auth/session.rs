@@ -104,9 +104,11 @@ pub async fn refresh(
             refresh_token: tokens.refresh_token,
         }));
     }
-    let cookie = req.cookie(cookies::refresh_name(&state.settings.sessions)).ok_or_else(|| {
-        ApiError::new(ErrorCode::InvalidRefreshToken).detail("No refresh token sent.")
-    })?;
+    let cookie = req
+        .cookie(cookies::refresh_name(&state.settings.sessions))
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidRefreshToken).detail("No refresh token sent.")
+        })?;
     let (_, sid, _) = AuthService::parse_refresh_token(cookie.value())
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidRefreshToken))?;
     // After CSRF: a forged cross-site request must not spend the session's budget.
