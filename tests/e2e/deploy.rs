@@ -749,7 +749,10 @@ impl HoldingRelay {
 
 #[tokio::test]
 async fn a_request_that_read_the_session_before_logout_cannot_bring_it_back() {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL (scripts/test)");
+    // The records store of this lane (DynamoDB Local in the second one, else ministack).
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .expect("AWS_ENDPOINT_URL (scripts/test)");
     let upstream: SocketAddr = endpoint
         .trim_start_matches("http://")
         .trim_end_matches('/')
