@@ -20,7 +20,8 @@ export POSTIQO_TIKTOK_CLIENT_KEY="${POSTIQO_TIKTOK_CLIENT_KEY:-$SANDBOX_CLIENT_K
 export POSTIQO_TIKTOK_CLIENT_SECRET="${POSTIQO_TIKTOK_CLIENT_SECRET:-$SANDBOX_CLIENT_SECRET}"
 export POSTIQO_TIKTOK_AUTH_URL="${POSTIQO_TIKTOK_AUTH_URL:-http://$SANDBOX_BIND/v2/auth/authorize/}"
 export POSTIQO_TIKTOK_API_URL="${POSTIQO_TIKTOK_API_URL:-http://$SANDBOX_BIND}"
-# A fixed development signing key (base64 of 32 bytes). Production sets its own.
+# A fixed development signing key (base64 of 32+ bytes). Published, so the API refuses it (and
+# the key below) whenever POSTIQO_PUBLIC_URL is not a localhost URL: production sets its own.
 export POSTIQO_JWT_KEYS="${POSTIQO_JWT_KEYS:-dev:ZGV2LW9ubHktand0LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24=}"
 # A fixed development key sealing TikTok tokens at rest (base64 of exactly 32 bytes).
 export POSTIQO_TOKEN_ENCRYPTION_KEY="${POSTIQO_TOKEN_ENCRYPTION_KEY:-dev:ZGV2LW9ubHktdG9rZW4tZW5jcnlwdGlvbi1rZXktMzI=}"

@@ -326,7 +326,11 @@ async fn sign_in_refuses_open_redirects_replays_and_foreign_states() {
 
 #[tokio::test]
 async fn expired_tiktok_token_is_refreshed_once_under_concurrency() {
-    let app = TestApp::spawn().await;
+    // Twenty syncs at once by one user: above the per-user sync budget on purpose.
+    let app = postiqo_e2e::TestAppBuilder::new()
+        .env("POSTIQO_RATE_LIMIT_ACCOUNT_PER_MIN", "1000")
+        .spawn()
+        .await;
     let user = app.new_user().await;
     let ddb = postiqo_e2e::ddb_client().await;
     let vault_version = || {

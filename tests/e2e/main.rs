@@ -9,6 +9,7 @@ mod faults;
 mod lifecycle;
 mod metrics;
 mod outage;
+mod production;
 mod publish;
 mod security;
 mod uploads;

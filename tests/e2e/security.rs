@@ -1766,6 +1766,8 @@ async fn sign_in_is_limited_per_client_ip() {
         .await
         .unwrap();
     assert_rate_limited(res, "token exchange shares the budget").await;
+    // Refreshing has budgets of its own (per session, tests/e2e/deploy.rs): sign-ins from a
+    // busy address never end the sessions behind it.
     let res = app
         .http
         .post(app.url("/v1/auth/refresh"))
@@ -1773,7 +1775,7 @@ async fn sign_in_is_limited_per_client_ip() {
         .send()
         .await
         .unwrap();
-    assert_rate_limited(res, "refresh shares the budget").await;
+    assert_eq!(res.status(), 200, "refresh is not in the sign-in budget");
     // Everything else is untouched, and the session that exists keeps working.
     let res = app
         .http

@@ -12,7 +12,9 @@ use base64::Engine;
 use postiqo_domain::UploadPolicy;
 use postiqo_storage::StorageConfig;
 use secrecy::SecretString;
-use url::Url;
+use url::{Host, Url};
+
+use crate::middleware::{ForwardedHeader, TrustedProxies, TrustedProxiesError};
 
 /// Every variable the API reads (the standard `AWS_*` ones are read by aws-config). The README
 /// table and docker-compose.yml are checked against this list.
@@ -67,6 +69,10 @@ pub const VARIABLES: &[&str] = &[
     "POSTIQO_RATE_LIMIT_CREATE_PER_MIN",
     "POSTIQO_RATE_LIMIT_PUBLISH_PER_MIN",
     "POSTIQO_RATE_LIMIT_PER_IP_PER_MIN",
+    "POSTIQO_RATE_LIMIT_REFRESH_PER_MIN",
+    "POSTIQO_RATE_LIMIT_ACCOUNT_PER_MIN",
+    "POSTIQO_TRUSTED_PROXIES",
+    "POSTIQO_FORWARDED_HEADER",
 ];
 
 /// Standard variables of the AWS SDK that deployments set.
@@ -356,8 +362,21 @@ pub struct RateLimitSettings {
     pub create_per_user: u32,
     /// Publish requests per user.
     pub publish_per_user: u32,
-    /// Video creations and publish requests per client IP (all users behind it).
+    /// Video creations, publish requests and refreshes per client IP (all users behind it).
     pub per_ip: u32,
+    /// Refreshes per session.
+    pub refresh_per_session: u32,
+    /// Profile syncs, and separately exports, per user.
+    pub account_per_user: u32,
+}
+
+/// Where the client's address comes from (`middleware::client_addr`).
+#[derive(Debug, Clone, Default)]
+pub struct ProxySettings {
+    /// Peers whose forwarding header is believed.
+    pub trusted: TrustedProxies,
+    /// The header those proxies write.
+    pub header: ForwardedHeader,
 }
 
 #[derive(Debug, Clone)]
@@ -426,6 +445,7 @@ pub struct Settings {
     pub sessions: SessionSettings,
     pub publish: PublishConfig,
     pub rate_limits: RateLimitSettings,
+    pub proxies: ProxySettings,
     /// API requests handled at once per process (others wait).
     pub max_in_flight: usize,
     /// Largest JSON request body accepted.
@@ -434,6 +454,21 @@ pub struct Settings {
 }
 
 const MIB: u64 = 1024 * 1024;
+
+/// Longest `POSTIQO_SESSION_CACHE_MS`: how long a session ended on another instance may still
+/// be honoured here.
+const MAX_SESSION_CACHE_MS: u64 = 5000;
+
+/// A URL on this machine: `localhost`, 127.0.0.0/8 or ::1. Only there may the development
+/// keys, plain-http origins and non-Secure cookies be used.
+pub fn is_localhost(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
 
 impl StorageSettings {
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
@@ -560,9 +595,8 @@ impl Settings {
             return Err(err("POSTIQO_TIKTOK_SCOPES", "must include user.info.basic"));
         }
 
-        let host = public_url.host_str().unwrap_or_default();
-        let local_http =
-            public_url.scheme() == "http" && matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+        let localhost = is_localhost(&public_url);
+        let local_http = public_url.scheme() == "http" && localhost;
         if public_url.scheme() == "http" && !local_http {
             return Err(err(
                 "POSTIQO_PUBLIC_URL",
@@ -613,6 +647,49 @@ impl Settings {
             ),
             audience: r.or("POSTIQO_JWT_AUDIENCE", "postiqo-api"),
             access_ttl: r.secs("POSTIQO_ACCESS_TOKEN_TTL_SECS", 900)?,
+        };
+        if sessions.cache_ttl > Duration::from_millis(MAX_SESSION_CACHE_MS) {
+            return Err(err(
+                "POSTIQO_SESSION_CACHE_MS",
+                format!(
+                    "must be at most {MAX_SESSION_CACHE_MS}: a session ended on another instance is honoured this long"
+                ),
+            ));
+        }
+        if !localhost {
+            crate::key_policy::check_production("POSTIQO_JWT_KEYS", &jwt.keys)?;
+            crate::key_policy::check_production(
+                "POSTIQO_TOKEN_ENCRYPTION_KEY",
+                &sessions.encryption_keys,
+            )?;
+            let plain = storage.allowed_origins.iter().any(|o| {
+                Url::parse(o.as_str()).is_ok_and(|u| u.scheme() == "http" && !is_localhost(&u))
+            });
+            if plain {
+                return Err(err(
+                    "POSTIQO_ALLOWED_ORIGINS",
+                    "lists an http:// origin other than localhost: outside localhost every origin must be https",
+                ));
+            }
+        }
+        let proxies = ProxySettings {
+            trusted: TrustedProxies::parse(&r.or("POSTIQO_TRUSTED_PROXIES", "")).map_err(|e| {
+                match e {
+                    TrustedProxiesError::Malformed => err(
+                        "POSTIQO_TRUSTED_PROXIES",
+                        "must be a comma-separated list of CIDRs like 10.0.0.0/8 or addresses",
+                    ),
+                    TrustedProxiesError::Everything => err(
+                        "POSTIQO_TRUSTED_PROXIES",
+                        "must not trust every address (/0): every client could then choose its own",
+                    ),
+                }
+            })?,
+            header: r.parse(
+                "POSTIQO_FORWARDED_HEADER",
+                ForwardedHeader::default(),
+                "x-forwarded-for or forwarded",
+            )?,
         };
 
         let policy = UploadPolicy {
@@ -694,6 +771,8 @@ impl Settings {
             create_per_user: per_min("POSTIQO_RATE_LIMIT_CREATE_PER_MIN", 120)?,
             publish_per_user: per_min("POSTIQO_RATE_LIMIT_PUBLISH_PER_MIN", 30)?,
             per_ip: per_min("POSTIQO_RATE_LIMIT_PER_IP_PER_MIN", 1200)?,
+            refresh_per_session: per_min("POSTIQO_RATE_LIMIT_REFRESH_PER_MIN", 10)?,
+            account_per_user: per_min("POSTIQO_RATE_LIMIT_ACCOUNT_PER_MIN", 10)?,
         };
         let max_in_flight: usize =
             r.parse("POSTIQO_MAX_IN_FLIGHT", 64, "a whole number of requests")?;
@@ -731,6 +810,7 @@ impl Settings {
             sessions,
             publish,
             rate_limits,
+            proxies,
             max_in_flight,
             json_limit,
             edge,
@@ -903,9 +983,34 @@ mod tests {
         assert!(!debug.contains("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"));
     }
 
+    /// Random keys nobody has seen (generated for this test, printed nowhere else).
+    fn fresh_key(kid: &str) -> String {
+        let bytes: [u8; 32] = crate::auth::secrets::random_bytes();
+        format!(
+            "{kid}:{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        )
+    }
+
+    /// A production deployment: public https URL, https origins, keys of its own.
+    fn production() -> HashMap<String, String> {
+        let mut env = base();
+        env.insert(
+            "POSTIQO_PUBLIC_URL".into(),
+            "https://api.example.com".into(),
+        );
+        env.insert(
+            "POSTIQO_ALLOWED_ORIGINS".into(),
+            "https://app.example.com".into(),
+        );
+        env.insert("POSTIQO_JWT_KEYS".into(), fresh_key("k1"));
+        env.insert("POSTIQO_TOKEN_ENCRYPTION_KEY".into(), fresh_key("e1"));
+        env
+    }
+
     #[test]
     fn public_url_must_be_https_except_on_localhost() {
-        let mut env = base();
+        let mut env = production();
         env.insert("POSTIQO_PUBLIC_URL".into(), "http://api.example.com".into());
         assert_eq!(
             Settings::from_env(&env).expect_err("http").var,
@@ -922,6 +1027,144 @@ mod tests {
                 .expect("local")
                 .sessions
                 .secure_cookies
+        );
+    }
+
+    #[test]
+    fn published_and_weak_keys_are_refused_outside_localhost() {
+        assert!(Settings::from_env(&production()).is_ok());
+        let weak = format!(
+            "w:{}",
+            base64::engine::general_purpose::STANDARD.encode([b'x'; 32])
+        );
+        let mut refused = crate::key_policy::published_keys()
+            .into_iter()
+            .map(|k| {
+                format!(
+                    "pub:{}",
+                    base64::engine::general_purpose::STANDARD.encode(k)
+                )
+            })
+            .collect::<Vec<_>>();
+        refused.push(weak);
+        for var in ["POSTIQO_JWT_KEYS", "POSTIQO_TOKEN_ENCRYPTION_KEY"] {
+            for key in &refused {
+                let mut env = production();
+                // Behind a good key too: every key of the ring counts.
+                let ring = format!("{},{key}", fresh_key("good"));
+                env.insert(var.into(), ring);
+                let e = Settings::from_env(&env).expect_err("refused");
+                assert_eq!(e.var, var, "{key}");
+                let secret = key.split_once(':').map(|(_, s)| s).unwrap_or_default();
+                assert!(!e.to_string().contains(secret), "{e}");
+            }
+        }
+        // The development keys of scripts/local-env.sh are fine on localhost.
+        let mut env = base();
+        env.insert(
+            "POSTIQO_JWT_KEYS".into(),
+            "dev:ZGV2LW9ubHktand0LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24=".into(),
+        );
+        env.insert(
+            "POSTIQO_TOKEN_ENCRYPTION_KEY".into(),
+            "dev:ZGV2LW9ubHktdG9rZW4tZW5jcnlwdGlvbi1rZXktMzI=".into(),
+        );
+        for local in [
+            "http://localhost:8080",
+            "https://localhost",
+            "http://127.0.0.1:8080",
+            "https://127.9.9.9",
+            "http://[::1]:8080",
+        ] {
+            env.insert("POSTIQO_PUBLIC_URL".into(), local.into());
+            assert!(Settings::from_env(&env).is_ok(), "{local}");
+        }
+        for public in [
+            "https://api.example.com",
+            "https://10.0.0.1",
+            "https://[2001:db8::1]",
+        ] {
+            env.insert("POSTIQO_PUBLIC_URL".into(), public.into());
+            assert_eq!(
+                Settings::from_env(&env).expect_err(public).var,
+                "POSTIQO_JWT_KEYS",
+                "{public}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_http_origins_only_for_localhost() {
+        let mut env = production();
+        env.insert(
+            "POSTIQO_ALLOWED_ORIGINS".into(),
+            "https://app.example.com,http://app.example.com".into(),
+        );
+        assert_eq!(
+            Settings::from_env(&env).expect_err("http origin").var,
+            "POSTIQO_ALLOWED_ORIGINS"
+        );
+        // A developer's SPA on localhost may still talk to a deployed API.
+        env.insert(
+            "POSTIQO_ALLOWED_ORIGINS".into(),
+            "https://app.example.com,http://localhost:5173,http://127.0.0.1:5173".into(),
+        );
+        assert!(Settings::from_env(&env).is_ok());
+        // On localhost anything goes.
+        let mut env = base();
+        env.insert(
+            "POSTIQO_ALLOWED_ORIGINS".into(),
+            "http://app.example.com".into(),
+        );
+        assert!(Settings::from_env(&env).is_ok());
+    }
+
+    #[test]
+    fn session_cache_is_capped() {
+        let mut env = base();
+        env.insert("POSTIQO_SESSION_CACHE_MS".into(), "5000".into());
+        assert_eq!(
+            Settings::from_env(&env)
+                .expect("at the cap")
+                .sessions
+                .cache_ttl,
+            Duration::from_secs(5)
+        );
+        env.insert("POSTIQO_SESSION_CACHE_MS".into(), "5001".into());
+        assert_eq!(
+            Settings::from_env(&env).expect_err("over").var,
+            "POSTIQO_SESSION_CACHE_MS"
+        );
+        env.insert("POSTIQO_SESSION_CACHE_MS".into(), "0".into());
+        assert!(Settings::from_env(&env).is_ok(), "0 turns it off");
+    }
+
+    #[test]
+    fn trusted_proxies_and_their_header() {
+        let s = Settings::from_env(&base()).expect("valid");
+        assert!(s.proxies.trusted.is_empty(), "nobody is trusted by default");
+        assert_eq!(s.proxies.header, ForwardedHeader::XForwardedFor);
+        let mut env = base();
+        env.insert(
+            "POSTIQO_TRUSTED_PROXIES".into(),
+            "10.0.0.0/8, fd00::/8".into(),
+        );
+        env.insert("POSTIQO_FORWARDED_HEADER".into(), "Forwarded".into());
+        let s = Settings::from_env(&env).expect("valid");
+        assert!(s.proxies.trusted.contains([10, 1, 2, 3].into()));
+        assert_eq!(s.proxies.header, ForwardedHeader::Forwarded);
+        for bad in ["10.0.0.0/40", "proxy.internal", "0.0.0.0/0"] {
+            env.insert("POSTIQO_TRUSTED_PROXIES".into(), bad.into());
+            assert_eq!(
+                Settings::from_env(&env).expect_err(bad).var,
+                "POSTIQO_TRUSTED_PROXIES"
+            );
+        }
+        env.remove("POSTIQO_TRUSTED_PROXIES");
+        env.insert("POSTIQO_FORWARDED_HEADER".into(), "x-real-ip".into());
+        assert_eq!(
+            Settings::from_env(&env).expect_err("unknown header").var,
+            "POSTIQO_FORWARDED_HEADER"
         );
     }
 

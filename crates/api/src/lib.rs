@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod edge;
 pub mod extract;
+pub mod key_policy;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;

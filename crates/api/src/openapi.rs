@@ -43,8 +43,8 @@ impl Modify for SecurityAddon {
         components.add_security_scheme(
             "cookie_auth",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                "postiqo_access",
-                "The SPA's HttpOnly session cookie; unsafe requests also need X-CSRF-Token.",
+                "__Host-postiqo_access",
+                "The SPA's HttpOnly session cookie (`postiqo_access` on a plain-http localhost API); unsafe requests also need X-CSRF-Token.",
             ))),
         );
     }

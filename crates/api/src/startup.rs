@@ -15,7 +15,7 @@ use crate::auth::JwtCodec;
 use crate::config::Settings;
 use crate::extract;
 use crate::metrics::MetricsServer;
-use crate::middleware::RequestContext;
+use crate::middleware::{ClientAddrLayer, RequestContext};
 use crate::openapi::ApiDoc;
 use std::sync::Arc;
 
@@ -68,7 +68,7 @@ impl AppState {
             settings.publish.media_mode,
             settings.publish.media_url_ttl,
             settings.public_url.clone(),
-            jwt.mac_key(),
+            jwt.media_keys(),
         );
         let instance = format!(
             "{}-{}",
@@ -222,12 +222,17 @@ impl Application {
         };
         let admission = web::Data::from(admission);
         let readiness = web::Data::new(crate::readiness::Readiness::default());
+        let client_addr = ClientAddrLayer {
+            proxies: Arc::new(settings.proxies.trusted.clone()),
+            header: settings.proxies.header,
+        };
         let listener = TcpListener::bind(settings.bind)?;
         let addr = listener.local_addr()?;
         let edge = settings.edge;
 
         let app = move || {
             let context = context.clone();
+            let client_addr = client_addr.clone();
             let app = App::new()
                 .app_data(state.clone())
                 .app_data(known.clone())
@@ -240,6 +245,10 @@ impl Application {
                 .wrap(cors(&settings))
                 .wrap(middleware::from_fn(move |req, next| {
                     context.clone().handle(req, next)
+                }))
+                // Outside the request context: the access log and the limits read what it finds.
+                .wrap(middleware::from_fn(move |req, next| {
+                    client_addr.clone().handle(req, next)
                 }))
                 .wrap(middleware::from_fn(crate::middleware::metrics::record))
                 .into_utoipa_app();

@@ -77,7 +77,7 @@ impl FromRequest for AuthenticatedUser {
             };
             let (token, via_cookie) = match bearer(&req) {
                 Some(t) => (t, false),
-                None => match req.cookie(cookies::ACCESS) {
+                None => match req.cookie(cookies::access_name(&state.settings.sessions)) {
                     Some(c) => (c.value().to_owned(), true),
                     None => {
                         return Err(ApiError::new(ErrorCode::Unauthenticated).detail(
@@ -98,6 +98,8 @@ impl FromRequest for AuthenticatedUser {
             // Logout, disconnect and account deletion end sessions at once, not when the
             // access token expires: every request checks that its session still exists.
             if !state.sessions.is_live(user_id, &session_id) {
+                // Before the read: a logout landing between the read and `remember` wins.
+                let ticket = state.sessions.ticket();
                 if state
                     .storage
                     .sessions
@@ -107,7 +109,7 @@ impl FromRequest for AuthenticatedUser {
                 {
                     return Err(ApiError::new(ErrorCode::SessionEnded));
                 }
-                state.sessions.remember(user_id, &session_id);
+                state.sessions.remember(ticket, user_id, &session_id);
             }
             Ok(AuthenticatedUser {
                 user_id,

@@ -41,8 +41,10 @@ pub enum TokenError {
 /// Signs with the first configured key and verifies with any of them, by `kid`.
 /// The algorithm is pinned to HS256: a token's own `alg` header is never trusted.
 pub struct JwtCodec {
-    /// Raw key bytes in configuration order, also used to derive CSRF tokens.
-    raw_keys: Vec<Vec<u8>>,
+    /// Per ring key, in configuration order: the key CSRF tokens are MACed with.
+    csrf_keys: Vec<[u8; 32]>,
+    /// Per ring key, in configuration order: the key media tokens are MACed with.
+    media_keys: Vec<[u8; 32]>,
     signing_kid: String,
     signing: EncodingKey,
     verifying: HashMap<String, DecodingKey>,
@@ -51,6 +53,10 @@ pub struct JwtCodec {
     audience: String,
     ttl: Duration,
 }
+
+/// HKDF `info` labels: one key per use, none of them the JWT key itself.
+const CSRF_PURPOSE: &str = "postiqo/csrf-token/v1";
+const MEDIA_PURPOSE: &str = "postiqo/media-token/v1";
 
 fn decode_secret(secret: &str) -> Vec<u8> {
     // Config validation already proved one of these decodes.
@@ -64,10 +70,12 @@ impl JwtCodec {
     pub fn new(settings: &JwtSettings) -> Self {
         let mut verifying = HashMap::new();
         let mut signing = None;
-        let mut raw_keys = Vec::new();
+        let mut csrf_keys = Vec::new();
+        let mut media_keys = Vec::new();
         for (kid, secret) in &settings.keys.keys {
             let bytes = decode_secret(secret.expose_secret());
-            raw_keys.push(bytes.clone());
+            csrf_keys.push(super::secrets::derive_key(&bytes, CSRF_PURPOSE));
+            media_keys.push(super::secrets::derive_key(&bytes, MEDIA_PURPOSE));
             if signing.is_none() {
                 signing = Some((kid.clone(), EncodingKey::from_secret(&bytes)));
             }
@@ -83,7 +91,8 @@ impl JwtCodec {
         validation.validate_nbf = true;
         validation.leeway = 30;
         Self {
-            raw_keys,
+            csrf_keys,
+            media_keys,
             signing_kid,
             signing,
             verifying,
@@ -94,9 +103,9 @@ impl JwtCodec {
         }
     }
 
-    /// The CSRF token for a session (derived with the signing key).
+    /// The CSRF token for a session (with the key derived from the signing key).
     pub fn csrf_token(&self, session_id: &str) -> String {
-        self.raw_keys
+        self.csrf_keys
             .first()
             .map(|k| super::secrets::csrf_token(k, session_id))
             .unwrap_or_default()
@@ -104,14 +113,15 @@ impl JwtCodec {
 
     /// Checks a CSRF token against every configured key, so rotation does not break SPAs.
     pub fn csrf_matches(&self, session_id: &str, presented: &str) -> bool {
-        self.raw_keys
+        self.csrf_keys
             .iter()
             .any(|k| super::secrets::same(&super::secrets::csrf_token(k, session_id), presented))
     }
 
-    /// Key material for other MACs of ours (media tokens), separated by a prefix per use.
-    pub fn mac_key(&self) -> Vec<u8> {
-        self.raw_keys.first().cloned().unwrap_or_default()
+    /// The media-token keys, one derived from each ring key in ring order: the first signs,
+    /// all verify (a rotation must not break a download TikTok has already started).
+    pub fn media_keys(&self) -> Vec<[u8; 32]> {
+        self.media_keys.clone()
     }
 
     pub fn ttl(&self) -> Duration {
@@ -235,6 +245,30 @@ mod tests {
             codec.verify(&wrong_key),
             Err(TokenError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn csrf_tokens_use_a_derived_key_and_survive_rotation() {
+        let old = JwtCodec::new(&settings(&[("k1", K1)]));
+        let token = old.csrf_token("s1");
+        assert_ne!(
+            token,
+            super::super::secrets::csrf_token(K1.as_bytes(), "s1"),
+            "not a MAC under the JWT key itself"
+        );
+        let rotated = JwtCodec::new(&settings(&[("k2", K2), ("k1", K1)]));
+        assert!(rotated.csrf_matches("s1", &token));
+        assert_ne!(
+            rotated.csrf_token("s1"),
+            token,
+            "new tokens use the new key"
+        );
+        assert!(!rotated.csrf_matches("s2", &token));
+        let retired = JwtCodec::new(&settings(&[("k2", K2)]));
+        assert!(!retired.csrf_matches("s1", &token));
+        assert_eq!(rotated.media_keys().len(), 2);
+        assert_eq!(rotated.media_keys()[1], old.media_keys()[0]);
+        assert_ne!(rotated.media_keys()[0], old.media_keys()[0]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -39,6 +40,15 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A key for one purpose, derived from a configured key (HKDF-SHA256, the purpose as `info`).
+/// A token of one kind then never verifies as another, and none is a MAC under the JWT key.
+pub fn derive_key(key: &[u8], purpose: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's 8160-byte limit: expand cannot fail.
+    let _ = Hkdf::<Sha256>::new(None, key).expand(purpose.as_bytes(), &mut out);
+    out
+}
+
 /// The CSRF token of a session: an HMAC of its id, so nothing is stored and every instance
 /// can check it.
 pub fn csrf_token(key: &[u8], session_id: &str) -> String {
@@ -70,6 +80,24 @@ mod tests {
         assert_ne!(a, csrf_token(b"k2", "s1"));
         assert!(same(&a, &csrf_token(b"k1", "s1")));
         assert!(!same(&a, "x"));
+    }
+
+    #[test]
+    fn derived_keys_differ_per_purpose_and_key() {
+        let a = derive_key(b"0123456789abcdef0123456789abcdef", "postiqo/csrf/v1");
+        assert_eq!(
+            a,
+            derive_key(b"0123456789abcdef0123456789abcdef", "postiqo/csrf/v1")
+        );
+        assert_ne!(
+            a,
+            derive_key(b"0123456789abcdef0123456789abcdef", "postiqo/media/v1")
+        );
+        assert_ne!(
+            a,
+            derive_key(b"fedcba9876543210fedcba9876543210", "postiqo/csrf/v1")
+        );
+        assert_ne!(&a[..], b"0123456789abcdef0123456789abcdef");
     }
 
     #[test]

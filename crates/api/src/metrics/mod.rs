@@ -215,8 +215,11 @@ pub fn set_max_in_flight(max: usize) {
 pub fn rate_limit_refused(limit: Limit) {
     let limit = match limit {
         Limit::SignIn => "sign_in",
+        Limit::Refresh => "refresh",
         Limit::CreateVideo => "create_video",
         Limit::Publish => "publish",
+        Limit::Sync => "sync",
+        Limit::Export => "export",
     };
     counter!(RATE_LIMITED, "limit" => limit).increment(1);
 }

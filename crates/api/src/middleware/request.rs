@@ -107,11 +107,10 @@ impl RequestContext {
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(256).collect::<String>())
             .unwrap_or_default();
-        // The socket peer, not X-Forwarded-For: a client could forge the header. Behind a
-        // proxy, the proxy's own access log has the original address.
-        let client_ip = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
+        // The address the rate limits count (`ClientAddrLayer`, outside this layer): the
+        // socket peer, or the forwarded client behind a trusted proxy.
+        let client_ip = crate::limits::client_ip(req.request())
+            .map(|ip| ip.to_string())
             .unwrap_or_default();
         let is_swagger = req.path().starts_with("/swagger-ui");
         let bounded = req.path().starts_with("/v1/") && !req.path().starts_with("/v1/media/");

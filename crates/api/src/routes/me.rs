@@ -1,6 +1,6 @@
 //! `/v1/me`: the signed-in user.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use postiqo_domain::{TikTokLink, User, UserId};
 use postiqo_tiktok::UserField;
@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AuthenticatedUser;
+use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
 use crate::startup::AppState;
 
@@ -85,6 +86,7 @@ pub async fn get_me(
         (status = 200, description = "The updated user", body = MeResponse),
         (status = 401, description = "Not signed in", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "CSRF, or TikTok not connected / needs a new sign-in", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "Too many syncs by this user", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 502, description = "TikTok unavailable", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     ),
@@ -93,8 +95,12 @@ pub async fn get_me(
 #[post("/me/sync")]
 pub async fn sync_me(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check(Limit::Sync, client_ip(&req), Some(user.user_id))?;
     let current = load(&state, user.user_id).await?;
     let mut fields = UserField::BASIC.to_vec();
     if current.has_scope("user.info.profile") {

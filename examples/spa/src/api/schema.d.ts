@@ -1138,7 +1138,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Too many refreshes from this client */
+            /** @description Too many refreshes of this session (or from this client) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1528,6 +1528,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Too many exports by this user */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description Storage unavailable */
             503: {
                 headers: {
@@ -1568,6 +1577,15 @@ export interface operations {
             };
             /** @description CSRF, or TikTok not connected / needs a new sign-in */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too many syncs by this user */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

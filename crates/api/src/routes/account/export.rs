@@ -1,8 +1,9 @@
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::dto::ExportDocument;
 use crate::auth::AuthenticatedUser;
+use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ProblemDetails};
 use crate::startup::AppState;
 
@@ -18,6 +19,7 @@ use crate::startup::AppState;
         (status = 200, description = "The export, as an attachment", body = ExportDocument,
             headers(("Content-Disposition" = String, description = "attachment; filename=\"postiqo-export-<user id>-<time>.json\""))),
         (status = 401, description = "Not signed in", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "Too many exports by this user", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer_auth" = []), ("cookie_auth" = []))
@@ -25,8 +27,12 @@ use crate::startup::AppState;
 #[get("/me/export")]
 pub async fn export_me(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check(Limit::Export, client_ip(&req), Some(user.user_id))?;
     let export = state.account.export(user.user_id).await?;
     let doc = ExportDocument::new(export, &state.bucket, &user.session_id);
     Ok(HttpResponse::Ok()

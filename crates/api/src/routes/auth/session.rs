@@ -71,7 +71,7 @@ pub async fn token(
         (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Invalid body", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 429, description = "Too many refreshes from this client", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "Too many refreshes of this session (or from this client)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -81,7 +81,9 @@ pub async fn refresh(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.check(Limit::SignIn, client_ip(&req), None)?;
+    // Its own budgets, not the sign-in one: sign-ins from a busy address never cost a session
+    // its refresh, and one session refreshing in a loop never costs another.
+    state.limits.check(Limit::Refresh, client_ip(&req), None)?;
     let parsed: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RefreshRequest::default()
     } else {
@@ -91,6 +93,9 @@ pub async fn refresh(
             .unwrap_or_default()
     };
     if let Some(presented) = parsed.refresh_token {
+        if let Some((_, sid, _)) = AuthService::parse_refresh_token(&presented) {
+            state.limits.check_refresh_session(&sid)?;
+        }
         let tokens = refresh_forgetting_reused(&state, &presented).await?;
         return Ok(HttpResponse::Ok().json(TokenResponse {
             access_token: tokens.access_token,
@@ -99,12 +104,16 @@ pub async fn refresh(
             refresh_token: tokens.refresh_token,
         }));
     }
-    let cookie = req.cookie(cookies::REFRESH).ok_or_else(|| {
-        ApiError::new(ErrorCode::InvalidRefreshToken).detail("No refresh token sent.")
-    })?;
+    let cookie = req
+        .cookie(cookies::refresh_name(&state.settings.sessions))
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidRefreshToken).detail("No refresh token sent.")
+        })?;
     let (_, sid, _) = AuthService::parse_refresh_token(cookie.value())
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidRefreshToken))?;
+    // After CSRF: a forged cross-site request must not spend the session's budget.
     extractor_csrf(&req, &state, sid.as_str())?;
+    state.limits.check_refresh_session(&sid)?;
     let tokens = refresh_forgetting_reused(&state, cookie.value()).await?;
     let settings = &state.settings.sessions;
     Ok(HttpResponse::Ok()
@@ -161,7 +170,7 @@ pub async fn logout(
 pub async fn csrf(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     // A tab whose access cookie expired still holds the refresh cookie (sent to /v1/auth):
     // it must be able to get the CSRF token it needs to refresh.
-    let session = match req.cookie(cookies::REFRESH) {
+    let session = match req.cookie(cookies::refresh_name(&state.settings.sessions)) {
         Some(c) => state.auth.session_of_refresh_token(c.value()).await?,
         None => None,
     };
