@@ -189,21 +189,30 @@ async fn stalled_bodies_hold_no_permit_and_end_in_408() {
         stalled.push((s, Instant::now()));
     }
 
-    // Meanwhile every /v1 route answers: a signed-in listing, an anonymous /v1/me.
+    // Meanwhile every /v1 route answers: a signed-in listing, an anonymous /v1/me. (The
+    // timeout only turns a hang, as before the fix, into a failure.)
     let mut slowest = Duration::ZERO;
+    let patience = Duration::from_secs(10);
     for _ in 0..5 {
         let t = Instant::now();
         let res = app
             .http
             .get(app.url("/v1/videos"))
             .bearer_auth(&user.token)
+            .timeout(patience)
             .send()
             .await
-            .unwrap();
+            .expect("/v1/videos answers while bodies stall");
         assert_eq!(res.status(), 200);
         slowest = slowest.max(t.elapsed());
         let t = Instant::now();
-        let res = app.http.get(app.url("/v1/me")).send().await.unwrap();
+        let res = app
+            .http
+            .get(app.url("/v1/me"))
+            .timeout(patience)
+            .send()
+            .await
+            .expect("/v1/me answers while bodies stall");
         assert_eq!(res.status(), 401);
         slowest = slowest.max(t.elapsed());
     }

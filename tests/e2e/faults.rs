@@ -395,14 +395,25 @@ async fn mixed_load_loses_and_duplicates_nothing() {
         percentile(&outcomes, 0.99),
     );
 
-    // No 5xx, no dropped connection, nothing but the expected answers.
+    // No 5xx, no dropped connection, nothing but the expected answers. Past
+    // POSTIQO_MAX_IN_FLIGHT (64) clients requests queue for a permit, and one that waits
+    // longer than POSTIQO_QUEUE_TIMEOUT_MS is shed before anything runs: 503 `overloaded` with
+    // `Retry-After` is then a right answer (counted in the figures), and only then.
+    let shed = |o: &Outcome| o.status == Some(503) && o.code == "overloaded" && o.retry_after;
+    let may_shed = clients > 64;
+    eprintln!(
+        "mixed load: {} requests shed (503 overloaded)",
+        outcomes.iter().filter(|o| shed(o)).count()
+    );
     let unexpected: Vec<&Outcome> = outcomes
         .iter()
         .filter(|o| {
-            !matches!(
+            let expected = matches!(
                 (o.op, o.status),
                 ("create", Some(201)) | ("publish", Some(202)) | ("list" | "get" | "me", Some(200))
-            )
+            );
+            let allowed = expected || (may_shed && shed(o));
+            !allowed
         })
         .collect();
     assert!(

@@ -87,6 +87,8 @@ where
                 let draining = draining.clone();
                 async move { draining.notified().await }
             })
+            // actix-web's constructor with our host and address is private; the default only
+            // feeds `ConnectionInfo`'s fallback host (requests without `Host`), unused here.
             .h1(map_config(factory(), move |()| AppConfig::default()));
         fn_service(move |io: TcpStream| {
             let peer = io.peer_addr().ok();
