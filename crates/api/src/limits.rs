@@ -4,7 +4,7 @@
 //! Counters live in this process (governor's keyed GCRA limiters): an instance protects
 //! itself and the limits scale with the number of instances. TikTok's own per-user limits,
 //! which must hold across instances, are enforced separately in DynamoDB (see
-//! `services::publish`).
+//! `services::publishing::creator`).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;

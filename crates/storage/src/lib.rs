@@ -7,6 +7,8 @@
 mod config;
 mod dynamo;
 mod error;
+#[cfg(feature = "memory")]
+pub mod memory;
 mod ports;
 mod s3;
 
@@ -16,8 +18,8 @@ pub use dynamo::{DynamoAccounts, DynamoAuth, DynamoPublish, DynamoVideos, bootst
 pub use error::{BlobError, RepoError};
 pub use ports::{AccountRecords, AccountStore};
 pub use ports::{
-    BlobStore, CompletedPart, IdempotencyBegin, IdempotencyStore, JobChange, JobPhase, ObjectMeta,
-    ObjectStream, OneTimeStore, PresignedRequest, PublishJob, PublishStore, RateWindows,
+    BlobStore, CompletedPart, IdempotencyBegin, IdempotencyStore, JobChange, ObjectMeta, ObjectStream,
+    OneTimeStore, PresignedRequest, PublishStore, RateWindows,
     SessionRepository, StoredTokens, TokenVault, UserRepository, VideoPage, VideoQuery,
     VideoRepository,
 };
