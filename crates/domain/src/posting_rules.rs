@@ -150,7 +150,11 @@ const CODES: &[(&str, &str, bool)] = &[
         "The user removed Postiqo's access on TikTok.",
         false,
     ),
-    ("spam_risk_text", "TikTok judged the caption as spam.", false),
+    (
+        "spam_risk_text",
+        "TikTok judged the caption as spam.",
+        false,
+    ),
     ("spam_risk", "TikTok refused the post as spam risk.", false),
 ];
 
@@ -333,8 +337,11 @@ mod tests {
 
     #[test]
     fn windows_stay_below_tiktoks_limits() {
-        for (w, tiktok_per_minute) in [(CREATOR_INFO_WINDOW, 20), (INIT_WINDOW, 6), (STATUS_WINDOW, 30)]
-        {
+        for (w, tiktok_per_minute) in [
+            (CREATOR_INFO_WINDOW, 20),
+            (INIT_WINDOW, 6),
+            (STATUS_WINDOW, 30),
+        ] {
             assert!(w.limit < tiktok_per_minute);
             assert!(w.window > Duration::from_secs(60));
         }

@@ -234,7 +234,11 @@ impl PublishJob {
 
     /// Initiating → InitRetry: TikTok created nothing (throttled, failing, or our own rate
     /// window is full); init again after `wait`.
-    pub fn defer_init(self, now: DateTime<Utc>, wait: Duration) -> Result<Self, JobTransitionError> {
+    pub fn defer_init(
+        self,
+        now: DateTime<Utc>,
+        wait: Duration,
+    ) -> Result<Self, JobTransitionError> {
         if self.phase != JobPhase::Initiating {
             return Err(self.refuse(JobAction::DeferInit));
         }

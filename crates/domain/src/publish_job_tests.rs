@@ -89,7 +89,9 @@ fn init_answered_moves_to_tracking_and_releases_the_lease() {
 
 #[test]
 fn deferred_inits_count_runs_and_retry_under_the_lease() {
-    let deferred = job().defer_init(at(5), Duration::from_secs(10)).expect("ok");
+    let deferred = job()
+        .defer_init(at(5), Duration::from_secs(10))
+        .expect("ok");
     assert_eq!(deferred.phase, JobPhase::InitRetry);
     assert_eq!((deferred.runs, deferred.next_run_at), (1, at(15)));
     assert!(deferred.lease_until.is_none());
@@ -110,7 +112,10 @@ fn tracking_backs_off_and_awaiting_a_post_id_gets_its_own_deadline() {
     let t = in_phase(JobPhase::Tracking);
     let again = t.clone().keep_tracking(at(10), &BACKOFF).expect("ok");
     assert_eq!(again.runs, 1);
-    assert_eq!(again.next_run_at, at(10) + chrono::Duration::milliseconds(4500));
+    assert_eq!(
+        again.next_run_at,
+        at(10) + chrono::Duration::milliseconds(4500)
+    );
     let waiting = t
         .await_post_id(at(10), &BACKOFF, Duration::from_secs(3600))
         .expect("ok");

@@ -18,10 +18,9 @@ pub use dynamo::{DynamoAccounts, DynamoAuth, DynamoPublish, DynamoVideos, bootst
 pub use error::{BlobError, RepoError};
 pub use ports::{AccountRecords, AccountStore};
 pub use ports::{
-    BlobStore, CompletedPart, IdempotencyBegin, IdempotencyStore, JobChange, ObjectMeta, ObjectStream,
-    OneTimeStore, PresignedRequest, PublishStore, RateWindows,
-    SessionRepository, StoredTokens, TokenVault, UserRepository, VideoPage, VideoQuery,
-    VideoRepository,
+    BlobStore, CompletedPart, IdempotencyBegin, IdempotencyStore, JobChange, ObjectMeta,
+    ObjectStream, OneTimeStore, PresignedRequest, PublishStore, RateWindows, SessionRepository,
+    StoredTokens, TokenVault, UserRepository, VideoPage, VideoQuery, VideoRepository,
 };
 pub use s3::{BucketSetup, S3Blobs, bootstrap_bucket};
 

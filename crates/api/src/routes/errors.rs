@@ -110,11 +110,7 @@ mod tests {
                 ErrorCode::TikTokUnavailable,
                 Some(5),
             ),
-            (
-                PublishError::NothingToCancel,
-                ErrorCode::InvalidState,
-                None,
-            ),
+            (PublishError::NothingToCancel, ErrorCode::InvalidState, None),
             (
                 PublishError::from(TikTokAccessError::ReauthRequired),
                 ErrorCode::TikTokReauthRequired,

@@ -67,9 +67,7 @@ pub trait TikTokPosting: Send + Sync + 'static {
     ) -> Result<(), TikTokCallError>;
 }
 
-fn flatten<T>(
-    r: Result<Result<T, TikTokError>, TikTokAccessError>,
-) -> Result<T, TikTokCallError> {
+fn flatten<T>(r: Result<Result<T, TikTokError>, TikTokAccessError>) -> Result<T, TikTokCallError> {
     r?.map_err(TikTokCallError::TikTok)
 }
 

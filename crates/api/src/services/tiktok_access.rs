@@ -121,11 +121,7 @@ impl TikTokAccess {
 
     /// Runs `call` with a valid access token; if TikTok says the token is invalid anyway
     /// (revoked or expired early), refreshes once and runs it again.
-    pub async fn with_token<T, F, Fut>(
-        &self,
-        user: UserId,
-        call: F,
-    ) -> Result<T, TikTokAccessError>
+    pub async fn with_token<T, F, Fut>(&self, user: UserId, call: F) -> Result<T, TikTokAccessError>
     where
         F: Fn(SecretString) -> Fut,
         Fut: std::future::Future<Output = Result<T, TikTokError>>,

@@ -13,9 +13,7 @@ use tracing::instrument;
 use super::item::{Item, get_n, get_s, n, s, video_to_item};
 use super::keys::{self, EXPIRES_AT, GSI2, GSI2PK, GSI2SK, PK, SK};
 use crate::error::{repo_error, service_code};
-use crate::{
-    IdempotencyBegin, IdempotencyStore, JobChange, PublishStore, RateWindows, RepoError,
-};
+use crate::{IdempotencyBegin, IdempotencyStore, JobChange, PublishStore, RateWindows, RepoError};
 
 #[derive(Clone)]
 pub struct DynamoPublish {

@@ -80,7 +80,10 @@ impl PublishService {
     ) -> Result<(), RepoError> {
         let at = self.now();
         let expected = video.version;
-        let public = video.tiktok.as_ref().is_some_and(|t| t.settings.is_public());
+        let public = video
+            .tiktok
+            .as_ref()
+            .is_some_and(|t| t.settings.is_public());
         let backoff = self.backoff();
         let (next, job_next) = match update {
             TikTokUpdate::Processing(status) => {

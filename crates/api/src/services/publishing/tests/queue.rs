@@ -23,7 +23,10 @@ async fn polls_back_off_by_half_each_run_up_to_the_cap() {
     let w = World::new();
     let id = tracked(&w, "SELF_ONLY").await;
     let job = w.job(id).await.expect("job");
-    assert_eq!(job.next_run_at, w.clock.now() + chrono::Duration::seconds(3));
+    assert_eq!(
+        job.next_run_at,
+        w.clock.now() + chrono::Duration::seconds(3)
+    );
     let mut expected_ms = 3000.0f64;
     for run in 1..=12u32 {
         w.clock.advance(Duration::from_millis(expected_ms as u64));
@@ -49,10 +52,7 @@ async fn tiktok_errors_while_polling_back_off_without_failing() {
     let job = w.job(id).await.expect("job kept");
     assert_eq!((job.phase, job.runs), (JobPhase::Tracking, 1));
     // backoff(runs + 2) = 3 s × 1.5² = 6.75 s.
-    assert_eq!(
-        (job.next_run_at - w.clock.now()).num_milliseconds(),
-        6750
-    );
+    assert_eq!((job.next_run_at - w.clock.now()).num_milliseconds(), 6750);
     assert_eq!(w.video(id).await.status, VideoStatus::Publishing);
 }
 
@@ -68,7 +68,13 @@ async fn a_publish_still_processing_after_the_deadline_times_out() {
     w.worker.run_due(25).await;
     let video = w.video(id).await;
     assert_eq!(failure_code(&video).as_deref(), Some("publish_timeout"));
-    assert!(video.tiktok.and_then(|t| t.failure).expect("failure").retryable);
+    assert!(
+        video
+            .tiktok
+            .and_then(|t| t.failure)
+            .expect("failure")
+            .retryable
+    );
     assert!(w.job(id).await.is_none());
     assert_eq!(w.tiktok.status_calls(), calls, "no poll after the deadline");
 }

@@ -110,9 +110,11 @@ async fn a_crash_during_init_ends_as_outcome_unknown_never_a_second_init() {
     let w = World::new();
     let id = w.uploaded();
     w.tiktok.on_init(Step::Hang);
-    let crashed =
-        tokio::time::timeout(Duration::from_secs(20), w.api.publish(w.user, id, settings("SELF_ONLY")))
-            .await;
+    let crashed = tokio::time::timeout(
+        Duration::from_secs(20),
+        w.api.publish(w.user, id, settings("SELF_ONLY")),
+    )
+    .await;
     assert!(crashed.is_err(), "the request never finished");
 
     let video = w.video(id).await;
@@ -126,8 +128,17 @@ async fn a_crash_during_init_ends_as_outcome_unknown_never_a_second_init() {
     assert_eq!(w.worker.run_due(25).await, 1);
     let video = w.video(id).await;
     assert_eq!(video.status, VideoStatus::Failed);
-    assert_eq!(failure_code(&video).as_deref(), Some("publish_outcome_unknown"));
-    assert!(!video.tiktok.and_then(|t| t.failure).expect("failure").retryable);
+    assert_eq!(
+        failure_code(&video).as_deref(),
+        Some("publish_outcome_unknown")
+    );
+    assert!(
+        !video
+            .tiktok
+            .and_then(|t| t.failure)
+            .expect("failure")
+            .retryable
+    );
     assert!(w.job(id).await.is_none());
     w.advance(Duration::from_secs(3600));
     w.worker.run_due(25).await;
@@ -141,14 +152,19 @@ async fn a_crash_before_init_also_ends_as_outcome_unknown() {
     let w = World::new();
     let id = w.uploaded();
     w.media.hang_next();
-    let crashed =
-        tokio::time::timeout(Duration::from_secs(20), w.api.publish(w.user, id, settings("SELF_ONLY")))
-            .await;
+    let crashed = tokio::time::timeout(
+        Duration::from_secs(20),
+        w.api.publish(w.user, id, settings("SELF_ONLY")),
+    )
+    .await;
     assert!(crashed.is_err());
     w.advance(LEASE + Duration::from_secs(1));
     w.worker.run_due(25).await;
     let video = w.video(id).await;
-    assert_eq!(failure_code(&video).as_deref(), Some("publish_outcome_unknown"));
+    assert_eq!(
+        failure_code(&video).as_deref(),
+        Some("publish_outcome_unknown")
+    );
     assert!(w.tiktok.inits().is_empty());
 }
 
@@ -156,15 +172,19 @@ async fn a_crash_before_init_also_ends_as_outcome_unknown() {
 async fn an_init_without_an_answer_is_outcome_unknown_at_once() {
     let w = World::new();
     let id = w.uploaded();
-    w.tiktok
-        .on_init(Step::Reply(Err(TikTokCallError::TikTok(TikTokError::Timeout))));
+    w.tiktok.on_init(Step::Reply(Err(TikTokCallError::TikTok(
+        TikTokError::Timeout,
+    ))));
     let video = w
         .api
         .publish(w.user, id, settings("SELF_ONLY"))
         .await
         .expect("answered");
     assert_eq!(video.status, VideoStatus::Failed);
-    assert_eq!(failure_code(&video).as_deref(), Some("publish_outcome_unknown"));
+    assert_eq!(
+        failure_code(&video).as_deref(),
+        Some("publish_outcome_unknown")
+    );
     assert!(w.job(id).await.is_none());
     w.advance(Duration::from_secs(600));
     w.worker.run_due(25).await;
@@ -255,8 +275,10 @@ async fn throttled_inits_are_retried_by_the_worker() {
 async fn refused_inits_fail_with_tiktoks_code_and_the_domain_message() {
     let w = World::new();
     let id = w.uploaded();
-    w.tiktok
-        .on_init(Step::Reply(Err(tiktok_error("url_ownership_unverified", 403))));
+    w.tiktok.on_init(Step::Reply(Err(tiktok_error(
+        "url_ownership_unverified",
+        403,
+    ))));
     let video = w
         .api
         .publish(w.user, id, settings("SELF_ONLY"))
@@ -280,7 +302,10 @@ async fn lost_access_before_init_fails_the_publish() {
         .publish(w.user, id, settings("SELF_ONLY"))
         .await
         .expect("answered");
-    assert_eq!(failure_code(&video).as_deref(), Some("tiktok_reauth_required"));
+    assert_eq!(
+        failure_code(&video).as_deref(),
+        Some("tiktok_reauth_required")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -295,7 +320,11 @@ async fn only_uploaded_or_failed_videos_publish_and_only_once_at_a_time() {
     assert!(matches!(second, Err(PublishError::WrongState(_))));
     let missing = w
         .api
-        .publish(w.user, postiqo_domain::VideoId::new_v7(1, [9; 10]), settings("SELF_ONLY"))
+        .publish(
+            w.user,
+            postiqo_domain::VideoId::new_v7(1, [9; 10]),
+            settings("SELF_ONLY"),
+        )
         .await;
     assert!(matches!(missing, Err(PublishError::VideoNotFound)));
     let private_brand = {

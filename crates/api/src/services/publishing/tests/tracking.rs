@@ -16,10 +16,7 @@ async fn publishing(w: &World) -> (postiqo_domain::VideoId, String) {
         .publish(w.user, id, settings("SELF_ONLY"))
         .await
         .expect("publishing");
-    let pid = video
-        .tiktok
-        .and_then(|t| t.publish_id)
-        .expect("publish id");
+    let pid = video.tiktok.and_then(|t| t.publish_id).expect("publish id");
     (id, pid)
 }
 
@@ -46,7 +43,11 @@ async fn duplicate_webhooks_change_nothing_and_the_poller_then_stops() {
         .apply_update(w.user, id, &pid, TikTokUpdate::Complete { post_id: None })
         .await
         .expect("late");
-    assert_eq!(w.store.writes(), writes, "duplicates and late updates write nothing");
+    assert_eq!(
+        w.store.writes(),
+        writes,
+        "duplicates and late updates write nothing"
+    );
     assert_eq!(w.video(id).await, video);
 }
 
@@ -107,6 +108,11 @@ async fn only_a_processing_publish_can_be_cancelled() {
         )
         .await
         .expect("applied");
-    let failure = w.video(id).await.tiktok.and_then(|t| t.failure).expect("failed");
+    let failure = w
+        .video(id)
+        .await
+        .tiktok
+        .and_then(|t| t.failure)
+        .expect("failed");
     assert!(failure.retryable);
 }
