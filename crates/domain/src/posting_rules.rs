@@ -32,11 +32,7 @@ impl PublishSettings {
     /// options (no default), branded content cannot be private, and interactions the creator
     /// switched off stay off.
     pub fn validated(mut self, creator: &CreatorOptions) -> Result<Self, SettingsError> {
-        if !creator
-            .privacy_level_options
-            .iter()
-            .any(|o| *o == self.privacy_level)
-        {
+        if !creator.privacy_level_options.contains(&self.privacy_level) {
             return Err(SettingsError::PrivacyLevelNotAllowed {
                 options: creator.privacy_level_options.clone(),
             });

@@ -21,9 +21,12 @@ use crate::{
     StoredTokens, UserRepository, VideoPage, VideoQuery, VideoRepository,
 };
 
+/// A video and when its TTL ends.
+type StoredVideo = (Video, Option<DateTime<Utc>>);
+
 #[derive(Default)]
 struct State {
-    videos: BTreeMap<(UserId, VideoId), (Video, Option<DateTime<Utc>>)>,
+    videos: BTreeMap<(UserId, VideoId), StoredVideo>,
     users: HashMap<UserId, User>,
     tokens: HashMap<UserId, StoredTokens>,
     jobs: BTreeMap<(UserId, VideoId), PublishJob>,
@@ -178,7 +181,7 @@ impl VideoRepository for MemoryStore {
             .filter(|(v, _)| query.status.is_none_or(|st| v.status == st))
             .map(|(v, _)| v.clone())
             .collect();
-        videos.sort_by(|a, b| b.id.to_string().cmp(&a.id.to_string()));
+        videos.sort_by_key(|v| std::cmp::Reverse(v.id.to_string()));
         if let Some(after) = query.after {
             let after = after.to_string();
             videos.retain(|v| v.id.to_string() < after);

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use postiqo_domain::{
-    INIT_WINDOW, PublishFailure, PublishJob, PublishSettings, TikTokPublish, TransitionError,
-    UserId, Video, VideoAction, VideoId, VideoStatus,
+    AccessLoss, INIT_WINDOW, PublishFailure, PublishJob, PublishSettings, TikTokPublish,
+    TransitionError, UserId, Video, VideoAction, VideoId, VideoStatus,
 };
 use postiqo_storage::{IdempotencyBegin, JobChange, RepoError};
 use postiqo_tiktok::{PostInfo, PrivacyLevel, PublishId};
@@ -17,7 +17,6 @@ use super::{PublishError, PublishService};
 use crate::auth::secrets::digest;
 use crate::services::ports::TikTokCallError;
 use crate::services::tiktok_access::TikTokAccessError;
-use postiqo_domain::AccessLoss;
 
 const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 /// How long a request waits for a concurrent one with the same key (50 × 100 ms).
