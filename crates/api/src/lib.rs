@@ -18,4 +18,6 @@ pub mod routes;
 pub mod services;
 pub mod startup;
 pub mod telemetry;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod worker;

@@ -5,7 +5,7 @@
 //! Counters live in this process (governor's keyed GCRA limiters): an instance protects
 //! itself and the limits scale with the number of instances. TikTok's own per-user limits,
 //! which must hold across instances, are enforced separately in DynamoDB (see
-//! `services::publish`).
+//! `services::publishing::creator`).
 //!
 //! The client address is the one `middleware::client_addr` found (the forwarded one behind a
 //! trusted proxy). IPv6 clients are counted per /64: one subscriber usually holds a whole /64

@@ -36,6 +36,8 @@ pub struct AppState {
     pub auth: AuthService,
     pub tiktok: TikTokAccess,
     pub publish: PublishService,
+    /// Signs and verifies the media URLs TikTok pulls from.
+    pub media: MediaUrls,
     pub account: AccountService,
     pub limits: crate::limits::Limits,
     /// Sessions recently found alive (see `auth::session_cache`).
@@ -78,7 +80,7 @@ impl AppState {
         let publish = PublishService::new(
             storage.clone(),
             tiktok.clone(),
-            media,
+            media.clone(),
             settings.publish.clone(),
             instance,
         );
@@ -89,6 +91,7 @@ impl AppState {
             sessions: crate::auth::session_cache::SessionCache::new(settings.sessions.cache_ttl),
             tiktok,
             publish,
+            media,
             auth,
             jwt,
             bucket: settings.storage.storage.bucket.clone(),

@@ -1,10 +1,9 @@
-//! The publish worker: finds publish jobs that are due (on any instance's table), takes each
-//! one's lease with a conditional write, and moves it on. A killed instance's jobs become
-//! due again when their leases run out, so another instance picks them up.
+//! The background worker of every instance (or of `postiqo-api worker`): on each pass it runs
+//! the publish jobs that are due (the queue itself is `services::publishing::queue`), and now
+//! and then finishes account deletions whose caller went away.
 
 use chrono::Utc;
-use postiqo_domain::{PublishFailure, VideoStatus};
-use postiqo_storage::{JobPhase, PublishJob, RepoError, Storage};
+use postiqo_storage::Storage;
 use tracing::{debug, info, warn};
 
 use crate::services::{AccountService, PublishService};
@@ -79,102 +78,8 @@ impl Worker {
         info!("publish worker stopped");
     }
 
-    /// One pass over the due jobs.
+    /// One pass over the due publish jobs (see `services::publishing::queue`).
     pub async fn tick(&self) {
-        let now = Utc::now();
-        let jobs = match self.storage.publish.due_jobs(now, BATCH).await {
-            Ok(j) => j,
-            Err(e) => {
-                crate::metrics::worker_pass_failed();
-                debug!(error = ?e, "could not list due publish jobs");
-                return;
-            }
-        };
-        crate::metrics::jobs_due(&jobs, now);
-        for job in jobs {
-            let lease = self.publish.config().worker_lease;
-            let until = Utc::now()
-                + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
-            match self
-                .storage
-                .publish
-                .lease(&job, self.publish.instance(), until, Utc::now())
-                .await
-            {
-                Ok(leased) => self.process(leased).await,
-                // Someone else has it, or it changed since the (eventually consistent) listing.
-                Err(RepoError::Conflict) => {}
-                Err(e) => debug!(error = ?e, "could not lease a publish job"),
-            }
-        }
-    }
-
-    async fn process(&self, job: PublishJob) {
-        let now = Utc::now();
-        let video = match self.storage.videos.get(job.owner, job.video, now).await {
-            Ok(v) => v,
-            Err(e) => {
-                warn!(error = ?e, "publish job's video unreadable; retried after the lease");
-                return;
-            }
-        };
-        let Some(video) = video else {
-            let _ = self
-                .storage
-                .publish
-                .delete_job(job.owner, job.video, job.version)
-                .await;
-            return;
-        };
-        let same_attempt = video
-            .tiktok
-            .as_ref()
-            .is_some_and(|t| t.attempt_id == job.attempt_id);
-        let live = video.status == VideoStatus::Publishing
-            || (video.status == VideoStatus::Published && job.phase == JobPhase::AwaitPostId);
-        if !same_attempt || !live {
-            let _ = self
-                .storage
-                .publish
-                .delete_job(job.owner, job.video, job.version)
-                .await;
-            return;
-        }
-        if now > job.deadline {
-            if job.phase == JobPhase::AwaitPostId {
-                info!(video_id = %video.id, "no post id within the wait; TikTok may still publish one");
-                let _ = self
-                    .storage
-                    .publish
-                    .delete_job(job.owner, job.video, job.version)
-                    .await;
-            } else {
-                warn!(video_id = %video.id, "publish deadline passed");
-                self.publish
-                    .fail(video, job, PublishFailure::timeout())
-                    .await;
-            }
-            return;
-        }
-        match job.phase {
-            // Its lease ran out while a request handler was calling init: that process died
-            // mid-call, and whether TikTok created the post is unknown.
-            JobPhase::Initiating => {
-                warn!(video_id = %video.id, "init was interrupted; outcome unknown");
-                self.publish
-                    .fail(video, job, PublishFailure::outcome_unknown())
-                    .await;
-            }
-            JobPhase::InitRetry => {
-                if let Err(e) = self.publish.retry_init(video, job).await {
-                    debug!(error = ?e, "init retry postponed");
-                }
-            }
-            JobPhase::Tracking | JobPhase::AwaitPostId => {
-                if let Err(e) = self.publish.poll(video, job).await {
-                    debug!(error = ?e, "status poll failed; retried later");
-                }
-            }
-        }
+        self.publish.run_due(BATCH).await;
     }
 }

@@ -1,11 +1,14 @@
-//! Postiqo's domain: identifiers, the rules a video must obey and the video state machine.
+//! Postiqo's domain: identifiers, the rules a video must obey, the video state machine, the
+//! publish job's state machine and TikTok's posting rules.
 //!
 //! Pure on purpose: no I/O, no clocks (callers pass `now`), no HTTP or AWS types, so every rule
 //! here is unit-tested without a server and every adapter has one place to ask.
 
 mod ids;
 mod media;
+mod posting_rules;
 mod publish;
+mod publish_job;
 mod status;
 mod title;
 mod upload;
@@ -16,7 +19,12 @@ pub use ids::{IdParseError, ObjectKey, UserId, VideoId};
 pub use media::{
     ContainerCheck, ContentType, ContentTypeError, SizeError, VideoSize, sniff_container,
 };
+pub use posting_rules::{
+    AccessLoss, CREATOR_INFO_WINDOW, CreatorOptions, INIT_WINDOW, PRIVACY_PUBLIC_TO_EVERYONE,
+    PRIVACY_SELF_ONLY, RateWindow, STATUS_WINDOW, SettingsError,
+};
 pub use publish::{PublishFailure, PublishSettings, TikTokPublish, post_url};
+pub use publish_job::{Backoff, JobAction, JobPhase, JobStep, JobTransitionError, PublishJob};
 pub use status::{VideoAction, VideoStatus, VideoStatusParseError};
 pub use title::{TITLE_MAX_UTF16_UNITS, Title, TitleError};
 pub use upload::{MAX_PARTS, MIN_PART_SIZE, UploadPlan, UploadPlanError, UploadPolicy};

@@ -57,35 +57,6 @@ impl PublishFailure {
             true,
         )
     }
-
-    /// TikTok's `fail_reason` (status fetch and `post.publish.failed`) as a failure.
-    pub fn from_fail_reason(reason: &str) -> Self {
-        let (message, retryable) = match reason {
-            "file_format_check_failed" => ("TikTok could not read the video format.", false),
-            "duration_check_failed" => ("The video is longer than this creator may post.", false),
-            "frame_rate_check_failed" => ("The video's frame rate is outside 23-60 FPS.", false),
-            "picture_size_check_failed" => {
-                ("The video's width or height is outside 360-4096 px.", false)
-            }
-            "internal" => ("TikTok had an internal error.", true),
-            "video_pull_failed" => ("TikTok could not download the video.", true),
-            "publish_cancelled" => ("The publish was cancelled.", true),
-            "auth_removed" => ("The user removed Postiqo's access on TikTok.", false),
-            "spam_risk_too_many_posts" => ("The creator reached TikTok's daily post limit.", false),
-            "spam_risk_user_banned_from_posting" => {
-                ("TikTok does not allow this creator to post.", false)
-            }
-            "spam_risk_text" => ("TikTok judged the caption as spam.", false),
-            "spam_risk" => ("TikTok refused the post as spam risk.", false),
-            _ => ("TikTok failed the publish.", false),
-        };
-        let code = if reason.is_empty() {
-            "tiktok_failed"
-        } else {
-            reason
-        };
-        Self::new(code, message, retryable)
-    }
 }
 
 /// Everything Postiqo knows about the current (or last) publish of a video.
@@ -116,18 +87,6 @@ pub fn post_url(username: Option<&str>, post_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fail_reasons_map_to_stable_codes_and_retry_advice() {
-        let f = PublishFailure::from_fail_reason("video_pull_failed");
-        assert_eq!(f.code, "video_pull_failed");
-        assert!(f.retryable);
-        assert!(!PublishFailure::from_fail_reason("duration_check_failed").retryable);
-        let unknown = PublishFailure::from_fail_reason("brand_new_reason");
-        assert_eq!(unknown.code, "brand_new_reason");
-        assert!(!unknown.retryable);
-        assert_eq!(PublishFailure::from_fail_reason("").code, "tiktok_failed");
-    }
 
     #[test]
     fn post_urls() {

@@ -7,6 +7,8 @@
 mod config;
 mod dynamo;
 mod error;
+#[cfg(feature = "memory")]
+pub mod memory;
 pub mod observe;
 mod ports;
 mod s3;
@@ -17,10 +19,9 @@ pub use dynamo::{DynamoAccounts, DynamoAuth, DynamoPublish, DynamoVideos, bootst
 pub use error::{BlobError, RepoError};
 pub use ports::{AccountRecords, AccountStore};
 pub use ports::{
-    BlobStore, CompletedPart, IdempotencyBegin, IdempotencyStore, JobChange, JobPhase, ObjectMeta,
-    ObjectStream, OneTimeStore, PresignedRequest, PublishJob, PublishStore, RateWindows,
-    SessionRepository, StoredTokens, TokenVault, UserRepository, VideoPage, VideoQuery,
-    VideoRepository,
+    BlobStore, CompletedPart, IdempotencyBegin, IdempotencyStore, JobChange, ObjectMeta,
+    ObjectStream, OneTimeStore, PresignedRequest, PublishStore, RateWindows, SessionRepository,
+    StoredTokens, TokenVault, UserRepository, VideoPage, VideoQuery, VideoRepository,
 };
 pub use s3::{BucketSetup, S3Blobs, bootstrap_bucket};
 

@@ -3,8 +3,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use postiqo_domain::{
-    ContentType, ObjectKey, Session, SessionId, TikTokLink, User, UserId, Video, VideoId,
-    VideoStatus,
+    ContentType, ObjectKey, PublishJob, Session, SessionId, TikTokLink, User, UserId, Video,
+    VideoId, VideoStatus,
 };
 
 use crate::{BlobError, RepoError};
@@ -328,60 +328,6 @@ pub trait OneTimeStore: Send + Sync + 'static {
     ) -> Result<Option<String>, RepoError>;
 }
 
-/// Where the tracking of one publish stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobPhase {
-    /// A request handler is calling TikTok's init (under the job's lease). If the lease runs
-    /// out in this phase, the process died mid-call: the outcome is unknown.
-    Initiating,
-    /// TikTok refused the init with 429/5xx before creating anything: init again later.
-    InitRetry,
-    /// TikTok has a publish id: poll its status until it ends.
-    Tracking,
-    /// Published; waiting for the post id TikTok gives public posts after moderation.
-    AwaitPostId,
-}
-
-impl JobPhase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobPhase::Initiating => "initiating",
-            JobPhase::InitRetry => "init_retry",
-            JobPhase::Tracking => "tracking",
-            JobPhase::AwaitPostId => "await_post_id",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            JobPhase::Initiating,
-            JobPhase::InitRetry,
-            JobPhase::Tracking,
-            JobPhase::AwaitPostId,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == s)
-    }
-}
-
-/// The durable work item behind a publish in flight, found by the workers of every instance
-/// through a sparse index ordered by `next_run_at`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublishJob {
-    pub owner: UserId,
-    pub video: VideoId,
-    pub attempt_id: String,
-    pub phase: JobPhase,
-    pub publish_id: Option<String>,
-    pub next_run_at: DateTime<Utc>,
-    /// After this the publish is given up (`publish_timeout`).
-    pub deadline: DateTime<Utc>,
-    pub runs: u32,
-    pub lease_owner: Option<String>,
-    pub lease_until: Option<DateTime<Utc>>,
-    pub version: u64,
-}
-
 /// What to do with the job in the same transaction as a video change.
 #[derive(Debug, Clone)]
 pub enum JobChange<'a> {
@@ -432,7 +378,8 @@ pub trait PublishStore: Send + Sync + 'static {
     /// Jobs whose `next_run_at` has come, oldest first (eventually consistent).
     async fn due_jobs(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<PublishJob>, RepoError>;
 
-    /// Takes the job's lease if it is still at its version and nobody holds a live lease.
+    /// Takes the job's lease if it is still at its version and nobody holds a live lease
+    /// (what [`PublishJob::leased`] allows), in one conditional write.
     async fn lease(
         &self,
         job: &PublishJob,

@@ -64,6 +64,40 @@ impl TikTokError {
         }
     }
 
+    /// TikTok answered that it is throttling or failing right now (HTTP 429 or 5xx, or
+    /// `rate_limit_exceeded` / `internal_error`). For a write this means TikTok did nothing,
+    /// so the same call may be made again later without doing it twice.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Api {
+                code, http_status, ..
+            } => {
+                retryable_status(*http_status)
+                    || matches!(
+                        code,
+                        ApiErrorCode::RateLimitExceeded | ApiErrorCode::InternalError
+                    )
+            }
+            Self::Decode { http_status, .. } => *http_status >= 500,
+            Self::OAuth { .. } | Self::Transport(_) | Self::Timeout => false,
+        }
+    }
+
+    /// No answer came back (network failure or timeout): the request may or may not have
+    /// reached TikTok, so for a write its outcome is unknown.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, Self::Transport(_) | Self::Timeout)
+    }
+
+    /// TikTok's own error code, when it sent one (`error.code` or OAuth `error`).
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Api { code, .. } => Some(code.as_str()),
+            Self::OAuth { error, .. } => Some(error.as_str()),
+            Self::Transport(_) | Self::Timeout | Self::Decode { .. } => None,
+        }
+    }
+
     /// The access token is invalid or expired: refresh once, then retry (§8).
     pub fn needs_token_refresh(&self) -> bool {
         matches!(
@@ -256,5 +290,21 @@ mod tests {
         assert!(api("reached_active_user_cap", 200).cannot_post_now());
         assert!(!api("privacy_level_option_mismatch", 403).cannot_post_now());
         assert!(TikTokError::Timeout.is_retryable());
+    }
+
+    #[test]
+    fn only_throttling_and_server_failures_mean_nothing_was_done() {
+        assert!(api("rate_limit_exceeded", 429).is_transient());
+        assert!(api("internal_error", 503).is_transient());
+        assert!(api("rate_limit_exceeded", 200).is_transient());
+        assert!(!api("url_ownership_unverified", 403).is_transient());
+        assert!(!TikTokError::Timeout.is_transient());
+        assert!(TikTokError::Timeout.outcome_unknown());
+        assert!(!api("internal_error", 500).outcome_unknown());
+        assert_eq!(
+            api("url_ownership_unverified", 403).code(),
+            Some("url_ownership_unverified")
+        );
+        assert_eq!(TikTokError::Timeout.code(), None);
     }
 }

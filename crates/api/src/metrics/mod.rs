@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use postiqo_domain::{Video, VideoStatus};
-use postiqo_storage::PublishJob;
+use postiqo_domain::PublishJob;
 use postiqo_tiktok::WebhookEvent;
 
 pub use server::MetricsServer;

@@ -67,8 +67,7 @@ pub async fn media(
         };
     }
     let (owner, video) = state
-        .publish
-        .media()
+        .media
         .verify(&token)
         .ok_or_else(|| ApiError::new(ErrorCode::MediaNotFound))?;
     let key = postiqo_domain::ObjectKey::for_video(owner, video);

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod errors;
 pub mod fallback;
 pub mod health;
 pub mod me;

@@ -11,7 +11,7 @@ use crate::auth::AuthenticatedUser;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
 use crate::routes::videos::dto::VideoResponse;
-use crate::services::publish::Idempotent;
+use crate::services::publishing::Idempotent;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -148,7 +148,7 @@ pub async fn publish_video(
                 .publish
                 .abandon_idempotency(user.user_id, &key_digest)
                 .await;
-            Err(e)
+            Err(e.into())
         }
     }
 }

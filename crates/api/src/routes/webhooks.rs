@@ -7,7 +7,7 @@ use tracing::{info, warn};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
-use crate::services::publish::TikTokUpdate;
+use crate::services::publishing::TikTokUpdate;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {

@@ -15,6 +15,7 @@ use tracing::{info, warn};
 
 use crate::problem::{ApiError, ErrorCode};
 use crate::services::TikTokAccess;
+use crate::services::tiktok_access::TikTokAccessError;
 
 /// What became of our grant at TikTok.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,12 +253,7 @@ impl AccountService {
                 Revocation::Failed
             }
             // No tokens, or TikTok already refused our refresh token: no live grant to revoke.
-            Err(e)
-                if matches!(
-                    e.code,
-                    ErrorCode::TikTokNotConnected | ErrorCode::TikTokReauthRequired
-                ) =>
-            {
+            Err(TikTokAccessError::NotConnected | TikTokAccessError::ReauthRequired) => {
                 Revocation::NothingToRevoke
             }
             Err(e) => {

@@ -4,12 +4,13 @@
 pub mod account;
 pub mod auth;
 pub mod media;
-pub mod publish;
+pub mod ports;
+pub mod publishing;
 pub mod tiktok_access;
 pub mod videos;
 
 pub use account::AccountService;
 pub use auth::AuthService;
-pub use publish::PublishService;
+pub use publishing::PublishService;
 pub use tiktok_access::TikTokAccess;
 pub use videos::VideoService;

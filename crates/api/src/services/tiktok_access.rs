@@ -12,8 +12,7 @@ use postiqo_storage::{RepoError, Storage, StoredTokens};
 use postiqo_tiktok::{SecretString, TikTokClient, TikTokError, TokenSet};
 use tracing::{error, info, warn};
 
-use crate::crypto::TokenCipher;
-use crate::problem::{ApiError, ErrorCode};
+use crate::crypto::{CryptoError, TokenCipher};
 
 /// Refresh when fewer than this many seconds of the access token remain.
 const REFRESH_MARGIN_SECS: i64 = 120;
@@ -27,6 +26,28 @@ pub fn token_aad(user: UserId, field: &str) -> String {
     format!("{user}:{field}")
 }
 
+/// Why no TikTok call could be made, or how it failed, in this module's words. The HTTP edge
+/// (`routes::errors`) turns it into a problem document.
+#[derive(Debug, thiserror::Error)]
+pub enum TikTokAccessError {
+    /// No TikTok tokens are stored for the user (never connected, or disconnected).
+    #[error("TikTok is not connected for this user")]
+    NotConnected,
+    /// TikTok refused our refresh token: only a new sign-in helps.
+    #[error("TikTok refused the refresh token; the user must sign in again")]
+    ReauthRequired,
+    /// Another caller's refresh did not finish in time.
+    #[error("waited too long for another caller's token refresh")]
+    RefreshBusy,
+    /// TikTok failed the call (or the refresh before it).
+    #[error(transparent)]
+    TikTok(TikTokError),
+    #[error("TikTok tokens could not be sealed or opened")]
+    Crypto(#[source] CryptoError),
+    #[error(transparent)]
+    Storage(#[from] RepoError),
+}
+
 fn expiry(from: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     from + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero())
 }
@@ -37,12 +58,12 @@ pub fn seal_token_set(
     user: UserId,
     tokens: &TokenSet,
     version: u64,
-) -> Result<StoredTokens, ApiError> {
+) -> Result<StoredTokens, TikTokAccessError> {
     let at = Utc::now();
     let seal = |secret: &SecretString, field: &str| {
         cipher
             .seal(secret, &token_aad(user, field))
-            .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))
+            .map_err(TikTokAccessError::Crypto)
     };
     Ok(StoredTokens {
         key_id: cipher.current_key_id().to_owned(),
@@ -69,17 +90,6 @@ pub struct TikTokAccess {
     cipher: Arc<TokenCipher>,
 }
 
-/// Maps a TikTok failure of a user-facing call to our problem codes.
-pub fn tiktok_problem(e: TikTokError) -> ApiError {
-    if e.needs_reauthorization() {
-        ApiError::new(ErrorCode::TikTokReauthRequired).source(e)
-    } else {
-        ApiError::new(ErrorCode::TikTokUnavailable)
-            .retry_after(5)
-            .source(e)
-    }
-}
-
 impl TikTokAccess {
     pub fn new(storage: Storage, tiktok: Arc<TikTokClient>, cipher: Arc<TokenCipher>) -> Self {
         Self {
@@ -98,7 +108,7 @@ impl TikTokAccess {
         user: UserId,
         stored: &StoredTokens,
         field: &str,
-    ) -> Result<SecretString, ApiError> {
+    ) -> Result<SecretString, TikTokAccessError> {
         let sealed = if field == "access" {
             &stored.access_ciphertext
         } else {
@@ -106,19 +116,19 @@ impl TikTokAccess {
         };
         self.cipher
             .open(&stored.key_id, sealed, &token_aad(user, field))
-            .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))
+            .map_err(TikTokAccessError::Crypto)
     }
 
     /// Runs `call` with a valid access token; if TikTok says the token is invalid anyway
     /// (revoked or expired early), refreshes once and runs it again.
-    pub async fn with_token<T, F, Fut>(&self, user: UserId, call: F) -> Result<T, ApiError>
+    pub async fn with_token<T, F, Fut>(&self, user: UserId, call: F) -> Result<T, TikTokAccessError>
     where
         F: Fn(SecretString) -> Fut,
         Fut: std::future::Future<Output = Result<T, TikTokError>>,
     {
         self.with_token_raw(user, call)
             .await?
-            .map_err(tiktok_problem)
+            .map_err(TikTokAccessError::TikTok)
     }
 
     /// Like [`Self::with_token`], but hands TikTok's own error back (the outer error is ours:
@@ -127,7 +137,7 @@ impl TikTokAccess {
         &self,
         user: UserId,
         call: F,
-    ) -> Result<Result<T, TikTokError>, ApiError>
+    ) -> Result<Result<T, TikTokError>, TikTokAccessError>
     where
         F: Fn(SecretString) -> Fut,
         Fut: std::future::Future<Output = Result<T, TikTokError>>,
@@ -146,7 +156,11 @@ impl TikTokAccess {
 
     /// A valid access token. With `stale = Some(v)`, the token of vault version `v` is known
     /// to be bad: it is refreshed unless someone already replaced it.
-    pub async fn token(&self, user: UserId, stale: Option<u64>) -> Result<AccessToken, ApiError> {
+    pub async fn token(
+        &self,
+        user: UserId,
+        stale: Option<u64>,
+    ) -> Result<AccessToken, TikTokAccessError> {
         let started = std::time::Instant::now();
         loop {
             let stored = self
@@ -154,7 +168,7 @@ impl TikTokAccess {
                 .tokens
                 .get(user)
                 .await?
-                .ok_or_else(|| ApiError::new(ErrorCode::TikTokNotConnected))?;
+                .ok_or(TikTokAccessError::NotConnected)?;
             let now = Utc::now();
             let fresh =
                 stored.access_expires_at > now + chrono::Duration::seconds(REFRESH_MARGIN_SECS);
@@ -163,7 +177,7 @@ impl TikTokAccess {
             // (the lease bumps the version but not the token): wait for the new one.
             if stored.lease_until.is_some_and(|l| l > now) {
                 if started.elapsed() > WAIT_FOR_REFRESH {
-                    return Err(ApiError::new(ErrorCode::TikTokUnavailable).retry_after(5));
+                    return Err(TikTokAccessError::RefreshBusy);
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
@@ -194,7 +208,7 @@ impl TikTokAccess {
         user: UserId,
         stored: &StoredTokens,
         leased: u64,
-    ) -> Result<AccessToken, ApiError> {
+    ) -> Result<AccessToken, TikTokAccessError> {
         let refresh_token = self.open(user, stored, "refresh")?;
         match self.tiktok.refresh(&refresh_token).await {
             Ok(tokens) => {
@@ -222,13 +236,13 @@ impl TikTokAccess {
                     .users
                     .set_tiktok_link(user, TikTokLink::ReauthRequired, Utc::now())
                     .await?;
-                Err(ApiError::new(ErrorCode::TikTokReauthRequired))
+                Err(TikTokAccessError::ReauthRequired)
             }
             Err(e) => {
                 if let Err(release) = self.storage.tokens.release_lease(user, leased).await {
                     warn!(user_id = %user, error = ?release, "refresh lease not released; it expires by itself");
                 }
-                Err(tiktok_problem(e))
+                Err(TikTokAccessError::TikTok(e))
             }
         }
     }

@@ -7,16 +7,13 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
-use postiqo_domain::{UserId, Video, VideoId};
+use postiqo_domain::{JobPhase, PublishJob, UserId, Video, VideoId};
 use tracing::instrument;
 
 use super::item::{Item, get_n, get_s, n, s, video_to_item};
 use super::keys::{self, EXPIRES_AT, GSI2, GSI2PK, GSI2SK, PK, SK};
 use crate::error::{repo_error, service_code};
-use crate::{
-    IdempotencyBegin, IdempotencyStore, JobChange, JobPhase, PublishJob, PublishStore, RateWindows,
-    RepoError,
-};
+use crate::{IdempotencyBegin, IdempotencyStore, JobChange, PublishStore, RateWindows, RepoError};
 
 #[derive(Clone)]
 pub struct DynamoPublish {

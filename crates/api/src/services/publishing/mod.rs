@@ -1,0 +1,140 @@
+//! Publishing to TikTok (Direct Post, `PULL_FROM_URL`) and tracking each publish to its end.
+//!
+//! It lives under `services/` because it is one more use case of the same layer (load, apply
+//! a domain transition, write conditionally) and only bigger, so it has a folder:
+//!
+//! - [`creator`]: creator info and TikTok's per-user rate windows;
+//! - [`start`]: idempotency keys, the publish request, and TikTok's init (first or retried);
+//! - [`tracking`]: TikTok's updates (status fetch and webhooks) and cancel;
+//! - [`queue`]: the job queue the worker runs: leases, backoff, deadlines, failing a publish;
+//! - [`error`]: [`PublishError`], what went wrong in publishing's words.
+//!
+//! The rules themselves are in `postiqo_domain` (the video and the publish job state machines,
+//! TikTok's posting rules); TikTok, storage, the media URLs and the clock are ports, so
+//! `tests` runs these use cases in process against in-memory adapters.
+//!
+//! The order of writes is what makes this safe: the intent (PUBLISHING, an attempt id and a
+//! job holding a lease) is stored *before* TikTok is called, and TikTok's publish id right
+//! after. If the process dies in between, the job's lease runs out while it still says
+//! "initiating", and the worker fails the video with `publish_outcome_unknown` rather than
+//! calling init again: a second post is never made without the user asking for it.
+
+pub mod creator;
+pub mod error;
+pub mod queue;
+pub mod start;
+pub mod tracking;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use postiqo_domain::Backoff;
+use postiqo_storage::{
+    IdempotencyStore, PublishStore, RateWindows, Storage, UserRepository, VideoRepository,
+};
+
+pub use error::PublishError;
+pub use start::Idempotent;
+pub use tracking::TikTokUpdate;
+
+use crate::config::PublishConfig;
+use crate::services::media::MediaUrls;
+use crate::services::ports::{Clock, MediaSource, SystemClock, TikTokPosting};
+use crate::services::tiktok_access::TikTokAccess;
+
+/// The storage ports publishing uses, and only those.
+#[derive(Clone)]
+pub struct PublishStorage {
+    pub videos: Arc<dyn VideoRepository>,
+    pub users: Arc<dyn UserRepository>,
+    pub publish: Arc<dyn PublishStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub rates: Arc<dyn RateWindows>,
+}
+
+impl From<&Storage> for PublishStorage {
+    fn from(s: &Storage) -> Self {
+        Self {
+            videos: s.videos.clone(),
+            users: s.users.clone(),
+            publish: s.publish.clone(),
+            idempotency: s.idempotency.clone(),
+            rates: s.rates.clone(),
+        }
+    }
+}
+
+/// Everything publishing talks to.
+#[derive(Clone)]
+pub struct PublishPorts {
+    pub storage: PublishStorage,
+    pub tiktok: Arc<dyn TikTokPosting>,
+    pub media: Arc<dyn MediaSource>,
+    pub clock: Arc<dyn Clock>,
+}
+
+#[derive(Clone)]
+pub struct PublishService {
+    store: PublishStorage,
+    tiktok: Arc<dyn TikTokPosting>,
+    media: Arc<dyn MediaSource>,
+    clock: Arc<dyn Clock>,
+    cfg: PublishConfig,
+    /// Names this process in job leases.
+    instance: String,
+}
+
+impl PublishService {
+    /// The production wiring: DynamoDB, the real TikTok client, the system clock.
+    pub fn new(
+        storage: Storage,
+        tiktok: TikTokAccess,
+        media: MediaUrls,
+        cfg: PublishConfig,
+        instance: String,
+    ) -> Self {
+        Self::with_ports(
+            PublishPorts {
+                storage: PublishStorage::from(&storage),
+                tiktok: Arc::new(tiktok),
+                media: Arc::new(media),
+                clock: Arc::new(SystemClock),
+            },
+            cfg,
+            instance,
+        )
+    }
+
+    pub fn with_ports(ports: PublishPorts, cfg: PublishConfig, instance: String) -> Self {
+        Self {
+            store: ports.storage,
+            tiktok: ports.tiktok,
+            media: ports.media,
+            clock: ports.clock,
+            cfg,
+            instance,
+        }
+    }
+
+    pub fn config(&self) -> &PublishConfig {
+        &self.cfg
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn backoff(&self) -> Backoff {
+        Backoff {
+            initial: self.cfg.poll_initial,
+            max: self.cfg.poll_max,
+        }
+    }
+}

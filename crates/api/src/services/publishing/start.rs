@@ -1,0 +1,355 @@
+//! Starting a publish: the idempotency key, the intent (video PUBLISHING and its job, in one
+//! transaction), and TikTok's init, first from the request and again from the worker.
+
+use std::time::Duration;
+
+use postiqo_domain::{
+    AccessLoss, INIT_WINDOW, PublishFailure, PublishJob, PublishSettings, TikTokPublish,
+    TransitionError, UserId, Video, VideoAction, VideoId, VideoStatus,
+};
+use postiqo_storage::{IdempotencyBegin, JobChange, RepoError};
+use postiqo_tiktok::{PostInfo, PrivacyLevel, PublishId};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::creator::creator_options;
+use super::{PublishError, PublishService};
+use crate::auth::secrets::digest;
+use crate::services::ports::TikTokCallError;
+use crate::services::tiktok_access::TikTokAccessError;
+
+const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+/// How long a request waits for a concurrent one with the same key (50 × 100 ms).
+const IDEMPOTENCY_WAIT_ROUNDS: u32 = 50;
+
+/// Outcome of looking up an idempotency key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Idempotent {
+    /// New key: do the work, then `finish_idempotency` (or `abandon_idempotency`).
+    Proceed { key_digest: String },
+    /// Same key and same request as before: this is the earlier answer.
+    Replay { status: u16, body: String },
+}
+
+#[derive(Serialize)]
+struct RequestFingerprint<'a> {
+    video: String,
+    settings: &'a PublishSettings,
+}
+
+/// TikTok's `post_info` for the video and the creator's (validated) choices.
+fn post_info(video: &Video, s: &PublishSettings) -> PostInfo {
+    let mut post = PostInfo::new(PrivacyLevel::parse(&s.privacy_level));
+    post.title = Some(video.title.as_str().to_owned()).filter(|t| !t.is_empty());
+    post.disable_comment = s.disable_comment;
+    post.disable_duet = s.disable_duet;
+    post.disable_stitch = s.disable_stitch;
+    post.video_cover_timestamp_ms = s.video_cover_timestamp_ms;
+    post.brand_content_toggle = s.brand_content_toggle;
+    post.brand_organic_toggle = s.brand_organic_toggle;
+    post.is_aigc = Some(s.is_aigc);
+    post
+}
+
+impl PublishService {
+    /// Checks an idempotency key: a replay gets the stored answer, a different request with
+    /// the same key is refused, a concurrent one waits briefly for the first to finish.
+    pub async fn idempotency(
+        &self,
+        user: UserId,
+        key: &str,
+        video: VideoId,
+        settings: &PublishSettings,
+    ) -> Result<Idempotent, PublishError> {
+        let key_digest = digest(key);
+        let fingerprint = serde_json::to_string(&RequestFingerprint {
+            video: video.to_string(),
+            settings,
+        })
+        .map_err(PublishError::Fingerprint)?;
+        let request_hash = digest(&fingerprint);
+        let expires = self.now() + chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS);
+        for _ in 0..IDEMPOTENCY_WAIT_ROUNDS {
+            match self
+                .store
+                .idempotency
+                .begin(user, &key_digest, &request_hash, expires, self.now())
+                .await?
+            {
+                IdempotencyBegin::Started => return Ok(Idempotent::Proceed { key_digest }),
+                IdempotencyBegin::Done {
+                    request_hash: h, ..
+                }
+                | IdempotencyBegin::InProgress { request_hash: h }
+                    if h != request_hash =>
+                {
+                    return Err(PublishError::IdempotencyKeyReused);
+                }
+                IdempotencyBegin::Done { status, body, .. } => {
+                    return Ok(Idempotent::Replay { status, body });
+                }
+                IdempotencyBegin::InProgress { .. } => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+            }
+        }
+        Err(PublishError::IdempotencyInProgress)
+    }
+
+    pub async fn finish_idempotency(
+        &self,
+        user: UserId,
+        key_digest: &str,
+        status: u16,
+        body: &str,
+    ) {
+        if let Err(e) = self
+            .store
+            .idempotency
+            .finish(user, key_digest, status, body)
+            .await
+        {
+            warn!(error = ?e, "idempotency record not completed; a retry with this key will wait and then run again");
+        }
+    }
+
+    pub async fn abandon_idempotency(&self, user: UserId, key_digest: &str) {
+        if let Err(e) = self.store.idempotency.abandon(user, key_digest).await {
+            warn!(error = ?e, "idempotency record not removed; it expires by TTL");
+        }
+    }
+
+    /// Publishes an UPLOADED (or FAILED) video. Returns the video as it stands afterwards:
+    /// PUBLISHING, or FAILED when TikTok refused the init outright.
+    pub async fn publish(
+        &self,
+        user: UserId,
+        id: VideoId,
+        requested: PublishSettings,
+    ) -> Result<Video, PublishError> {
+        let video = self
+            .store
+            .videos
+            .get(user, id, self.now())
+            .await?
+            .ok_or(PublishError::VideoNotFound)?;
+        if !matches!(video.status, VideoStatus::Uploaded | VideoStatus::Failed) {
+            return Err(TransitionError {
+                current: video.status,
+                action: VideoAction::StartPublish,
+            }
+            .into());
+        }
+        let creator = self.creator_info(user).await?;
+        let settings = requested.validated(&creator_options(&creator))?;
+
+        let at = self.now();
+        let attempt = TikTokPublish {
+            attempt_id: uuid::Uuid::new_v4().to_string(),
+            settings,
+            started_at: at,
+            publish_id: None,
+            tiktok_status: None,
+            post_id: None,
+            post_url: None,
+            failure: None,
+        };
+        let job = PublishJob::start(
+            user,
+            id,
+            attempt.attempt_id.clone(),
+            &self.instance,
+            at,
+            self.cfg.worker_lease,
+            self.cfg.deadline,
+        );
+        let expected = video.version;
+        let publishing = video.start_publish(attempt, at)?;
+        // A conflict means another publish of this video won the race.
+        self.store
+            .publish
+            .commit(
+                &publishing,
+                expected,
+                JobChange::Save {
+                    job: &job,
+                    expected_version: None,
+                },
+                None,
+            )
+            .await?;
+        info!(video_id = %id, attempt = %job.attempt_id, "publish started");
+        // The video is ours now; TikTok's 6 inits a minute decide only *when* init happens.
+        match self.acquire(user, INIT_WINDOW).await {
+            Ok(Ok(())) => Ok(self.run_init(publishing, job).await),
+            Ok(Err(wait)) => {
+                info!(video_id = %id, wait_ms = wait.as_millis() as u64, "init deferred by TikTok's rate limit");
+                Ok(self.reschedule_init_after(publishing, job, wait).await)
+            }
+            Err(e) => {
+                warn!(video_id = %id, error = ?e, "rate window unreadable; init deferred");
+                Ok(self.reschedule_init(publishing, job).await)
+            }
+        }
+    }
+
+    /// Calls TikTok's init for a video in PUBLISHING whose job we hold (in `Initiating`), and
+    /// records the outcome. Never returns an error: every outcome is a state of the video.
+    pub async fn run_init(&self, video: Video, job: PublishJob) -> Video {
+        let owner = video.owner;
+        let Some(attempt) = video.tiktok.clone() else {
+            return video;
+        };
+        let url = match self.media.url_for(owner, video.id, &video.object_key).await {
+            Ok(u) => u,
+            Err(e) => {
+                warn!(video_id = %video.id, error = %e, "media URL could not be made; will retry");
+                return self.reschedule_init(video, job).await;
+            }
+        };
+        let post = post_info(&video, &attempt.settings);
+        let failure = match self.tiktok.init_publish(owner, &post, &url).await {
+            Ok(publish_id) => return self.record_publish_id(video, job, publish_id).await,
+            // TikTok answered that it throttles or fails: it created nothing.
+            Err(TikTokCallError::TikTok(e)) if e.is_transient() => {
+                warn!(video_id = %video.id, error = %e, "TikTok refused the init for now; will retry");
+                return self.reschedule_init(video, job).await;
+            }
+            Err(TikTokCallError::TikTok(e)) if e.outcome_unknown() => {
+                // The request may have reached TikTok: never guess, never init twice.
+                warn!(video_id = %video.id, error = %e, "init outcome unknown");
+                PublishFailure::outcome_unknown()
+            }
+            Err(TikTokCallError::TikTok(e)) => {
+                let failure = PublishFailure::init_refused(e.code().unwrap_or("tiktok_error"));
+                warn!(video_id = %video.id, code = %failure.code, "TikTok refused the publish");
+                failure
+            }
+            // No init was sent: no usable token.
+            Err(TikTokCallError::Access(e)) => match e {
+                TikTokAccessError::NotConnected => {
+                    PublishFailure::access_lost_before_init(AccessLoss::NotConnected)
+                }
+                TikTokAccessError::ReauthRequired => {
+                    PublishFailure::access_lost_before_init(AccessLoss::ReauthRequired)
+                }
+                TikTokAccessError::Storage(RepoError::Unavailable(_)) => {
+                    return self.reschedule_init(video, job).await;
+                }
+                other => {
+                    warn!(video_id = %video.id, error = %other, "no TikTok token for the init");
+                    PublishFailure::tiktok_unreachable()
+                }
+            },
+        };
+        self.fail(video, job, failure).await
+    }
+
+    /// The worker's second try at init after TikTok answered 429/5xx. The job is switched back
+    /// to "initiating" (under our lease) before TikTok is called, so a crash during this call
+    /// too ends as "outcome unknown", never as a second init.
+    pub async fn retry_init(&self, video: Video, job: PublishJob) -> Result<(), PublishError> {
+        if let Err(wait) = self.acquire(video.owner, INIT_WINDOW).await? {
+            return self.delay(&video, job, wait).await;
+        }
+        let initiating = match job.clone().begin_init_retry(self.now()) {
+            Ok(j) => j,
+            Err(e) => {
+                warn!(video_id = %video.id, error = %e, "init retry skipped");
+                return Ok(());
+            }
+        };
+        self.store
+            .publish
+            .commit(
+                &video,
+                video.version,
+                JobChange::Save {
+                    job: &initiating,
+                    expected_version: Some(job.version),
+                },
+                None,
+            )
+            .await?;
+        self.run_init(video, initiating).await;
+        Ok(())
+    }
+
+    /// Stores TikTok's publish id with the video and moves the job to tracking, in one
+    /// transaction, retrying a few times: TikTok has the post now, losing its id would leave
+    /// the publish "unknown".
+    async fn record_publish_id(
+        &self,
+        video: Video,
+        job: PublishJob,
+        publish_id: PublishId,
+    ) -> Video {
+        let at = self.now();
+        let mut current = (video, job);
+        for _ in 0..5 {
+            let (video, job) = current;
+            let expected = video.version;
+            let Ok(next) = video
+                .clone()
+                .record_publish_id(publish_id.as_str().to_owned(), at)
+            else {
+                return video;
+            };
+            let tracked = match job.clone().record_publish_id(
+                publish_id.as_str().to_owned(),
+                at,
+                self.cfg.poll_initial,
+            ) {
+                Ok(j) => j,
+                Err(e) => {
+                    warn!(video_id = %video.id, error = %e, "publish id not stored");
+                    return video;
+                }
+            };
+            match self
+                .store
+                .publish
+                .commit(
+                    &next,
+                    expected,
+                    JobChange::Save {
+                        job: &tracked,
+                        expected_version: Some(job.version),
+                    },
+                    Some(publish_id.as_str()),
+                )
+                .await
+            {
+                Ok(()) => {
+                    info!(video_id = %next.id, publish_id = %publish_id, "TikTok accepted the publish");
+                    return next;
+                }
+                Err(e) => {
+                    warn!(video_id = %next.id, error = ?e, "publish id not stored yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let reread_video = self
+                        .store
+                        .videos
+                        .get(next.owner, next.id, self.now())
+                        .await
+                        .ok()
+                        .flatten();
+                    let reread_job = self
+                        .store
+                        .publish
+                        .job(next.owner, next.id)
+                        .await
+                        .ok()
+                        .flatten();
+                    match (reread_video, reread_job) {
+                        (Some(v), Some(j)) => current = (v, j),
+                        _ => current = (video, job),
+                    }
+                }
+            }
+        }
+        // Could not store it: the lease will run out and the worker will report the outcome
+        // as unknown (TikTok has the post; we lost its id).
+        current.0
+    }
+}
