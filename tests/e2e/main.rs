@@ -9,5 +9,7 @@ mod lifecycle;
 mod outage;
 mod publish;
 mod security;
+mod sessions;
+mod signin;
 mod uploads;
 mod videos;

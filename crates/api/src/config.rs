@@ -42,6 +42,7 @@ pub const VARIABLES: &[&str] = &[
     "POSTIQO_TIKTOK_SCOPES",
     "POSTIQO_TIKTOK_PKCE",
     "POSTIQO_SESSION_TTL_SECS",
+    "POSTIQO_REFRESH_REUSE_INTERVAL_SECS",
     "POSTIQO_COOKIE_SAMESITE",
     "POSTIQO_MEDIA_MODE",
     "POSTIQO_MEDIA_URL_TTL_SECS",
@@ -313,6 +314,9 @@ pub struct SessionSettings {
     pub same_site: SameSite,
     /// `Secure` on cookies: always, except for a plain-http localhost API (development).
     pub secure_cookies: bool,
+    /// How long after a rotation the retired refresh token still yields the current tokens
+    /// (two tabs refreshing at once); 0 turns it off.
+    pub refresh_reuse_interval: Duration,
     /// How long a session found alive is trusted without reading it again (0: never).
     pub cache_ttl: Duration,
     /// Keys sealing TikTok tokens at rest (reusing the key-ring shape of the JWT keys).
@@ -553,6 +557,20 @@ impl Settings {
             ttl: r.secs("POSTIQO_SESSION_TTL_SECS", 30 * 24 * 3600)?,
             same_site,
             secure_cookies: !local_http,
+            refresh_reuse_interval: {
+                let secs: u64 = r.parse(
+                    "POSTIQO_REFRESH_REUSE_INTERVAL_SECS",
+                    10,
+                    "a whole number of seconds",
+                )?;
+                if secs > 60 {
+                    return Err(err(
+                        "POSTIQO_REFRESH_REUSE_INTERVAL_SECS",
+                        "must be at most 60 seconds (a retired token must stop working soon)",
+                    ));
+                }
+                Duration::from_secs(secs)
+            },
             cache_ttl: Duration::from_millis(r.parse(
                 "POSTIQO_SESSION_CACHE_MS",
                 2000,

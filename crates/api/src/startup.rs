@@ -60,6 +60,7 @@ impl AppState {
             jwt.clone(),
             settings.storage.allowed_origins.clone(),
             settings.sessions.ttl,
+            settings.sessions.refresh_reuse_interval,
         );
         let tiktok = TikTokAccess::new(storage.clone(), client, cipher);
         let media = MediaUrls::new(

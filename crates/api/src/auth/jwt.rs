@@ -109,6 +109,20 @@ impl JwtCodec {
             .any(|k| super::secrets::same(&super::secrets::csrf_token(k, session_id), presented))
     }
 
+    /// The successor of a refresh secret under the signing key (what a rotation issues).
+    pub fn next_refresh_secret(&self, previous: &str) -> String {
+        super::secrets::next_refresh_secret(&self.mac_key(), previous)
+    }
+
+    /// The successor of a refresh secret under every configured key: the rotation may have
+    /// happened before the keys were rotated.
+    pub fn next_refresh_secret_candidates(&self, previous: &str) -> Vec<String> {
+        self.raw_keys
+            .iter()
+            .map(|k| super::secrets::next_refresh_secret(k, previous))
+            .collect()
+    }
+
     /// Key material for other MACs of ours (media tokens), separated by a prefix per use.
     pub fn mac_key(&self) -> Vec<u8> {
         self.raw_keys.first().cloned().unwrap_or_default()

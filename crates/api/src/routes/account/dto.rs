@@ -213,6 +213,10 @@ mod tests {
             expires_at: at(100),
             refresh_hash: format!("refresh-hash-{sid}"),
             used_hashes: vec![format!("used-hash-{sid}")],
+            previous: Some(postiqo_domain::RetiredRefresh {
+                hash: format!("used-hash-{sid}"),
+                rotated_at: at(1),
+            }),
         };
         let user = User {
             id,
