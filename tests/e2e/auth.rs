@@ -295,7 +295,10 @@ async fn sign_in_refuses_open_redirects_replays_and_foreign_states() {
     let foreign = foreign.get(&callback).send().await.unwrap();
     assert_eq!(foreign.status(), 302);
     let (error, _) = login_error(foreign.headers()["location"].to_str().unwrap());
-    assert_eq!(error, "invalid_state", "login CSRF: a state from another browser");
+    assert_eq!(
+        error, "invalid_state",
+        "login CSRF: a state from another browser"
+    );
     // ...and having been presented once, the state is spent even for its own browser.
     let again = browser.get(&callback).send().await.unwrap();
     assert_eq!(

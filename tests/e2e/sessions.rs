@@ -123,10 +123,9 @@ async fn two_tabs_refreshing_at_once_both_stay_signed_in() {
 async fn five_concurrent_bearer_refreshes_get_one_successor_and_keep_the_session() {
     let app = TestApp::spawn().await;
     let user = app.new_user().await;
-    let answers = futures_util::future::join_all(
-        (0..5).map(|_| refresh_bearer(&app, &user.refresh_token)),
-    )
-    .await;
+    let answers =
+        futures_util::future::join_all((0..5).map(|_| refresh_bearer(&app, &user.refresh_token)))
+            .await;
     let mut bodies = Vec::new();
     for res in answers {
         assert_eq!(res.status(), 200);

@@ -77,7 +77,9 @@ async fn a_callback_without_the_state_cookie_says_so() {
         .unwrap();
     let to_tiktok = location(&login);
     let consent = browser
-        .get(format!("{to_tiktok}&sandbox_auto=approve&sandbox_user=cookieless"))
+        .get(format!(
+            "{to_tiktok}&sandbox_auto=approve&sandbox_user=cookieless"
+        ))
         .send()
         .await
         .unwrap();
@@ -86,7 +88,10 @@ async fn a_callback_without_the_state_cookie_says_so() {
     let res = app.browser().get(&callback).send().await.unwrap();
     let back = location(&res);
     assert!(back.starts_with(&return_to), "{back}");
-    assert_eq!(query(&back, "error").as_deref(), Some("state_cookie_missing"));
+    assert_eq!(
+        query(&back, "error").as_deref(),
+        Some("state_cookie_missing")
+    );
     let description = query(&back, "error_description").unwrap();
     assert!(
         description.contains(&app.base_url),

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpListener};
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
 use actix_web::http::{Method, header};
-use actix_web::{App, HttpServer, middleware, web};
+use actix_web::{App, HttpResponse, HttpServer, middleware, web};
 use postiqo_storage::Storage;
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, UtoipaApp, scope};
@@ -41,6 +41,8 @@ pub struct AppState {
     pub sessions: crate::auth::session_cache::SessionCache,
     pub jwt: Arc<JwtCodec>,
     pub bucket: String,
+    /// What rendering a video for a client needs besides the video.
+    pub video_view: crate::routes::videos::dto::VideoView,
     pub settings: Arc<Settings>,
 }
 
@@ -92,6 +94,10 @@ impl AppState {
             auth,
             jwt,
             bucket: settings.storage.storage.bucket.clone(),
+            video_view: crate::routes::videos::dto::VideoView {
+                bucket: settings.storage.storage.bucket.clone(),
+                post_id_wait: settings.publish.post_id_wait,
+            },
             storage,
             settings: Arc::new(settings),
         })
@@ -123,6 +129,12 @@ fn tiktok_client(settings: &Settings) -> std::io::Result<TikTokClient> {
         request_timeout: postiqo_tiktok::DEFAULT_REQUEST_TIMEOUT,
     };
     TikTokClient::new(config).map_err(std::io::Error::other)
+}
+
+/// The whole document (both security schemes) for generators and tools; Swagger UI reads its
+/// own browser-only copy.
+async fn serve_document(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+    HttpResponse::Ok().json(doc.get_ref())
 }
 
 /// Registers every documented route. The server and the OpenAPI generator both call this, so
@@ -224,8 +236,15 @@ impl Application {
                 }))
                 .into_utoipa_app();
             let (app, doc) = register(app).split_for_parts();
-            app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", doc))
-                .default_service(web::to(fallback::not_found))
+            let doc = crate::openapi::complete(doc, settings.public_url.as_str());
+            let full = web::Data::new(doc.clone());
+            app.service(
+                SwaggerUi::new("/swagger-ui/{_:.*}")
+                    .url("/swagger-ui/openapi.json", crate::openapi::for_swagger(doc)),
+            )
+            .app_data(full)
+            .route("/openapi.json", web::get().to(serve_document))
+            .default_service(web::to(fallback::not_found))
         })
         // actix answers a bare 408 (no problem body) to a new connection whose first request
         // head it has not read within this time. Its 5 s default fired under a 256-client soak

@@ -16,7 +16,7 @@ pub use ids::{IdParseError, ObjectKey, UserId, VideoId};
 pub use media::{
     ContainerCheck, ContentType, ContentTypeError, SizeError, VideoSize, sniff_container,
 };
-pub use publish::{PublishFailure, PublishSettings, TikTokPublish, post_url};
+pub use publish::{PUBLIC_PRIVACY_LEVEL, PublishFailure, PublishSettings, TikTokPublish, post_url};
 pub use status::{VideoAction, VideoStatus, VideoStatusParseError};
 pub use title::{TITLE_MAX_UTF16_UNITS, Title, TitleError};
 pub use upload::{MAX_PARTS, MIN_PART_SIZE, UploadPlan, UploadPlanError, UploadPolicy};

@@ -19,6 +19,16 @@ pub struct PublishSettings {
     pub is_aigc: bool,
 }
 
+/// The only privacy level whose posts TikTok gives a public post id (after moderation);
+/// `SELF_ONLY`, friends' and followers' posts never get one from its status API.
+pub const PUBLIC_PRIVACY_LEVEL: &str = "PUBLIC_TO_EVERYONE";
+
+impl PublishSettings {
+    pub fn is_public(&self) -> bool {
+        self.privacy_level == PUBLIC_PRIVACY_LEVEL
+    }
+}
+
 /// Why a publish failed, as a stable code with a human message and whether trying again can
 /// help.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

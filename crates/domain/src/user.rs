@@ -160,9 +160,11 @@ impl Session {
             RefreshCheck::Expired
         } else if self.refresh_hash == presented_hash {
             RefreshCheck::Current
-        } else if self.previous.as_ref().is_some_and(|p| {
-            p.hash == presented_hash && now < p.rotated_at + reuse_interval
-        }) {
+        } else if self
+            .previous
+            .as_ref()
+            .is_some_and(|p| p.hash == presented_hash && now < p.rotated_at + reuse_interval)
+        {
             RefreshCheck::Reissue
         } else if self.used_hashes.iter().any(|h| h == presented_hash) {
             RefreshCheck::Reused

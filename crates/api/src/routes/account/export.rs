@@ -28,7 +28,7 @@ pub async fn export_me(
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
     let export = state.account.export(user.user_id).await?;
-    let doc = ExportDocument::new(export, &state.bucket, &user.session_id);
+    let doc = ExportDocument::new(export, &state.video_view, &user.session_id);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_DISPOSITION, doc.content_disposition()))
         // Personal data: no shared or browser cache keeps a copy.

@@ -73,7 +73,8 @@ fn on_public_host(req: &HttpRequest, public: &url::Url) -> Option<url::Url> {
     let info = req.connection_info();
     let asked = url::Url::parse(&format!("{}://{}", public.scheme(), info.host())).ok();
     let same = asked.as_ref().is_some_and(|a| {
-        a.host_str() == public.host_str() && a.port_or_known_default() == public.port_or_known_default()
+        a.host_str() == public.host_str()
+            && a.port_or_known_default() == public.port_or_known_default()
     });
     if same
         || url::form_urlencoded::parse(req.query_string().as_bytes()).any(|(k, _)| k == MOVED_MARK)
@@ -126,11 +127,19 @@ mod tests {
             .uri("/v1/auth/tiktok/login?return_to=x")
             .insert_header((header::HOST, "api.example.com:443"))
             .to_http_request();
-        assert_eq!(on_public_host(&req, &https), None, "default port either way");
+        assert_eq!(
+            on_public_host(&req, &https),
+            None,
+            "default port either way"
+        );
         let req = TestRequest::get()
             .uri("/v1/auth/tiktok/login?return_to=x&moved_to_public_host=1")
             .insert_header((header::HOST, "internal:8080"))
             .to_http_request();
-        assert_eq!(on_public_host(&req, &public()), None, "no loop behind a proxy");
+        assert_eq!(
+            on_public_host(&req, &public()),
+            None,
+            "no loop behind a proxy"
+        );
     }
 }
