@@ -825,6 +825,22 @@ mod tests {
     }
 
     #[test]
+    fn the_refresh_reuse_interval_is_short_and_can_be_off() {
+        let s = Settings::from_env(&base()).expect("default");
+        assert_eq!(s.sessions.refresh_reuse_interval, Duration::from_secs(10));
+        let mut env = base();
+        env.insert("POSTIQO_REFRESH_REUSE_INTERVAL_SECS".into(), "0".into());
+        let s = Settings::from_env(&env).expect("off");
+        assert_eq!(s.sessions.refresh_reuse_interval, Duration::ZERO);
+        for bad in ["61", "-1", "soon"] {
+            env.insert("POSTIQO_REFRESH_REUSE_INTERVAL_SECS".into(), bad.into());
+            let e = Settings::from_env(&env).expect_err(bad);
+            assert_eq!(e.var, "POSTIQO_REFRESH_REUSE_INTERVAL_SECS");
+            assert!(!e.to_string().contains(bad), "never the value");
+        }
+    }
+
+    #[test]
     fn encryption_keys_must_be_32_bytes() {
         let mut env = base();
         env.insert(
