@@ -2,9 +2,21 @@
 
 use std::collections::HashSet;
 
-use postiqo_e2e::TestApp;
+use postiqo_e2e::{TestApp, TestAppBuilder};
 use reqwest::Method;
 use serde_json::{Value, json};
+
+/// `error` and `error_description` of a sign-in that came back to `return_to` with a failure.
+fn login_error(location: &str) -> (String, String) {
+    let url = reqwest::Url::parse(location).unwrap();
+    let get = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    (get("error"), get("error_description"))
+}
 
 async fn problem_code(res: reqwest::Response) -> (u16, String) {
     let status = res.status().as_u16();
@@ -125,7 +137,11 @@ async fn browser_session_with_cookies_csrf_refresh_and_logout() {
 
 #[tokio::test]
 async fn bearer_tokens_rotate_and_a_reused_refresh_token_ends_the_session() {
-    let app = TestApp::spawn().await;
+    // No reuse interval: a spent token is a replay at once (the interval has its own tests).
+    let app = TestAppBuilder::new()
+        .env("POSTIQO_REFRESH_REUSE_INTERVAL_SECS", "0")
+        .spawn()
+        .await;
     let user = app.new_user().await;
     let me: Value = app.get_json("/v1/me", &user.token).await;
     assert_eq!(me["id"], user.id.as_str());
@@ -246,7 +262,10 @@ async fn sign_in_refuses_open_redirects_replays_and_foreign_states() {
             "&sandbox_auto=deny&sandbox_user=denier",
         )
         .await;
-    assert_eq!(location, format!("{return_to}?error=access_denied"));
+    let (error, description) = login_error(&location);
+    assert!(location.starts_with(&format!("{return_to}?error=access_denied&")));
+    assert_eq!(error, "access_denied");
+    assert!(description.contains("did not allow"), "{description}");
 
     // A callback replayed (same state twice) is refused: states are single-use.
     let login = browser
@@ -264,14 +283,20 @@ async fn sign_in_refuses_open_redirects_replays_and_foreign_states() {
         .await
         .unwrap();
     let callback = consent.headers()["location"].to_str().unwrap().to_owned();
-    // Another browser (no binding cookie) presenting this callback is refused...
-    let foreign = app.browser().get(&callback).send().await.unwrap();
+    // Another browser (with its own binding cookie) presenting this callback is refused...
+    let foreign = app.browser();
+    let own_login = foreign
+        .get(app.url("/v1/auth/tiktok/login"))
+        .query(&[("return_to", &return_to)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own_login.status(), 302);
+    let foreign = foreign.get(&callback).send().await.unwrap();
     assert_eq!(foreign.status(), 302);
-    assert!(
-        foreign.headers()["location"]
-            .to_str()
-            .unwrap()
-            .ends_with("error=invalid_state"),
+    let (error, _) = login_error(foreign.headers()["location"].to_str().unwrap());
+    assert_eq!(
+        error, "invalid_state",
         "login CSRF: a state from another browser"
     );
     // ...and having been presented once, the state is spent even for its own browser.

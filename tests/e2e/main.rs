@@ -12,5 +12,7 @@ mod outage;
 mod production;
 mod publish;
 mod security;
+mod sessions;
+mod signin;
 mod uploads;
 mod videos;

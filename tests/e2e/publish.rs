@@ -622,3 +622,58 @@ async fn the_verification_file_is_served_where_tiktok_looks() {
         "only TikTok-shaped names are published"
     );
 }
+
+/// A client polls while the video is PUBLISHING or `tiktok.post_id_expected` is true, and can
+/// stop exactly then: a private post is done at PUBLISHED without a post id, a public one once
+/// its id arrived.
+#[tokio::test]
+async fn post_id_expected_tells_a_client_when_to_stop_polling() {
+    let app = TestAppBuilder::new()
+        .env("SANDBOX_MODERATION_DELAY_MS", "3000")
+        .spawn()
+        .await;
+    let user = app.new_user().await;
+    let poll_until_settled = |id: String| {
+        let (app, user) = (&app, &user);
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let mut seen_expected = false;
+            loop {
+                let v: Value = app.get_video(user, &id).await.json().await.unwrap();
+                let expected = v["tiktok"]["post_id_expected"].as_bool().unwrap();
+                seen_expected |= expected && v["status"] == "PUBLISHED";
+                if v["status"] != "PUBLISHING" && !expected {
+                    return (v, seen_expected);
+                }
+                assert!(std::time::Instant::now() < deadline, "never settled: {v}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+
+    let private = app.uploaded_video(&user, 4096).await;
+    let mut body = public();
+    body["privacy_level"] = json!("SELF_ONLY");
+    let res = app.publish(&user, &private, "private-1", body).await;
+    assert_eq!(res.status(), 202);
+    let started: Value = res.json().await.unwrap();
+    assert_eq!(
+        started["tiktok"]["post_id_expected"], false,
+        "never for SELF_ONLY"
+    );
+    let (done, _) = poll_until_settled(private).await;
+    assert_eq!(done["status"], "PUBLISHED");
+    assert!(done["tiktok"]["post_id"].is_null() && done["tiktok"]["post_url"].is_null());
+
+    let public_id = app.uploaded_video(&user, 4096).await;
+    let res = app.publish(&user, &public_id, "public-1", public()).await;
+    let started: Value = res.json().await.unwrap();
+    assert_eq!(started["tiktok"]["post_id_expected"], true);
+    let (done, seen_expected) = poll_until_settled(public_id).await;
+    assert_eq!(done["status"], "PUBLISHED");
+    assert!(
+        seen_expected,
+        "PUBLISHED while moderation keeps the id back"
+    );
+    assert_published_with_post_id(&done);
+}

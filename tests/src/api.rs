@@ -79,6 +79,11 @@ impl TestAppBuilder {
         self
     }
 
+    /// A variable this app will run with (e.g. the `POSTIQO_BIND` chosen for it).
+    pub fn var(&self, key: &str) -> Option<&str> {
+        self.env.get(key).map(String::as_str)
+    }
+
     /// Runs `postiqo-api bootstrap` with this app's variables.
     pub fn bootstrap(&self) -> std::process::Output {
         Command::new(bin_path("postiqo-api"))

@@ -45,6 +45,7 @@ pub const VARIABLES: &[&str] = &[
     "POSTIQO_TIKTOK_SCOPES",
     "POSTIQO_TIKTOK_PKCE",
     "POSTIQO_SESSION_TTL_SECS",
+    "POSTIQO_REFRESH_REUSE_INTERVAL_SECS",
     "POSTIQO_COOKIE_SAMESITE",
     "POSTIQO_MEDIA_MODE",
     "POSTIQO_MEDIA_URL_TTL_SECS",
@@ -325,6 +326,9 @@ pub struct SessionSettings {
     pub same_site: SameSite,
     /// `Secure` on cookies: always, except for a plain-http localhost API (development).
     pub secure_cookies: bool,
+    /// How long after a rotation the retired refresh token still yields the current tokens
+    /// (two tabs refreshing at once); 0 turns it off.
+    pub refresh_reuse_interval: Duration,
     /// How long a session found alive is trusted without reading it again (0: never).
     pub cache_ttl: Duration,
     /// Keys sealing TikTok tokens at rest (reusing the key-ring shape of the JWT keys).
@@ -628,6 +632,20 @@ impl Settings {
             ttl: r.secs("POSTIQO_SESSION_TTL_SECS", 30 * 24 * 3600)?,
             same_site,
             secure_cookies: !local_http,
+            refresh_reuse_interval: {
+                let secs: u64 = r.parse(
+                    "POSTIQO_REFRESH_REUSE_INTERVAL_SECS",
+                    10,
+                    "a whole number of seconds",
+                )?;
+                if secs > 60 {
+                    return Err(err(
+                        "POSTIQO_REFRESH_REUSE_INTERVAL_SECS",
+                        "must be at most 60 seconds (a retired token must stop working soon)",
+                    ));
+                }
+                Duration::from_secs(secs)
+            },
             cache_ttl: Duration::from_millis(r.parse(
                 "POSTIQO_SESSION_CACHE_MS",
                 2000,
@@ -1090,6 +1108,22 @@ mod tests {
                 "POSTIQO_JWT_KEYS",
                 "{public}"
             );
+        }
+    }
+
+    #[test]
+    fn the_refresh_reuse_interval_is_short_and_can_be_off() {
+        let s = Settings::from_env(&base()).expect("default");
+        assert_eq!(s.sessions.refresh_reuse_interval, Duration::from_secs(10));
+        let mut env = base();
+        env.insert("POSTIQO_REFRESH_REUSE_INTERVAL_SECS".into(), "0".into());
+        let s = Settings::from_env(&env).expect("off");
+        assert_eq!(s.sessions.refresh_reuse_interval, Duration::ZERO);
+        for bad in ["61", "-1", "soon"] {
+            env.insert("POSTIQO_REFRESH_REUSE_INTERVAL_SECS".into(), bad.into());
+            let e = Settings::from_env(&env).expect_err(bad);
+            assert_eq!(e.var, "POSTIQO_REFRESH_REUSE_INTERVAL_SECS");
+            assert!(!e.to_string().contains(bad), "never the value");
         }
     }
 

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpListener};
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
 use actix_web::http::{Method, header};
-use actix_web::{App, middleware, web};
+use actix_web::{App, HttpResponse, middleware, web};
 use postiqo_storage::Storage;
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, UtoipaApp, scope};
@@ -44,6 +44,8 @@ pub struct AppState {
     pub sessions: crate::auth::session_cache::SessionCache,
     pub jwt: Arc<JwtCodec>,
     pub bucket: String,
+    /// What rendering a video for a client needs besides the video.
+    pub video_view: crate::routes::videos::dto::VideoView,
     pub settings: Arc<Settings>,
 }
 
@@ -63,6 +65,7 @@ impl AppState {
             jwt.clone(),
             settings.storage.allowed_origins.clone(),
             settings.sessions.ttl,
+            settings.sessions.refresh_reuse_interval,
         );
         let tiktok = TikTokAccess::new(storage.clone(), client, cipher);
         let media = MediaUrls::new(
@@ -95,6 +98,10 @@ impl AppState {
             auth,
             jwt,
             bucket: settings.storage.storage.bucket.clone(),
+            video_view: crate::routes::videos::dto::VideoView {
+                bucket: settings.storage.storage.bucket.clone(),
+                post_id_wait: settings.publish.post_id_wait,
+            },
             storage,
             settings: Arc::new(settings),
         })
@@ -126,6 +133,12 @@ fn tiktok_client(settings: &Settings) -> std::io::Result<TikTokClient> {
         request_timeout: postiqo_tiktok::DEFAULT_REQUEST_TIMEOUT,
     };
     TikTokClient::new(config).map_err(std::io::Error::other)
+}
+
+/// The whole document (both security schemes) for generators and tools; Swagger UI reads its
+/// own browser-only copy.
+async fn serve_document(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+    HttpResponse::Ok().json(doc.get_ref())
 }
 
 /// Registers every documented route. The server and the OpenAPI generator both call this, so
@@ -256,8 +269,15 @@ impl Application {
                 .wrap(middleware::from_fn(crate::middleware::metrics::record))
                 .into_utoipa_app();
             let (app, doc) = register(app).split_for_parts();
-            app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", doc))
-                .default_service(web::to(fallback::not_found))
+            let doc = crate::openapi::complete(doc, settings.public_url.as_str());
+            let full = web::Data::new(doc.clone());
+            app.service(
+                SwaggerUi::new("/swagger-ui/{_:.*}")
+                    .url("/swagger-ui/openapi.json", crate::openapi::for_swagger(doc)),
+            )
+            .app_data(full)
+            .route("/openapi.json", web::get().to(serve_document))
+            .default_service(web::to(fallback::not_found))
         };
         // Timeouts, connection limits and the answers to requests refused before routing:
         // `edge` (docs/reliability.md, "Limits").

@@ -60,3 +60,149 @@ fn every_operation_is_documented_with_problem_errors() {
         }
     }
 }
+
+fn has_example(node: &Value) -> bool {
+    node.get("example").is_some()
+        || node.get("examples").is_some_and(|e| {
+            e.as_object().is_some_and(|o| !o.is_empty())
+                || e.as_array().is_some_and(|a| !a.is_empty())
+        })
+}
+
+/// Clients are generated from this document: every operation shows what it takes and gives.
+#[test]
+fn every_operation_and_schema_has_an_example() {
+    let doc: Value = serde_json::from_str(&postiqo_api::openapi::document_json().unwrap()).unwrap();
+    let mut operations = 0;
+    let mut with_examples = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let mut any = false;
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                any |= has_example(param);
+            }
+            for (media, content) in op["requestBody"]["content"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                assert!(
+                    has_example(content),
+                    "{method} {path}: request {media} has an example"
+                );
+                any = true;
+            }
+            for (status, response) in op["responses"].as_object().unwrap() {
+                for (media, content) in response["content"].as_object().into_iter().flatten() {
+                    let json = media.contains("json");
+                    if json && status.starts_with('2') {
+                        assert!(
+                            has_example(content),
+                            "{method} {path} {status} {media} has an example"
+                        );
+                    }
+                    any |= has_example(content);
+                }
+            }
+            assert!(any, "{method} {path} has at least one example");
+            with_examples += usize::from(any);
+        }
+    }
+    assert_eq!(with_examples, operations);
+    assert!(operations >= 26, "{operations} operations");
+
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let missing: Vec<&String> = schemas
+        .iter()
+        .filter(|(_, s)| !has_example(s))
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "schemas without an example: {missing:?}"
+    );
+}
+
+/// A response with kinds is a `oneOf` chosen by `kind`, so generated types narrow on it.
+#[test]
+fn responses_with_kinds_are_discriminated_unions() {
+    let doc: Value = serde_json::from_str(&postiqo_api::openapi::document_json().unwrap()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (union, kinds) in [
+        (
+            "UploadResponse",
+            [("single", "SingleUpload"), ("multipart", "MultipartUpload")],
+        ),
+        (
+            "RefreshResponse",
+            [
+                ("bearer", "TokenResponse"),
+                ("cookie", "CookieSessionResponse"),
+            ],
+        ),
+    ] {
+        let schema = &schemas[union];
+        assert_eq!(schema["discriminator"]["propertyName"], "kind", "{union}");
+        let one_of = schema["oneOf"].as_array().unwrap();
+        assert_eq!(one_of.len(), kinds.len(), "{union}");
+        for (kind, member) in kinds {
+            let target = format!("#/components/schemas/{member}");
+            assert_eq!(schema["discriminator"]["mapping"][kind], target.as_str());
+            assert!(one_of.iter().any(|m| m["$ref"] == target.as_str()));
+            let member = &schemas[member];
+            assert_eq!(
+                member["properties"]["kind"]["enum"],
+                serde_json::json!([kind])
+            );
+            assert!(
+                member["required"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r == "kind")
+            );
+            let nullable = member["properties"].as_object().unwrap().values().any(|p| {
+                p["type"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "null"))
+            });
+            assert!(
+                !nullable,
+                "{kind}: every field of a kind is there, none is null"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_document_names_its_server_and_how_to_get_a_token() {
+    let doc: Value = serde_json::from_str(&postiqo_api::openapi::document_json().unwrap()).unwrap();
+    assert_eq!(doc["servers"][0]["url"], postiqo_api::openapi::LOCAL_SERVER);
+    let bearer = doc["components"]["securitySchemes"]["bearer_auth"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        bearer.contains("/v1/auth/token") && bearer.contains("code_challenge"),
+        "{bearer}"
+    );
+    // Swagger UI's copy offers only what a browser user can fill in.
+    let swagger = serde_json::to_value(postiqo_api::openapi::for_swagger(
+        postiqo_api::openapi::document(),
+    ))
+    .unwrap();
+    let schemes = swagger["components"]["securitySchemes"]
+        .as_object()
+        .unwrap();
+    assert_eq!(schemes.keys().collect::<Vec<_>>(), ["bearer_auth"]);
+    assert!(
+        !serde_json::to_string(&swagger["paths"])
+            .unwrap()
+            .contains("cookie_auth")
+    );
+    assert!(
+        serde_json::to_string(&doc["paths"])
+            .unwrap()
+            .contains("cookie_auth")
+    );
+}

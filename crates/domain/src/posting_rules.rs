@@ -46,7 +46,8 @@ impl PublishSettings {
         Ok(self)
     }
 
-    /// Public posts get their post id only after TikTok's moderation.
+    /// Public posts get their post id only after TikTok's moderation; `SELF_ONLY`, friends'
+    /// and followers' posts never get one from its status API.
     pub fn is_public(&self) -> bool {
         self.privacy_level == PRIVACY_PUBLIC_TO_EVERYONE
     }

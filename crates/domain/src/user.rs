@@ -120,6 +120,16 @@ pub struct Session {
     pub refresh_hash: String,
     /// Hashes of refresh tokens already used: presenting one again means the token leaked.
     pub used_hashes: Vec<String>,
+    /// The token the last rotation retired, and when: presented again within the reuse
+    /// interval it is a second tab or a retried request, not a thief.
+    pub previous: Option<RetiredRefresh>,
+}
+
+/// The refresh token a rotation replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredRefresh {
+    pub hash: String,
+    pub rotated_at: DateTime<Utc>,
 }
 
 /// What presenting a refresh token to a session means.
@@ -127,6 +137,9 @@ pub struct Session {
 pub enum RefreshCheck {
     /// The current token: rotate it.
     Current,
+    /// The token the last rotation retired, presented again within the reuse interval (two
+    /// tabs refreshing at once, a retried request): answer with the current token.
+    Reissue,
     /// An already-used token: someone replayed it; end the session.
     Reused,
     /// Not a token of this session.
@@ -135,21 +148,39 @@ pub enum RefreshCheck {
 }
 
 impl Session {
-    pub fn check_refresh(&self, presented_hash: &str, now: DateTime<Utc>) -> RefreshCheck {
-        if self.used_hashes.iter().any(|h| h == presented_hash) {
-            RefreshCheck::Reused
-        } else if self.refresh_hash != presented_hash {
-            RefreshCheck::Unknown
-        } else if self.expires_at <= now {
+    /// `reuse_interval`: how long after a rotation the retired token still yields the current
+    /// one (zero: never).
+    pub fn check_refresh(
+        &self,
+        presented_hash: &str,
+        now: DateTime<Utc>,
+        reuse_interval: chrono::Duration,
+    ) -> RefreshCheck {
+        if self.expires_at <= now {
             RefreshCheck::Expired
-        } else {
+        } else if self.refresh_hash == presented_hash {
             RefreshCheck::Current
+        } else if self
+            .previous
+            .as_ref()
+            .is_some_and(|p| p.hash == presented_hash && now < p.rotated_at + reuse_interval)
+        {
+            RefreshCheck::Reissue
+        } else if self.used_hashes.iter().any(|h| h == presented_hash) {
+            RefreshCheck::Reused
+        } else {
+            RefreshCheck::Unknown
         }
     }
 
-    /// The session after a rotation: the old hash joins the used ones, the lifetime restarts.
+    /// The session after a rotation: the old hash joins the used ones (and is remembered as
+    /// the previous token for the reuse interval), the lifetime restarts.
     pub fn rotated(mut self, new_hash: String, now: DateTime<Utc>, ttl: chrono::Duration) -> Self {
         let old = std::mem::replace(&mut self.refresh_hash, new_hash);
+        self.previous = Some(RetiredRefresh {
+            hash: old.clone(),
+            rotated_at: now,
+        });
         self.used_hashes.push(old);
         if self.used_hashes.len() > REMEMBERED_REFRESH_HASHES {
             let excess = self.used_hashes.len() - REMEMBERED_REFRESH_HASHES;
@@ -178,22 +209,45 @@ mod tests {
             expires_at: now + chrono::Duration::days(30),
             refresh_hash: "h1".into(),
             used_hashes: vec![],
+            previous: None,
         }
     }
+
+    const NO_REUSE: chrono::Duration = chrono::Duration::zero();
 
     #[test]
     fn rotation_retires_the_old_token_and_detects_its_reuse() {
         let s = session();
         let now = s.created_at;
-        assert_eq!(s.check_refresh("h1", now), RefreshCheck::Current);
+        assert_eq!(s.check_refresh("h1", now, NO_REUSE), RefreshCheck::Current);
         let s = s.rotated("h2".into(), now, chrono::Duration::days(30));
-        assert_eq!(s.check_refresh("h2", now), RefreshCheck::Current);
-        assert_eq!(s.check_refresh("h1", now), RefreshCheck::Reused);
-        assert_eq!(s.check_refresh("other", now), RefreshCheck::Unknown);
+        assert_eq!(s.check_refresh("h2", now, NO_REUSE), RefreshCheck::Current);
+        assert_eq!(s.check_refresh("h1", now, NO_REUSE), RefreshCheck::Reused);
         assert_eq!(
-            s.check_refresh("h2", now + chrono::Duration::days(31)),
+            s.check_refresh("other", now, NO_REUSE),
+            RefreshCheck::Unknown
+        );
+        assert_eq!(
+            s.check_refresh("h2", now + chrono::Duration::days(31), NO_REUSE),
             RefreshCheck::Expired
         );
+    }
+
+    #[test]
+    fn the_retired_token_is_reissued_only_within_the_reuse_interval() {
+        let s = session();
+        let now = s.created_at;
+        let window = chrono::Duration::seconds(10);
+        let s = s.rotated("h2".into(), now, chrono::Duration::days(30));
+        assert_eq!(s.check_refresh("h1", now, window), RefreshCheck::Reissue);
+        let later = now + chrono::Duration::seconds(9);
+        assert_eq!(s.check_refresh("h1", later, window), RefreshCheck::Reissue);
+        let after = now + window;
+        assert_eq!(s.check_refresh("h1", after, window), RefreshCheck::Reused);
+        // Only the token the last rotation retired: an older one is a replay at once.
+        let s = s.rotated("h3".into(), now, chrono::Duration::days(30));
+        assert_eq!(s.check_refresh("h2", now, window), RefreshCheck::Reissue);
+        assert_eq!(s.check_refresh("h1", now, window), RefreshCheck::Reused);
     }
 
     #[test]
@@ -204,7 +258,11 @@ mod tests {
             s = s.rotated(format!("n{i}"), now, chrono::Duration::days(1));
         }
         assert_eq!(s.used_hashes.len(), REMEMBERED_REFRESH_HASHES);
-        assert_eq!(s.check_refresh("n18", now), RefreshCheck::Reused);
+        assert_eq!(s.check_refresh("n17", now, NO_REUSE), RefreshCheck::Reused);
+        assert_eq!(
+            s.check_refresh("n18", now, chrono::Duration::seconds(5)),
+            RefreshCheck::Reissue
+        );
     }
 
     #[test]

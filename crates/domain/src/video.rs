@@ -227,6 +227,30 @@ impl Video {
         }
     }
 
+    /// Whether a TikTok post id is still to come, so a client should keep polling.
+    ///
+    /// Only public posts get one, after TikTok's moderation; Postiqo asks for it for `wait`
+    /// after the video became PUBLISHED. Private posts (`SELF_ONLY`, friends, followers) never
+    /// do: they are done at PUBLISHED, without a post id or URL.
+    pub fn post_id_expected(&self, now: DateTime<Utc>, wait: chrono::Duration) -> bool {
+        let Some(t) = self.tiktok.as_ref() else {
+            return false;
+        };
+        if t.post_id.is_some() || !t.settings.is_public() {
+            return false;
+        }
+        match self.status {
+            VideoStatus::Publishing => true,
+            VideoStatus::Published => self
+                .history
+                .iter()
+                .rev()
+                .find(|c| c.status == VideoStatus::Published)
+                .is_some_and(|c| now < c.at + wait),
+            VideoStatus::Pending | VideoStatus::Uploaded | VideoStatus::Failed => false,
+        }
+    }
+
     /// PUBLISHING → FAILED with the reason.
     pub fn mark_failed(
         mut self,
@@ -323,6 +347,45 @@ mod tests {
             None,
             at(0),
         )
+    }
+
+    #[test]
+    fn only_public_posts_expect_a_post_id_and_only_for_the_wait() {
+        let wait = chrono::Duration::hours(6);
+        let publish = |privacy: &str| {
+            let mut a = attempt();
+            a.settings.privacy_level = privacy.into();
+            pending()
+                .complete_upload(at(1))
+                .and_then(|v| v.start_publish(a, at(2)))
+                .expect("publishing")
+        };
+        let private = publish("SELF_ONLY");
+        assert!(!private.post_id_expected(at(3), wait));
+        let private = private.mark_published(None, None, at(3)).expect("done");
+        assert!(
+            !private.post_id_expected(at(4), wait),
+            "SELF_ONLY never gets one"
+        );
+
+        let public = publish("PUBLIC_TO_EVERYONE");
+        assert!(public.post_id_expected(at(3), wait), "while publishing");
+        let published = public.mark_published(None, None, at(10)).expect("done");
+        assert!(published.post_id_expected(at(11), wait), "after moderation");
+        assert!(
+            !published.post_id_expected(at(10) + wait, wait),
+            "Postiqo stopped asking"
+        );
+        let with_id = published
+            .mark_published(Some("7301234567890123456".into()), None, at(12))
+            .expect("id");
+        assert!(!with_id.post_id_expected(at(13), wait));
+
+        let failed = publish("PUBLIC_TO_EVERYONE")
+            .mark_failed(PublishFailure::timeout(), at(3))
+            .expect("failed");
+        assert!(!failed.post_id_expected(at(4), wait));
+        assert!(!pending().post_id_expected(at(4), wait));
     }
 
     #[test]

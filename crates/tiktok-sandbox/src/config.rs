@@ -65,6 +65,8 @@ pub struct SandboxConfig {
     pub download_delay: Duration,
     /// Default Direct Post cap per user per 24 h ("typically around 15", §5.2).
     pub daily_post_cap: u32,
+    /// Approve every consent at once as this test user (`SANDBOX_AUTO_APPROVE`).
+    pub auto_approve: Option<String>,
     pub workers: usize,
 }
 
@@ -86,6 +88,7 @@ impl Default for SandboxConfig {
             pkce_encoding: PkceEncoding::Any,
             download_delay: Duration::ZERO,
             daily_post_cap: 15,
+            auto_approve: None,
             workers: 2,
         }
     }
@@ -123,6 +126,9 @@ impl SandboxConfig {
                 .unwrap_or(d.pkce_encoding),
             download_delay: millis(&get, "SANDBOX_DOWNLOAD_DELAY_MS", d.download_delay)?,
             daily_post_cap: number(&get, "SANDBOX_DAILY_POST_CAP", d.daily_post_cap)?,
+            auto_approve: get("SANDBOX_AUTO_APPROVE")
+                .map(|u| u.trim().to_owned())
+                .or(d.auto_approve),
             workers: number(&get, "SANDBOX_WORKERS", d.workers)?,
         })
     }

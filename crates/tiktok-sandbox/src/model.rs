@@ -211,6 +211,9 @@ pub struct Settings {
     pub pkce_encoding: PkceEncoding,
     pub download_delay_ms: u64,
     pub daily_post_cap: u32,
+    /// Approve every consent at once as this test user (created if missing), for scripted
+    /// and end-to-end clients that cannot click; `None` shows the consent page.
+    pub auto_approve: Option<String>,
 }
 
 impl Settings {
@@ -241,6 +244,8 @@ pub struct SettingsPatch {
     pub pkce_encoding: Option<PkceEncoding>,
     pub download_delay_ms: Option<u64>,
     pub daily_post_cap: Option<u32>,
+    /// A username approves every consent as that user; `""` shows the consent page again.
+    pub auto_approve: Option<String>,
 }
 
 impl SettingsPatch {
@@ -263,6 +268,9 @@ impl SettingsPatch {
         );
         if let Some(url) = self.webhook_url {
             s.webhook_url = Some(url).filter(|u| !u.trim().is_empty());
+        }
+        if let Some(user) = self.auto_approve {
+            s.auto_approve = Some(user.trim().to_owned()).filter(|u| !u.is_empty());
         }
     }
 }

@@ -198,14 +198,22 @@ async fn authorize_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
         Ok(a) => a,
         Err((param, detail)) => return consent::error_page(param, &detail),
     };
-    match p.get("sandbox_auto").map(String::as_str) {
+    // The per-request flag wins; otherwise the sandbox-wide switch (SANDBOX_AUTO_APPROVE).
+    let auto_user = inner.settings.auto_approve.clone();
+    let decision = match p.get("sandbox_auto").map(String::as_str) {
+        None | Some("") if auto_user.is_some() => Some("approve"),
+        other => other,
+    };
+    match decision {
         None | Some("") => consent::page(&auth, &origin(&auth.redirect_uri), &inner.users),
         Some("deny") => deny(&auth),
         Some("approve") => {
             let username = p
                 .get("sandbox_user")
                 .filter(|u| !u.is_empty())
-                .map_or("demo_creator", String::as_str);
+                .map(String::as_str)
+                .or(auto_user.as_deref())
+                .unwrap_or("demo_creator");
             let open_id = ensure_user(&mut inner, username, UserSpec::default());
             let granted = match p.get("sandbox_scopes") {
                 Some(s) => s.split(',').map(|s| s.trim().to_owned()).collect(),

@@ -103,6 +103,7 @@ fn settings_from(c: &SandboxConfig) -> Settings {
         pkce_encoding: c.pkce_encoding,
         download_delay_ms: u64::try_from(c.download_delay.as_millis()).unwrap_or(u64::MAX),
         daily_post_cap: c.daily_post_cap,
+        auto_approve: c.auto_approve.clone(),
     }
 }
 

@@ -126,6 +126,8 @@ async function start(): Promise<void> {
   if (loginError) {
     const why: Record<string, string> = {
       access_denied: "You cancelled signing in on TikTok.",
+      state_cookie_missing:
+        "The sign-in lost its cookie: open this app on the same host name as the API (localhost, not 127.0.0.1), allow cookies, and try again.",
       invalid_state: "The sign-in expired or was started in another browser. Please try again.",
       tiktok_error: "TikTok could not complete the sign-in. Please try again.",
       server_error: "Postiqo could not complete the sign-in. Please try again.",
@@ -598,7 +600,8 @@ function renderPublish(): void {
 
 async function doPublish(view: PublishView): Promise<void> {
   const st = publishing;
-  if (!st || !view.request) return;
+  const request = view.request;
+  if (!st || !request) return;
   const button = $<HTMLButtonElement>("publish-button");
   await action(button, async () => {
     st.busy = true;
@@ -614,7 +617,7 @@ async function doPublish(view: PublishView): Promise<void> {
       const started = await call(
         api.POST("/v1/videos/{id}/publish", {
           params: { path: { id: st.video.id }, header: { "Idempotency-Key": st.idempotencyKey } },
-          body: view.request!,
+          body: request,
         }),
       );
       await watchPublish(started);
@@ -647,9 +650,10 @@ async function watchPublish(first: Video): Promise<void> {
     const tt = tiktokOf(v);
     if (v.status === "PUBLISHED") {
       publishedSince ??= Date.now();
-      // A public post gets its id (and so its link) once TikTok's moderation releases it;
-      // other privacy levels never get one.
-      if (tt?.post_url || tt?.privacy_level !== "PUBLIC_TO_EVERYONE" || Date.now() - publishedSince > 20000) {
+      // `post_id_expected` says whether a link is still to come: a public post gets its id once
+      // TikTok's moderation releases it, other privacy levels never do. This screen stops
+      // waiting after 20 s (the list shows the link when it comes).
+      if (!tt?.post_id_expected || Date.now() - publishedSince > 20000) {
         show(
           h("strong", { id: "publish-result", "data-status": "PUBLISHED" }, "Published on TikTok."),
           " ",

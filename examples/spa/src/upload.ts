@@ -52,22 +52,20 @@ export async function uploadToStorage(
   opts: { concurrency?: number; signal?: AbortSignal } = {},
 ): Promise<UploadedPart[] | null> {
   const total = file.size;
+  // `kind` narrows the union: a single upload has its url and headers, a multipart one its parts.
   if (upload.kind === "single") {
-    if (!upload.url) throw new Error("upload instructions without a URL");
-    await put(upload.url, upload.headers ?? {}, file, (loaded) => onProgress(loaded, total), opts.signal);
+    await put(upload.url, upload.headers, file, (loaded) => onProgress(loaded, total), opts.signal);
     return null;
   }
 
-  const parts = upload.parts ?? [];
-  const partSize = upload.part_size ?? 0;
+  const queue = [...upload.parts];
+  const partSize = upload.part_size;
   const loaded = new Map<number, number>();
   const report = () => onProgress([...loaded.values()].reduce((a, b) => a + b, 0), total);
   const done: UploadedPart[] = [];
-  let next = 0;
 
   async function worker(): Promise<void> {
-    while (next < parts.length) {
-      const part = parts[next++]!;
+    for (let part = queue.shift(); part; part = queue.shift()) {
       const start = (part.part_number - 1) * partSize;
       const blob = file.slice(start, start + part.size_bytes);
       if (blob.size !== part.size_bytes) {
@@ -88,7 +86,7 @@ export async function uploadToStorage(
     }
   }
 
-  const workers = Array.from({ length: Math.min(opts.concurrency ?? 3, parts.length) }, worker);
+  const workers = Array.from({ length: Math.min(opts.concurrency ?? 3, queue.length) }, worker);
   await Promise.all(workers);
   return done.sort((a, b) => a.part_number - b.part_number);
 }

@@ -108,6 +108,7 @@ mod tests {
             same_site: SameSite::Lax,
             secure_cookies: secure,
             cache_ttl: Duration::ZERO,
+            refresh_reuse_interval: Duration::ZERO,
             encryption_keys: JwtKeys { keys: Vec::new() },
         }
     }

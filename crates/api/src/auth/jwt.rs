@@ -45,6 +45,9 @@ pub struct JwtCodec {
     csrf_keys: Vec<[u8; 32]>,
     /// Per ring key, in configuration order: the key media tokens are MACed with.
     media_keys: Vec<[u8; 32]>,
+    /// Per ring key, in configuration order: the key a rotated refresh secret's successor is
+    /// derived with (the reuse interval answers a repeat with the same successor).
+    refresh_keys: Vec<[u8; 32]>,
     signing_kid: String,
     signing: EncodingKey,
     verifying: HashMap<String, DecodingKey>,
@@ -57,6 +60,7 @@ pub struct JwtCodec {
 /// HKDF `info` labels: one key per use, none of them the JWT key itself.
 const CSRF_PURPOSE: &str = "postiqo/csrf-token/v1";
 const MEDIA_PURPOSE: &str = "postiqo/media-token/v1";
+const REFRESH_PURPOSE: &str = "postiqo/refresh-successor/v1";
 
 fn decode_secret(secret: &str) -> Vec<u8> {
     // Config validation already proved one of these decodes.
@@ -72,10 +76,12 @@ impl JwtCodec {
         let mut signing = None;
         let mut csrf_keys = Vec::new();
         let mut media_keys = Vec::new();
+        let mut refresh_keys = Vec::new();
         for (kid, secret) in &settings.keys.keys {
             let bytes = decode_secret(secret.expose_secret());
             csrf_keys.push(super::secrets::derive_key(&bytes, CSRF_PURPOSE));
             media_keys.push(super::secrets::derive_key(&bytes, MEDIA_PURPOSE));
+            refresh_keys.push(super::secrets::derive_key(&bytes, REFRESH_PURPOSE));
             if signing.is_none() {
                 signing = Some((kid.clone(), EncodingKey::from_secret(&bytes)));
             }
@@ -93,6 +99,7 @@ impl JwtCodec {
         Self {
             csrf_keys,
             media_keys,
+            refresh_keys,
             signing_kid,
             signing,
             verifying,
@@ -122,6 +129,21 @@ impl JwtCodec {
     /// all verify (a rotation must not break a download TikTok has already started).
     pub fn media_keys(&self) -> Vec<[u8; 32]> {
         self.media_keys.clone()
+    }
+
+    /// The successor of a refresh secret under the signing key (what a rotation issues).
+    pub fn next_refresh_secret(&self, previous: &str) -> String {
+        let key = self.refresh_keys.first().copied().unwrap_or_default();
+        super::secrets::next_refresh_secret(&key, previous)
+    }
+
+    /// The successor of a refresh secret under every configured key: the rotation may have
+    /// happened before the keys were rotated.
+    pub fn next_refresh_secret_candidates(&self, previous: &str) -> Vec<String> {
+        self.refresh_keys
+            .iter()
+            .map(|k| super::secrets::next_refresh_secret(k, previous))
+            .collect()
     }
 
     pub fn ttl(&self) -> Duration {

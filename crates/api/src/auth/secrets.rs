@@ -60,6 +60,18 @@ pub fn csrf_token(key: &[u8], session_id: &str) -> String {
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
+/// The refresh secret that follows `previous` in a rotation: an HMAC of it, so a second
+/// presentation of `previous` within the reuse interval can hand out the same successor
+/// without it being stored anywhere. Unguessable without the key, like a random one.
+pub fn next_refresh_secret(key: &[u8], previous: &str) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return random_token(32);
+    };
+    mac.update(b"postiqo-refresh-rotation:");
+    mac.update(previous.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +110,15 @@ mod tests {
             derive_key(b"fedcba9876543210fedcba9876543210", "postiqo/csrf/v1")
         );
         assert_ne!(&a[..], b"0123456789abcdef0123456789abcdef");
+    }
+
+    #[test]
+    fn rotation_successors_are_stable_per_key_and_differ_between_tokens() {
+        let a = next_refresh_secret(b"k1", "r1");
+        assert_eq!(a, next_refresh_secret(b"k1", "r1"));
+        assert_ne!(a, next_refresh_secret(b"k1", "r2"));
+        assert_ne!(a, next_refresh_secret(b"k2", "r1"));
+        assert_eq!(a.len(), 43);
     }
 
     #[test]

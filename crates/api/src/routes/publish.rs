@@ -132,7 +132,7 @@ pub async fn publish_video(
     };
     match state.publish.publish(user.user_id, id, settings).await {
         Ok(video) => {
-            let body = serde_json::to_string(&VideoResponse::new(video, &state.bucket))
+            let body = serde_json::to_string(&VideoResponse::new(video, &state.video_view))
                 .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))?;
             state
                 .publish
@@ -180,5 +180,5 @@ pub async fn cancel_publish(
 ) -> Result<HttpResponse, ApiError> {
     let id = super::videos::parse_id(&id)?;
     let video = state.publish.cancel(user.user_id, id).await?;
-    Ok(HttpResponse::Accepted().json(VideoResponse::new(video, &state.bucket)))
+    Ok(HttpResponse::Accepted().json(VideoResponse::new(video, &state.video_view)))
 }

@@ -97,6 +97,7 @@ pub struct AuthService {
     jwt: Arc<JwtCodec>,
     allowed_origins: Vec<AllowedOrigin>,
     session_ttl: chrono::Duration,
+    reuse_interval: chrono::Duration,
 }
 
 fn now() -> DateTime<Utc> {
@@ -111,6 +112,7 @@ impl AuthService {
         jwt: Arc<JwtCodec>,
         allowed_origins: Vec<AllowedOrigin>,
         session_ttl: std::time::Duration,
+        reuse_interval: std::time::Duration,
     ) -> Self {
         Self {
             storage,
@@ -120,14 +122,19 @@ impl AuthService {
             allowed_origins,
             session_ttl: chrono::Duration::from_std(session_ttl)
                 .unwrap_or(chrono::Duration::days(30)),
+            reuse_interval: chrono::Duration::from_std(reuse_interval)
+                .unwrap_or(chrono::Duration::zero()),
         }
     }
 
     /// `return_to` must be an absolute http(s) URL on an allowed origin: no open redirect.
     pub fn check_return_to(&self, raw: &str) -> Result<Url, ApiError> {
         let invalid = || {
-            ApiError::new(ErrorCode::InvalidReturnTo)
-                .detail("return_to must be an absolute URL on an allowed origin.")
+            let allowed: Vec<&str> = self.allowed_origins.iter().map(|o| o.as_str()).collect();
+            ApiError::new(ErrorCode::InvalidReturnTo).detail(format!(
+                "return_to must be an absolute http(s) URL on an allowed origin (POSTIQO_ALLOWED_ORIGINS): {}.",
+                allowed.join(", ")
+            ))
         };
         let url = Url::parse(raw).map_err(|_| invalid())?;
         let origin = url.origin().ascii_serialization();
@@ -234,8 +241,15 @@ impl AuthService {
             error,
         };
         // The state must come back to the browser that asked for it (login CSRF).
-        let bound = binding.is_some_and(|b| same(&digest(b), &payload.binding_digest));
-        if !bound {
+        let Some(binding) = binding else {
+            warn!(
+                return_to = %return_to.origin().ascii_serialization(),
+                "sign-in callback without the state cookie: the sign-in was started on another host than POSTIQO_PUBLIC_URL's, or the browser dropped the cookie"
+            );
+            return Err(fail("state_cookie_missing"));
+        };
+        if !same(&digest(binding), &payload.binding_digest) {
+            warn!("sign-in callback with another browser's state cookie: refused (login CSRF)");
             return Err(fail("invalid_state"));
         }
         if let Some(error) = params.error.as_deref() {
@@ -397,6 +411,7 @@ impl AuthService {
             expires_at: at + self.session_ttl,
             refresh_hash: digest(&secret),
             used_hashes: Vec::new(),
+            previous: None,
         };
         self.storage.sessions.create(&session).await?;
         self.issue(user, &id, &secret, at)
@@ -470,42 +485,81 @@ impl AuthService {
         };
         let at = now();
         Ok(match self.storage.sessions.get(user, &id, at).await? {
-            Some(s) if s.check_refresh(&digest(secret), at) == RefreshCheck::Current => Some(id),
+            Some(s)
+                if matches!(
+                    s.check_refresh(&digest(secret), at, self.reuse_interval),
+                    RefreshCheck::Current | RefreshCheck::Reissue
+                ) =>
+            {
+                Some(id)
+            }
             _ => None,
         })
     }
 
-    /// Rotates the refresh token. A token that was already used ends the whole session.
+    /// Rotates the refresh token. A token that was already used ends the whole session,
+    /// unless it is the one the last rotation retired and that rotation is younger than the
+    /// reuse interval: then it is a second tab or a retried request, and it gets the same
+    /// successor the first use got.
     pub async fn refresh(&self, token: &str) -> Result<IssuedTokens, ApiError> {
         let invalid = || ApiError::new(ErrorCode::InvalidRefreshToken);
         let (user, id, secret) = Self::parse_refresh_token(token).ok_or_else(invalid)?;
-        let at = now();
-        let session = self
-            .storage
-            .sessions
-            .get(user, &id, at)
-            .await?
-            .ok_or_else(invalid)?;
         let presented = digest(secret);
-        match session.check_refresh(&presented, at) {
-            RefreshCheck::Current => {}
-            RefreshCheck::Reused => {
-                warn!(user_id = %user, "refresh token reused: session ended");
-                self.storage.sessions.delete(user, &id).await?;
-                return Err(ApiError::new(ErrorCode::RefreshTokenReused));
+        // A lost race for the rotation is read again once: the winner's write is then there.
+        for first_try in [true, false] {
+            let at = now();
+            let session = self
+                .storage
+                .sessions
+                .get(user, &id, at)
+                .await?
+                .ok_or_else(invalid)?;
+            match session.check_refresh(&presented, at, self.reuse_interval) {
+                RefreshCheck::Current => {}
+                RefreshCheck::Reissue => return self.reissue(&session, secret, at),
+                RefreshCheck::Reused => return Err(self.end_reused(user, &id).await),
+                RefreshCheck::Unknown | RefreshCheck::Expired => return Err(invalid()),
             }
-            RefreshCheck::Unknown | RefreshCheck::Expired => return Err(invalid()),
+            let new_secret = self.jwt.next_refresh_secret(secret);
+            let rotated = session.rotated(digest(&new_secret), at, self.session_ttl);
+            match self.storage.sessions.replace(&rotated, &presented).await {
+                Ok(()) => return self.issue(user, &id, &new_secret, at),
+                Err(RepoError::Conflict) if first_try => continue,
+                Err(RepoError::Conflict) => return Err(self.end_reused(user, &id).await),
+                Err(e) => return Err(e.into()),
+            }
         }
-        let new_secret = random_token(32);
-        let rotated = session.rotated(digest(&new_secret), at, self.session_ttl);
-        match self.storage.sessions.replace(&rotated, &presented).await {
-            Ok(()) => self.issue(user, &id, &new_secret, at),
-            // Someone rotated it between our read and write: this token is now a used one.
-            Err(RepoError::Conflict) => {
-                self.storage.sessions.delete(user, &id).await?;
-                Err(ApiError::new(ErrorCode::RefreshTokenReused))
+        Err(invalid())
+    }
+
+    /// The current tokens for a retired refresh token presented within the reuse interval.
+    fn reissue(
+        &self,
+        session: &Session,
+        presented_secret: &str,
+        at: DateTime<Utc>,
+    ) -> Result<IssuedTokens, ApiError> {
+        let current = self
+            .jwt
+            .next_refresh_secret_candidates(presented_secret)
+            .into_iter()
+            .find(|c| same(&digest(c), &session.refresh_hash));
+        match current {
+            Some(secret) => {
+                info!(user_id = %session.user, "retired refresh token presented within the reuse interval: current tokens reissued");
+                self.issue(session.user, &session.id, &secret, at)
             }
-            Err(e) => Err(e.into()),
+            // Rotated under a key that is no longer configured: nothing to hand out, and no
+            // sign of theft either.
+            None => Err(ApiError::new(ErrorCode::InvalidRefreshToken)),
+        }
+    }
+
+    async fn end_reused(&self, user: UserId, id: &SessionId) -> ApiError {
+        warn!(user_id = %user, "refresh token reused after the reuse interval: session ended");
+        match self.storage.sessions.delete(user, id).await {
+            Ok(()) => ApiError::new(ErrorCode::RefreshTokenReused),
+            Err(e) => e.into(),
         }
     }
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, TimeZone, Utc};
-use postiqo_domain::{Session, SessionId, TikTokLink, User, UserId};
+use postiqo_domain::{RetiredRefresh, Session, SessionId, TikTokLink, User, UserId};
 use tracing::instrument;
 
 use super::item::{Item, get_n, get_s, n, parse_time, s};
@@ -203,6 +203,10 @@ fn session_item(sess: &Session) -> Item {
     if let Some(ua) = &sess.user_agent {
         item.insert("user_agent".into(), s(ua.clone()));
     }
+    if let Some(prev) = &sess.previous {
+        item.insert("previous_hash".into(), s(prev.hash.clone()));
+        item.insert("rotated_at".into(), s(prev.rotated_at.to_rfc3339()));
+    }
     item
 }
 
@@ -219,6 +223,13 @@ pub(super) fn item_session(item: &Item) -> Result<Session, RepoError> {
         expires_at: from_epoch(item, EXPIRES_AT)?,
         refresh_hash: get_s(item, "refresh_hash")?.to_owned(),
         used_hashes: get_list_s(item, "used_hashes"),
+        previous: match (opt_s(item, "previous_hash"), opt_s(item, "rotated_at")) {
+            (Some(hash), Some(at)) => Some(RetiredRefresh {
+                hash,
+                rotated_at: parse_time(&at, "rotated_at")?,
+            }),
+            _ => None,
+        },
     })
 }
 

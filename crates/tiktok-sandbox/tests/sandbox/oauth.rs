@@ -38,6 +38,43 @@ async fn auto_approve_redirects_with_code_scopes_and_state() {
 }
 
 #[tokio::test]
+async fn the_auto_approve_switch_answers_every_consent_for_scripts() {
+    let t = spawn_with(|c| c.auto_approve = Some("scripted".into())).await;
+    // A plain authorize URL, as the app sends it: approved at once as the configured user.
+    let (status, q) = t.authorize(&t.authorize_url(&[])).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(q["state"], "st-1");
+    assert!(!q["code"].is_empty());
+    let user = t.admin(Method::GET, "/users/scripted", None).await;
+    assert_eq!(user["username"], "scripted");
+    // Per-request flags still win.
+    let (_, q) = t
+        .authorize(&t.authorize_url(&[("sandbox_auto", "deny")]))
+        .await;
+    assert_eq!(q["error"], "access_denied");
+    // Switched off at runtime: the consent page again.
+    t.admin(
+        Method::PATCH,
+        "/settings",
+        Some(json!({"auto_approve": ""})),
+    )
+    .await;
+    let page = t.http.get(t.authorize_url(&[])).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let settings = t
+        .admin(
+            Method::PATCH,
+            "/settings",
+            Some(json!({"auto_approve": "other"})),
+        )
+        .await;
+    assert_eq!(settings["auto_approve"], "other");
+    let (status, _) = t.authorize(&t.authorize_url(&[])).await;
+    assert_eq!(status, StatusCode::FOUND);
+    t.stop().await;
+}
+
+#[tokio::test]
 async fn deny_redirects_with_access_denied() {
     let t = spawn().await;
     let (status, q) = t

@@ -62,10 +62,9 @@ export function refreshSession(): Promise<boolean> {
         endedListeners.forEach((l) => l());
         return false;
       }
-      // Cookie mode answers {expires_in, csrf_token} (the document types this response as
-      // TokenResponse, the bearer-mode body).
-      const body = (await res.json()) as { csrf_token?: string };
-      if (body.csrf_token) csrf.set(body.csrf_token);
+      // The answer is a union chosen by `kind`; a cookie refresh repeats the CSRF token.
+      const body = (await res.json()) as Schemas["RefreshResponse"];
+      if (body.kind === "cookie") csrf.set(body.csrf_token);
       return true;
     } catch {
       return false;

@@ -92,9 +92,14 @@ export interface paths {
         put?: never;
         /**
          * Rotate the refresh token and get a new access token.
-         * @description Bearer clients send `{"refresh_token": ".."}` and get new tokens in the body. The SPA sends
-         *     no body (or `{}`) with its refresh cookie and `X-CSRF-Token`, and gets new cookies.
-         *     A refresh token works once; presenting a used one ends the whole session.
+         * @description Bearer clients send `{"refresh_token": ".."}` and get new tokens in the body
+         *     (`kind: "bearer"`). The SPA sends no body (or `{}`) with its refresh cookie and
+         *     `X-CSRF-Token`, and gets new cookies (`kind: "cookie"`).
+         *
+         *     A refresh token works once. The token a rotation retired, presented again within
+         *     `POSTIQO_REFRESH_REUSE_INTERVAL_SECS` (default 10 s; two tabs refreshing at once, a retried
+         *     request), gets the same successor again; presented later, it ends the whole session
+         *     (`refresh_token_reused`).
          */
         post: operations["auth.refresh"];
         delete?: never;
@@ -115,8 +120,10 @@ export interface paths {
          * @description Success: the account is created or updated, TikTok's tokens are stored (encrypted), a
          *     session starts, and the browser goes back to `return_to` (cookie mode: with the session
          *     cookies; code mode: with `?code=`). Failure: back to `return_to` with `?error=` one of
-         *     `access_denied`, `invalid_state`, `tiktok_error`, `server_error`; when the state is
-         *     unknown there is no safe place to go, and the answer is a 400 problem.
+         *     `access_denied`, `state_cookie_missing` (the browser did not send the cookie set at login:
+         *     sign-in started on another host than `POSTIQO_PUBLIC_URL`'s, or cookies blocked),
+         *     `invalid_state`, `tiktok_error`, `server_error`, and a human `error_description`; when the
+         *     state is unknown there is no safe place to go, and the answer is a 400 problem.
          */
         get: operations["auth.callback"];
         put?: never;
@@ -161,6 +168,10 @@ export interface paths {
          * Start signing in with TikTok.
          * @description Redirects to TikTok's consent page. The `state` is random, single-use, valid for 10
          *     minutes and bound to this browser by an HttpOnly cookie.
+         *
+         *     That cookie must come back with TikTok's redirect to `POSTIQO_PUBLIC_URL`'s callback, so a
+         *     sign-in started on another host (`127.0.0.1` for a `localhost` API) is first redirected,
+         *     unchanged, to the same path on `POSTIQO_PUBLIC_URL`.
          */
         get: operations["auth.login"];
         put?: never;
@@ -488,6 +499,22 @@ export interface components {
         /**
          * @description Body of `upload-complete`. Single uploads send `{}` (or no body); multipart uploads list
          *     every part with the ETag S3 returned for it.
+         * @example {
+         *       "parts": [
+         *         {
+         *           "etag": "\"5d41402abc4b2a76b9719d911017c592\"",
+         *           "part_number": 1
+         *         },
+         *         {
+         *           "etag": "\"7d793037a0760186574b0282f2f435e7\"",
+         *           "part_number": 2
+         *         },
+         *         {
+         *           "etag": "\"9e107d9d372bb6826bd81d3542a419d6\"",
+         *           "part_number": 3
+         *         }
+         *       ]
+         *     }
          */
         CompleteUploadRequest: {
             parts?: components["schemas"]["UploadedPart"][] | null;
@@ -495,16 +522,40 @@ export interface components {
         /**
          * @description The containers TikTok accepts (fact sheet §5.3), by the MIME type the client declares and
          *     S3 will enforce on the presigned upload.
+         * @example video/mp4
          * @enum {string}
          */
         ContentType: "video/mp4" | "video/quicktime" | "video/webm";
-        /** @description Answer of a cookie-based refresh: the tokens are in the Set-Cookie headers. */
+        /**
+         * @description Answer of a cookie-based refresh: the tokens are in the Set-Cookie headers.
+         * @example {
+         *       "csrf_token": "k3Jm5X0a9qWc2T8vZr4yLb7nHs1dPf6gEu3oNi5wQxA",
+         *       "expires_in": 900,
+         *       "kind": "cookie"
+         *     }
+         */
         CookieSessionResponse: {
-            /** Format: int64 */
+            /**
+             * @description Always `cookie`. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "cookie";
+            /**
+             * Format: int64
+             * @description Seconds until the new access cookie expires.
+             * @example 900
+             */
             expires_in: number;
             /** @description Send as `X-CSRF-Token` on unsafe requests authenticated by cookie. */
             csrf_token: string;
         };
+        /**
+         * @example {
+         *       "content_type": "video/mp4",
+         *       "size_bytes": 10485760,
+         *       "title": "Morning run #running"
+         *     }
+         */
         CreateVideoRequest: {
             /**
              * @description Caption sent to TikTok; at most 2200 UTF-16 code units, no control characters other
@@ -521,11 +572,63 @@ export interface components {
              */
             size_bytes: number;
         };
+        /**
+         * @example {
+         *       "upload": {
+         *         "complete_url": "/v1/videos/0190a0b0-0000-7000-8000-000000000001/upload-complete",
+         *         "expires_at": "2025-06-01T13:00:00Z",
+         *         "headers": {
+         *           "content-length": "10485760",
+         *           "content-type": "video/mp4",
+         *           "x-amz-tagging": "postiqo-upload=pending"
+         *         },
+         *         "kind": "single",
+         *         "method": "PUT",
+         *         "url": "https://postiqo-videos.s3.us-east-1.amazonaws.com/users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source?x-id=PutObject&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20250601%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250601T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bx-amz-tagging&X-Amz-Signature=5d6f0c1e2b3a4958a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4"
+         *       },
+         *       "video": {
+         *         "content_type": "video/mp4",
+         *         "created_at": "2025-06-01T12:00:00Z",
+         *         "history": [
+         *           {
+         *             "at": "2025-06-01T12:00:00Z",
+         *             "status": "PENDING"
+         *           }
+         *         ],
+         *         "id": "0190a0b0-0000-7000-8000-000000000001",
+         *         "size_bytes": 10485760,
+         *         "status": "PENDING",
+         *         "storage": {
+         *           "bucket": "postiqo-videos",
+         *           "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+         *         },
+         *         "title": "Morning run #running",
+         *         "updated_at": "2025-06-01T12:00:00Z",
+         *         "upload_kind": "single"
+         *       }
+         *     }
+         */
         CreateVideoResponse: {
             video: components["schemas"]["VideoResponse"];
             upload: components["schemas"]["UploadResponse"];
         };
-        /** @description What the posting screen must show and offer (TikTok's creator_info, fresh). */
+        /**
+         * @description What the posting screen must show and offer (TikTok's creator_info, fresh).
+         * @example {
+         *       "comment_disabled": false,
+         *       "creator_avatar_url": "https://p16-sign.tiktokcdn-us.com/avatar/alice.jpeg",
+         *       "creator_nickname": "Alice",
+         *       "creator_username": "alice",
+         *       "duet_disabled": false,
+         *       "max_video_post_duration_sec": 600,
+         *       "privacy_level_options": [
+         *         "PUBLIC_TO_EVERYONE",
+         *         "MUTUAL_FOLLOW_FRIENDS",
+         *         "SELF_ONLY"
+         *       ],
+         *       "stitch_disabled": true
+         *     }
+         */
         CreatorInfoResponse: {
             creator_nickname?: string | null;
             creator_username?: string | null;
@@ -550,11 +653,22 @@ export interface components {
              */
             max_video_post_duration_sec?: number | null;
         };
+        /**
+         * @example {
+         *       "csrf_token": "k3Jm5X0a9qWc2T8vZr4yLb7nHs1dPf6gEu3oNi5wQxA"
+         *     }
+         */
         CsrfResponse: {
             /** @description Send as `X-CSRF-Token` on unsafe requests authenticated by cookie. */
             csrf_token: string;
         };
-        /** @description The result of a disconnect. */
+        /**
+         * @description The result of a disconnect.
+         * @example {
+         *       "revocation": "revoked",
+         *       "sessions_ended": 2
+         *     }
+         */
         DisconnectResponse: {
             /**
              * @description What became of Postiqo's access at TikTok: `revoked`, `nothing_to_revoke` (no tokens
@@ -566,7 +680,98 @@ export interface components {
             /** @description Sessions ended, this one included. */
             sessions_ended: number;
         };
-        /** @description Everything Postiqo holds about the caller. */
+        /**
+         * @description Everything Postiqo holds about the caller.
+         * @example {
+         *       "exported_at": "2025-06-01T12:02:00Z",
+         *       "format": "postiqo-export/1",
+         *       "other_records": [
+         *         {
+         *           "count": 1,
+         *           "kind": "idempotency"
+         *         }
+         *       ],
+         *       "profile": {
+         *         "avatar_url": "https://p16-sign.tiktokcdn-us.com/avatar/alice.jpeg",
+         *         "created_at": "2025-05-31T12:00:00Z",
+         *         "display_name": "Alice",
+         *         "id": "0190a0b0-0000-7000-8000-000000000000",
+         *         "open_id": "-000OXSaUhvOGz9yPjDMNHaXMZ2Ptb8YbOVn",
+         *         "scopes": [
+         *           "user.info.basic",
+         *           "user.info.profile",
+         *           "video.publish"
+         *         ],
+         *         "updated_at": "2025-06-01T11:59:00Z",
+         *         "username": "alice"
+         *       },
+         *       "sessions": [
+         *         {
+         *           "created_at": "2025-06-01T11:00:00Z",
+         *           "current": true,
+         *           "expires_at": "2025-07-01T12:00:00Z",
+         *           "last_used_at": "2025-06-01T11:59:00Z",
+         *           "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0"
+         *         }
+         *       ],
+         *       "storage": {
+         *         "bucket": "postiqo-videos",
+         *         "prefix": "users/0190a0b0-0000-7000-8000-000000000000/"
+         *       },
+         *       "tiktok": {
+         *         "access_token_expires_at": null,
+         *         "connected": false,
+         *         "granted_scopes": [],
+         *         "link": "connected",
+         *         "refresh_token_expires_at": null
+         *       },
+         *       "videos": [
+         *         {
+         *           "content_type": "video/mp4",
+         *           "created_at": "2025-06-01T12:00:00Z",
+         *           "history": [
+         *             {
+         *               "at": "2025-06-01T12:00:00Z",
+         *               "status": "PENDING"
+         *             },
+         *             {
+         *               "at": "2025-06-01T12:00:15Z",
+         *               "status": "UPLOADED"
+         *             },
+         *             {
+         *               "at": "2025-06-01T12:00:20Z",
+         *               "status": "PUBLISHING"
+         *             },
+         *             {
+         *               "at": "2025-06-01T12:01:00Z",
+         *               "status": "PUBLISHED"
+         *             }
+         *           ],
+         *           "id": "0190a0b0-0000-7000-8000-000000000001",
+         *           "size_bytes": 10485760,
+         *           "status": "PUBLISHED",
+         *           "storage": {
+         *             "bucket": "postiqo-videos",
+         *             "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+         *           },
+         *           "tiktok": {
+         *             "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
+         *             "failure": null,
+         *             "post_id": "7301234567890123456",
+         *             "post_id_expected": false,
+         *             "post_url": "https://www.tiktok.com/@alice/video/7301234567890123456",
+         *             "privacy_level": "PUBLIC_TO_EVERYONE",
+         *             "publish_id": "v_pub_url~v2.7301234567890123456",
+         *             "started_at": "2025-06-01T12:00:20Z",
+         *             "tiktok_status": "PUBLISH_COMPLETE"
+         *           },
+         *           "title": "Morning run #running",
+         *           "updated_at": "2025-06-01T12:01:35Z",
+         *           "upload_kind": "single"
+         *         }
+         *       ]
+         *     }
+         */
         ExportDocument: {
             /** @example postiqo-export/1 */
             format: string;
@@ -589,6 +794,22 @@ export interface components {
              */
             other_records: components["schemas"]["ExportRecordCount"][];
         };
+        /**
+         * @example {
+         *       "avatar_url": "https://p16-sign.tiktokcdn-us.com/avatar/alice.jpeg",
+         *       "created_at": "2025-05-31T12:00:00Z",
+         *       "display_name": "Alice",
+         *       "id": "0190a0b0-0000-7000-8000-000000000000",
+         *       "open_id": "-000OXSaUhvOGz9yPjDMNHaXMZ2Ptb8YbOVn",
+         *       "scopes": [
+         *         "user.info.basic",
+         *         "user.info.profile",
+         *         "video.publish"
+         *       ],
+         *       "updated_at": "2025-06-01T11:59:00Z",
+         *       "username": "alice"
+         *     }
+         */
         ExportProfile: {
             id: components["schemas"]["UserId"];
             /** @description TikTok's id of the user for Postiqo. */
@@ -608,12 +829,27 @@ export interface components {
              */
             deletion_requested_at?: string | null;
         };
+        /**
+         * @example {
+         *       "count": 1,
+         *       "kind": "idempotency"
+         *     }
+         */
         ExportRecordCount: {
             /** @example idempotency */
             kind: string;
             count: number;
         };
-        /** @description One signed-in device or client. */
+        /**
+         * @description One signed-in device or client.
+         * @example {
+         *       "created_at": "2025-06-01T11:00:00Z",
+         *       "current": true,
+         *       "expires_at": "2025-07-01T12:00:00Z",
+         *       "last_used_at": "2025-06-01T11:59:00Z",
+         *       "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0"
+         *     }
+         */
         ExportSession: {
             /** Format: date-time */
             created_at: string;
@@ -628,6 +864,12 @@ export interface components {
             /** @description The session this export was requested with. */
             current: boolean;
         };
+        /**
+         * @example {
+         *       "bucket": "postiqo-videos",
+         *       "prefix": "users/0190a0b0-0000-7000-8000-000000000000/"
+         *     }
+         */
         ExportStorage: {
             bucket: string;
             /** @example users/0190a0b0-0000-7000-8000-000000000000/ */
@@ -636,6 +878,13 @@ export interface components {
         /**
          * @description The TikTok connection: whether Postiqo can act on TikTok for the user. The tokens
          *     themselves are never exported.
+         * @example {
+         *       "access_token_expires_at": null,
+         *       "connected": false,
+         *       "granted_scopes": [],
+         *       "link": "connected",
+         *       "refresh_token_expires_at": null
+         *     }
          */
         ExportTikTok: {
             /** @description TikTok tokens are stored and were accepted last time. */
@@ -648,19 +897,50 @@ export interface components {
             /** Format: date-time */
             refresh_token_expires_at?: string | null;
         };
-        /** @description One invalid field of a request. */
+        /**
+         * @description One invalid field of a request.
+         * @example {
+         *       "field": "title",
+         *       "message": "at most 2200 UTF-16 code units"
+         *     }
+         */
         FieldError: {
             /** @description JSON pointer-ish location, e.g. `title` or `parts[2].etag`. */
             field: string;
             message: string;
         };
-        /** @enum {string} */
+        /**
+         * @example authorization_code
+         * @enum {string}
+         */
         GrantType: "authorization_code";
+        /**
+         * @example {
+         *       "status": "ok"
+         *     }
+         */
         HealthResponse: {
             /** @example ok */
             status: string;
         };
-        /** @description The signed-in user. Never carries a token. */
+        /**
+         * @description The signed-in user. Never carries a token.
+         * @example {
+         *       "avatar_url": "https://p16-sign.tiktokcdn-us.com/avatar/alice.jpeg",
+         *       "can_publish": true,
+         *       "created_at": "2025-05-31T12:00:00Z",
+         *       "display_name": "Alice",
+         *       "id": "0190a0b0-0000-7000-8000-000000000000",
+         *       "open_id": "-000OXSaUhvOGz9yPjDMNHaXMZ2Ptb8YbOVn",
+         *       "scopes": [
+         *         "user.info.basic",
+         *         "user.info.profile",
+         *         "video.publish"
+         *       ],
+         *       "tiktok": "connected",
+         *       "username": "alice"
+         *     }
+         */
         MeResponse: {
             id: components["schemas"]["UserId"];
             /** @description TikTok's id of the user for this app. */
@@ -676,23 +956,111 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
-        /** @description One presigned part upload. */
+        /**
+         * @description One presigned `PUT` per part (above the multipart threshold, 64 MiB by default).
+         * @example {
+         *       "complete_url": "/v1/videos/0190a0b0-0000-7000-8000-000000000001/upload-complete",
+         *       "expires_at": "2025-06-01T13:00:00Z",
+         *       "kind": "multipart",
+         *       "part_size": 16777216,
+         *       "parts": [
+         *         {
+         *           "expires_at": "2025-06-01T13:00:00Z",
+         *           "headers": {
+         *             "content-length": "16777216"
+         *           },
+         *           "method": "PUT",
+         *           "part_number": 1,
+         *           "size_bytes": 16777216,
+         *           "url": "https://postiqo-videos.s3.us-east-1.amazonaws.com/users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source?partNumber=1&uploadId=VXBsb2FkSWQtZXhhbXBsZQ&x-id=UploadPart&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20250601%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250601T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-length%3Bhost&X-Amz-Signature=5d6f0c1e2b3a4958a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4"
+         *         },
+         *         {
+         *           "expires_at": "2025-06-01T13:00:00Z",
+         *           "headers": {
+         *             "content-length": "16777216"
+         *           },
+         *           "method": "PUT",
+         *           "part_number": 2,
+         *           "size_bytes": 16777216,
+         *           "url": "https://postiqo-videos.s3.us-east-1.amazonaws.com/users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source?partNumber=2&uploadId=VXBsb2FkSWQtZXhhbXBsZQ&x-id=UploadPart&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20250601%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250601T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-length%3Bhost&X-Amz-Signature=5d6f0c1e2b3a4958a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4"
+         *         },
+         *         {
+         *           "expires_at": "2025-06-01T13:00:00Z",
+         *           "headers": {
+         *             "content-length": "3145728"
+         *           },
+         *           "method": "PUT",
+         *           "part_number": 3,
+         *           "size_bytes": 3145728,
+         *           "url": "https://postiqo-videos.s3.us-east-1.amazonaws.com/users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source?partNumber=3&uploadId=VXBsb2FkSWQtZXhhbXBsZQ&x-id=UploadPart&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20250601%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250601T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-length%3Bhost&X-Amz-Signature=5d6f0c1e2b3a4958a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4"
+         *         }
+         *       ]
+         *     }
+         */
+        MultipartUpload: {
+            /**
+             * @description Always `multipart`. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "multipart";
+            /**
+             * Format: int64
+             * @description Every part but the last has this size.
+             */
+            part_size: number;
+            parts: components["schemas"]["PartUpload"][];
+            /**
+             * Format: date-time
+             * @description When the first of the part URLs expires (`upload-parts` presigns them again).
+             */
+            expires_at: string;
+            /**
+             * @description Call this (POST, with every part's number and ETag) once the parts are uploaded.
+             * @example /v1/videos/0190a0b0-0000-7000-8000-000000000001/upload-complete
+             */
+            complete_url: string;
+        };
+        /**
+         * @description One presigned part upload.
+         * @example {
+         *       "expires_at": "2025-06-01T13:00:00Z",
+         *       "headers": {
+         *         "content-length": "16777216"
+         *       },
+         *       "method": "PUT",
+         *       "part_number": 1,
+         *       "size_bytes": 16777216,
+         *       "url": "https://postiqo-videos.s3.us-east-1.amazonaws.com/users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source?partNumber=1&uploadId=VXBsb2FkSWQtZXhhbXBsZQ&x-id=UploadPart&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20250601%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250601T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-length%3Bhost&X-Amz-Signature=5d6f0c1e2b3a4958a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4"
+         *     }
+         */
         PartUpload: {
             /** Format: int32 */
             part_number: number;
             /**
              * Format: int64
-             * @description The exact number of bytes this part must have.
+             * @description The exact number of bytes this part must have (it is signed as `Content-Length`).
              */
             size_bytes: number;
+            /** @example PUT */
             method: string;
             url: string;
+            /**
+             * @description Headers the signature binds (`content-length`): send them exactly as given. Read the
+             *     `ETag` header of S3's answer for `upload-complete`.
+             */
             headers: {
                 [key: string]: string;
             };
             /** Format: date-time */
             expires_at: string;
         };
+        /**
+         * @example {
+         *       "part_numbers": [
+         *         3
+         *       ]
+         *     }
+         */
         PartUrlsRequest: {
             /** @description Part numbers (1-based) to presign again. */
             part_numbers: number[];
@@ -727,6 +1095,11 @@ export interface components {
         /**
          * @description Why a publish failed, as a stable code with a human message and whether trying again can
          *     help.
+         * @example {
+         *       "code": "duration_check_failed",
+         *       "message": "The video is longer than this creator may post.",
+         *       "retryable": false
+         *     }
          */
         PublishFailure: {
             /**
@@ -741,6 +1114,15 @@ export interface components {
         /**
          * @description The creator's choices, made on the posting screen (TikTok's UX rules: no defaults for the
          *     privacy level, toggles off unless chosen). The title is the video's.
+         * @example {
+         *       "brand_content_toggle": false,
+         *       "brand_organic_toggle": false,
+         *       "disable_comment": false,
+         *       "disable_duet": true,
+         *       "disable_stitch": true,
+         *       "is_aigc": false,
+         *       "privacy_level": "SELF_ONLY"
+         *     }
          */
         PublishRequest: {
             /**
@@ -763,34 +1145,113 @@ export interface components {
             /** @description Label the post as AI-generated. */
             is_aigc?: boolean;
         };
+        /**
+         * @example {
+         *       "refresh_token": "0190a0b0-0000-7000-8000-000000000000.5f0c6b2e9d8a4c7b8e1f2a3b4c5d6e7f.Q3mT9vXw2yZa4bCd6eFg8hIj0kLm2nOp4qRs6tUv8wX"
+         *     }
+         */
         RefreshRequest: {
             /** @description Bearer clients send their refresh token; the SPA sends nothing (its cookie is used). */
             refresh_token?: string | null;
         };
         /**
-         * @description What `POST /v1/auth/refresh` answers: tokens for bearer clients, or (cookie clients) the
-         *     new lifetime and CSRF token while the tokens travel in Set-Cookie.
+         * @description What `POST /v1/auth/refresh` answers, chosen by `kind`: tokens for bearer clients
+         *     (`bearer`), or (`cookie`) the new lifetime and CSRF token while the tokens travel in
+         *     Set-Cookie.
+         * @example {
+         *       "access_token": "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJzdWIiOiIwMTkwYTBiMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDAifQ.c2lnbmF0dXJl",
+         *       "expires_in": 900,
+         *       "kind": "bearer",
+         *       "refresh_token": "0190a0b0-0000-7000-8000-000000000000.5f0c6b2e9d8a4c7b8e1f2a3b4c5d6e7f.Q3mT9vXw2yZa4bCd6eFg8hIj0kLm2nOp4qRs6tUv8wX",
+         *       "token_type": "Bearer"
+         *     }
          */
         RefreshResponse: components["schemas"]["TokenResponse"] | components["schemas"]["CookieSessionResponse"];
-        /** @description One entry of a video's status history. */
+        /**
+         * @description One presigned `PUT` of the whole file.
+         * @example {
+         *       "complete_url": "/v1/videos/0190a0b0-0000-7000-8000-000000000001/upload-complete",
+         *       "expires_at": "2025-06-01T13:00:00Z",
+         *       "headers": {
+         *         "content-length": "10485760",
+         *         "content-type": "video/mp4",
+         *         "x-amz-tagging": "postiqo-upload=pending"
+         *       },
+         *       "kind": "single",
+         *       "method": "PUT",
+         *       "url": "https://postiqo-videos.s3.us-east-1.amazonaws.com/users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source?x-id=PutObject&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20250601%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250601T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bx-amz-tagging&X-Amz-Signature=5d6f0c1e2b3a4958a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4"
+         *     }
+         */
+        SingleUpload: {
+            /**
+             * @description Always `single`. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "single";
+            /** @example PUT */
+            method: string;
+            url: string;
+            /**
+             * @description Headers the signature binds: `content-type` (the video's type), `content-length` (its
+             *     exact size) and `x-amz-tagging` (marks the object pending until `upload-complete`).
+             *     Send every one exactly as given (a browser sets `content-length` itself from the
+             *     body). Without one, or with another value, S3 answers 403 with an XML
+             *     `<Error><Code>SignatureDoesNotMatch</Code>`.
+             */
+            headers: {
+                [key: string]: string;
+            };
+            /** Format: date-time */
+            expires_at: string;
+            /**
+             * @description Call this (POST, body `{}`) once the bytes are uploaded.
+             * @example /v1/videos/0190a0b0-0000-7000-8000-000000000001/upload-complete
+             */
+            complete_url: string;
+        };
+        /**
+         * @description One entry of a video's status history.
+         * @example {
+         *       "at": "2025-06-01T12:00:15Z",
+         *       "status": "UPLOADED"
+         *     }
+         */
         StatusChange: {
             status: components["schemas"]["VideoStatus"];
             /** Format: date-time */
             at: string;
         };
-        /** @description Where the bytes are stored. */
+        /**
+         * @description Where the bytes are stored.
+         * @example {
+         *       "bucket": "postiqo-videos",
+         *       "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+         *     }
+         */
         StorageLocation: {
             bucket: string;
             key: string;
         };
         /**
          * @description Whether Postiqo can act on TikTok for a user.
+         * @example connected
          * @enum {string}
          */
         TikTokLink: "connected" | "reauth_required" | "disconnected";
         /**
          * @description A TikTok publish as the API reports it. Ids are strings: post ids have 19 digits, more
          *     than a JavaScript number holds exactly.
+         * @example {
+         *       "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
+         *       "failure": null,
+         *       "post_id": "7301234567890123456",
+         *       "post_id_expected": false,
+         *       "post_url": "https://www.tiktok.com/@alice/video/7301234567890123456",
+         *       "privacy_level": "PUBLIC_TO_EVERYONE",
+         *       "publish_id": "v_pub_url~v2.7301234567890123456",
+         *       "started_at": "2025-06-01T12:00:20Z",
+         *       "tiktok_status": "PUBLISH_COMPLETE"
+         *     }
          */
         TikTokPublishResponse: {
             attempt_id: string;
@@ -801,14 +1262,37 @@ export interface components {
             publish_id?: string | null;
             /** @description TikTok's last reported processing status. */
             tiktok_status?: string | null;
-            /** @example 7301234567890123456 */
+            /**
+             * @description TikTok's id of the post: only public posts (`PUBLIC_TO_EVERYONE`) get one, after
+             *     TikTok's moderation, possibly minutes after `PUBLISHED`.
+             * @example 7301234567890123456
+             */
             post_id?: string | null;
+            /**
+             * @description The post's public URL, with `post_id`.
+             * @example https://www.tiktok.com/@alice/video/7301234567890123456
+             */
             post_url?: string | null;
+            /**
+             * @description A `post_id` (and `post_url`) is still to come: keep polling. False for private posts
+             *     (`SELF_ONLY`, friends, followers: TikTok never gives their id), once the id is here,
+             *     for failed publishes, and once Postiqo stopped asking (`POSTIQO_POST_ID_WAIT_SECS`
+             *     after `PUBLISHED`). Poll while `status` is `PUBLISHING` or this is true; then nothing
+             *     more changes until the client acts.
+             */
+            post_id_expected: boolean;
             failure?: null | components["schemas"]["PublishFailure"];
         };
         /**
          * @description TikTok's webhook envelope, for the document only: the handler verifies the raw bytes before
          *     reading anything, and a signed body it cannot read is acknowledged (200) and ignored.
+         * @example {
+         *       "client_key": "awx1234567890",
+         *       "content": "{\"publish_id\":\"v_pub_url~v2.7301234567890123456\",\"post_id\":\"7301234567890123456\",\"publish_type\":\"DIRECT_POST\"}",
+         *       "create_time": 1748779295,
+         *       "event": "post.publish.publicly_available",
+         *       "user_openid": "-000OXSaUhvOGz9yPjDMNHaXMZ2Ptb8YbOVn"
+         *     }
          */
         TikTokWebhook: {
             client_key: string;
@@ -826,53 +1310,88 @@ export interface components {
         /**
          * @description Exchange the one-time code from a `mode=code` sign-in. A struct rather than an enum tagged
          *     by `grant_type`: the document then says that unknown fields are refused, as they are.
+         * @example {
+         *       "code": "b1F0T3ZlcmNvZGUtZXhhbXBsZS12YWx1ZS0xMjM0NTY",
+         *       "code_verifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+         *       "grant_type": "authorization_code"
+         *     }
          */
         TokenRequest: {
             grant_type: components["schemas"]["GrantType"];
             code: string;
             code_verifier: string;
         };
-        /** @description Tokens for a bearer client. */
+        /**
+         * @description Tokens for a bearer client.
+         * @example {
+         *       "access_token": "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJzdWIiOiIwMTkwYTBiMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDAifQ.c2lnbmF0dXJl",
+         *       "expires_in": 900,
+         *       "kind": "bearer",
+         *       "refresh_token": "0190a0b0-0000-7000-8000-000000000000.5f0c6b2e9d8a4c7b8e1f2a3b4c5d6e7f.Q3mT9vXw2yZa4bCd6eFg8hIj0kLm2nOp4qRs6tUv8wX",
+         *       "token_type": "Bearer"
+         *     }
+         */
         TokenResponse: {
+            /**
+             * @description Always `bearer`. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "bearer";
+            /** @description Send as `Authorization: Bearer <access_token>`. */
             access_token: string;
             /** @example Bearer */
             token_type: string;
             /**
              * Format: int64
              * @description Seconds until the access token expires.
+             * @example 900
              */
             expires_in: number;
-            /** @description Single use: every refresh returns a new one. Presenting a used one ends the session. */
+            /**
+             * @description Rotates: every refresh returns a new one; store it before using the new access token.
+             *     Presented again within `POSTIQO_REFRESH_REUSE_INTERVAL_SECS` of its rotation it yields
+             *     the same successor again; later, it ends the session (`refresh_token_reused`).
+             */
             refresh_token: string;
         };
+        /**
+         * @example {
+         *       "title": "Morning run, 10 km #running"
+         *     }
+         */
         UpdateVideoRequest: {
             /** @description Same rules as at creation. */
             title: string;
         };
-        /** @enum {string} */
+        /**
+         * @example single
+         * @enum {string}
+         */
         UploadKind: "single" | "multipart";
-        /** @description How to send the bytes straight to S3. */
-        UploadResponse: {
-            kind: components["schemas"]["UploadKind"];
-            /** @description For `single`: the request to make. */
-            method?: string | null;
-            url?: string | null;
-            /** @description Headers to send exactly as given: they are part of the signature. */
-            headers?: {
-                [key: string]: string;
-            } | null;
-            /** Format: date-time */
-            expires_at?: string | null;
-            /**
-             * Format: int64
-             * @description For `multipart`: every part but the last has this size.
-             */
-            part_size?: number | null;
-            parts?: components["schemas"]["PartUpload"][] | null;
-            /** @description Call this (POST) once the bytes are uploaded. */
-            complete_url: string;
-        };
-        /** @description One uploaded part of a multipart upload. */
+        /**
+         * @description How to send the bytes straight to S3, chosen by `kind`: one presigned `PUT` (`single`) or
+         *     one per part (`multipart`).
+         * @example {
+         *       "complete_url": "/v1/videos/0190a0b0-0000-7000-8000-000000000001/upload-complete",
+         *       "expires_at": "2025-06-01T13:00:00Z",
+         *       "headers": {
+         *         "content-length": "10485760",
+         *         "content-type": "video/mp4",
+         *         "x-amz-tagging": "postiqo-upload=pending"
+         *       },
+         *       "kind": "single",
+         *       "method": "PUT",
+         *       "url": "https://postiqo-videos.s3.us-east-1.amazonaws.com/users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source?x-id=PutObject&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20250601%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250601T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bx-amz-tagging&X-Amz-Signature=5d6f0c1e2b3a4958a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4"
+         *     }
+         */
+        UploadResponse: components["schemas"]["SingleUpload"] | components["schemas"]["MultipartUpload"];
+        /**
+         * @description One uploaded part of a multipart upload.
+         * @example {
+         *       "etag": "\"5d41402abc4b2a76b9719d911017c592\"",
+         *       "part_number": 1
+         *     }
+         */
         UploadedPart: {
             /** Format: int32 */
             part_number: number;
@@ -883,19 +1402,155 @@ export interface components {
          * Format: uuid
          * @description Postiqo's own id for a user (never TikTok's open_id, which is per app and may change
          *     owner semantics if TikTok says so).
+         * @example 0190a0b0-0000-7000-8000-000000000000
          */
         UserId: string;
         /**
          * Format: uuid
          * @description A video's id: time-sortable and unguessable.
+         * @example 0190a0b0-0000-7000-8000-000000000001
          */
         VideoId: string;
+        /**
+         * @example {
+         *       "items": [
+         *         {
+         *           "content_type": "video/mp4",
+         *           "created_at": "2025-06-01T12:00:00Z",
+         *           "history": [
+         *             {
+         *               "at": "2025-06-01T12:00:00Z",
+         *               "status": "PENDING"
+         *             },
+         *             {
+         *               "at": "2025-06-01T12:00:15Z",
+         *               "status": "UPLOADED"
+         *             },
+         *             {
+         *               "at": "2025-06-01T12:00:20Z",
+         *               "status": "PUBLISHING"
+         *             }
+         *           ],
+         *           "id": "0190a0b0-0000-7000-8000-000000000001",
+         *           "size_bytes": 10485760,
+         *           "status": "PUBLISHING",
+         *           "storage": {
+         *             "bucket": "postiqo-videos",
+         *             "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+         *           },
+         *           "tiktok": {
+         *             "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
+         *             "failure": null,
+         *             "post_id": null,
+         *             "post_id_expected": true,
+         *             "post_url": null,
+         *             "privacy_level": "PUBLIC_TO_EVERYONE",
+         *             "publish_id": "v_pub_url~v2.7301234567890123456",
+         *             "started_at": "2025-06-01T12:00:20Z",
+         *             "tiktok_status": "PROCESSING_DOWNLOAD"
+         *           },
+         *           "title": "Morning run #running",
+         *           "updated_at": "2025-06-01T12:00:24Z",
+         *           "upload_kind": "single"
+         *         },
+         *         {
+         *           "content_type": "video/mp4",
+         *           "created_at": "2025-06-01T12:00:00Z",
+         *           "history": [
+         *             {
+         *               "at": "2025-06-01T12:00:00Z",
+         *               "status": "PENDING"
+         *             },
+         *             {
+         *               "at": "2025-06-01T12:00:15Z",
+         *               "status": "UPLOADED"
+         *             },
+         *             {
+         *               "at": "2025-06-01T12:00:20Z",
+         *               "status": "PUBLISHING"
+         *             },
+         *             {
+         *               "at": "2025-06-01T12:01:00Z",
+         *               "status": "PUBLISHED"
+         *             }
+         *           ],
+         *           "id": "0190a0b0-0000-7000-8000-000000000001",
+         *           "size_bytes": 10485760,
+         *           "status": "PUBLISHED",
+         *           "storage": {
+         *             "bucket": "postiqo-videos",
+         *             "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+         *           },
+         *           "tiktok": {
+         *             "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
+         *             "failure": null,
+         *             "post_id": null,
+         *             "post_id_expected": false,
+         *             "post_url": null,
+         *             "privacy_level": "SELF_ONLY",
+         *             "publish_id": "v_pub_url~v2.7301234567890123456",
+         *             "started_at": "2025-06-01T12:00:20Z",
+         *             "tiktok_status": "PUBLISH_COMPLETE"
+         *           },
+         *           "title": "Morning run #running",
+         *           "updated_at": "2025-06-01T12:01:00Z",
+         *           "upload_kind": "single"
+         *         }
+         *       ],
+         *       "next_cursor": "eyJzayI6IlZJREVPIzAxOTBhMGIwIn0"
+         *     }
+         */
         VideoListResponse: {
             /** @description Newest first. */
             items: components["schemas"]["VideoResponse"][];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
             next_cursor?: string | null;
         };
+        /**
+         * @example {
+         *       "content_type": "video/mp4",
+         *       "created_at": "2025-06-01T12:00:00Z",
+         *       "history": [
+         *         {
+         *           "at": "2025-06-01T12:00:00Z",
+         *           "status": "PENDING"
+         *         },
+         *         {
+         *           "at": "2025-06-01T12:00:15Z",
+         *           "status": "UPLOADED"
+         *         },
+         *         {
+         *           "at": "2025-06-01T12:00:20Z",
+         *           "status": "PUBLISHING"
+         *         },
+         *         {
+         *           "at": "2025-06-01T12:01:00Z",
+         *           "status": "PUBLISHED"
+         *         }
+         *       ],
+         *       "id": "0190a0b0-0000-7000-8000-000000000001",
+         *       "size_bytes": 10485760,
+         *       "status": "PUBLISHED",
+         *       "storage": {
+         *         "bucket": "postiqo-videos",
+         *         "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+         *       },
+         *       "tiktok": {
+         *         "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
+         *         "failure": null,
+         *         "post_id": "7301234567890123456",
+         *         "post_id_expected": false,
+         *         "post_url": "https://www.tiktok.com/@alice/video/7301234567890123456",
+         *         "privacy_level": "PUBLIC_TO_EVERYONE",
+         *         "publish_id": "v_pub_url~v2.7301234567890123456",
+         *         "started_at": "2025-06-01T12:00:20Z",
+         *         "tiktok_status": "PUBLISH_COMPLETE"
+         *       },
+         *       "title": "Morning run #running",
+         *       "updated_at": "2025-06-01T12:01:35Z",
+         *       "upload_kind": "single"
+         *     }
+         */
         VideoResponse: {
             id: components["schemas"]["VideoId"];
             title: string;
@@ -915,6 +1570,7 @@ export interface components {
         };
         /**
          * @description Where a video is in its life. Stored and sent as the SCREAMING_SNAKE_CASE spelling.
+         * @example PUBLISHED
          * @enum {string}
          */
         VideoStatus: "PENDING" | "UPLOADED" | "PUBLISHING" | "PUBLISHED" | "FAILED";
@@ -942,6 +1598,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthResponse"];
                 };
             };
@@ -962,6 +1623,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ready"
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthResponse"];
                 };
             };
@@ -973,6 +1639,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "storage_unavailable",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 503,
+                     *       "title": "Storage is unavailable; retry shortly",
+                     *       "type": "urn:postiqo:problem:storage_unavailable"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -993,6 +1668,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "csrf_token": "k3Jm5X0a9qWc2T8vZr4yLb7nHs1dPf6gEu3oNi5wQxA"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CsrfResponse"];
                 };
             };
@@ -1038,6 +1718,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "unauthenticated",
+                     *       "detail": "Send a bearer token or the session cookie.",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 401,
+                     *       "title": "Authentication is required",
+                     *       "type": "urn:postiqo:problem:unauthenticated"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -1075,7 +1765,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Bearer clients: new tokens (`TokenResponse`). Cookie clients: new cookies, and `CookieSessionResponse` in the body */
+            /** @description Bearer clients: new tokens (`kind: bearer`). Cookie clients: new cookies, and `kind: cookie` with the CSRF token in the body */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1093,12 +1783,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description invalid_refresh_token or refresh_token_reused */
+            /** @description invalid_refresh_token, or refresh_token_reused (a retired token after the reuse interval: the session is ended) */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "refresh_token_reused",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 401,
+                     *       "title": "This refresh token was already used; the session has been ended",
+                     *       "type": "urn:postiqo:problem:refresh_token_reused"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -1161,8 +1860,11 @@ export interface operations {
     "auth.callback": {
         parameters: {
             query?: {
+                /** @example GlQTsY2ZXXlyKJmPqBfHn*0!4vXyz */
                 code?: string;
+                /** @example user.info.basic,video.publish */
                 scopes?: string;
+                /** @example Zt2QkqJ7bX1cV9mN4pL8sR6wY3aE5dG0hJ2kM7nB1cQ */
                 state?: string;
                 error?: string;
                 error_description?: string;
@@ -1186,6 +1888,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_login_state",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 400,
+                     *       "title": "The sign-in state is unknown, used or expired; start again",
+                     *       "type": "urn:postiqo:problem:invalid_login_state"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -1224,6 +1935,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "revocation": "revoked",
+                     *       "sessions_ended": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["DisconnectResponse"];
                 };
             };
@@ -1259,14 +1976,21 @@ export interface operations {
     "auth.login": {
         parameters: {
             query: {
-                /** @description Where to send the browser afterwards; must be on an allowed origin. */
+                /**
+                 * @description Where to send the browser afterwards; must be on an allowed origin.
+                 * @example http://localhost:5173/signed-in
+                 */
                 return_to: string;
                 /**
                  * @description `cookie` (default, for the SPA) or `code` (third-party clients: a one-time `code` is
                  *     appended to `return_to`, to exchange at `POST /v1/auth/token`).
+                 * @example code
                  */
                 mode?: "cookie" | "code";
-                /** @description With `mode=code`: base64url(SHA-256(code_verifier)), 43 characters. */
+                /**
+                 * @description With `mode=code`: base64url(SHA-256(code_verifier)), 43 characters.
+                 * @example E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM
+                 */
                 code_challenge?: string;
             };
             header?: never;
@@ -1275,7 +1999,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Redirect to TikTok's consent page */
+            /** @description Redirect to TikTok's consent page (or first to this same request on POSTIQO_PUBLIC_URL's host) */
             302: {
                 headers: {
                     [name: string]: unknown;
@@ -1288,6 +2012,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_return_to",
+                     *       "detail": "return_to must be an absolute http(s) URL on an allowed origin (POSTIQO_ALLOWED_ORIGINS): http://localhost:5173.",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 400,
+                     *       "title": "return_to must be a URL on an allowed origin",
+                     *       "type": "urn:postiqo:problem:invalid_return_to"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -1329,6 +2063,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "b1F0T3ZlcmNvZGUtZXhhbXBsZS12YWx1ZS0xMjM0NTY",
+                 *       "code_verifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                 *       "grant_type": "authorization_code"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TokenRequest"];
             };
         };
@@ -1339,6 +2080,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJzdWIiOiIwMTkwYTBiMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDAifQ.c2lnbmF0dXJl",
+                     *       "expires_in": 900,
+                     *       "kind": "bearer",
+                     *       "refresh_token": "0190a0b0-0000-7000-8000-000000000000.5f0c6b2e9d8a4c7b8e1f2a3b4c5d6e7f.Q3mT9vXw2yZa4bCd6eFg8hIj0kLm2nOp4qRs6tUv8wX",
+                     *       "token_type": "Bearer"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
@@ -1348,6 +2098,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_grant",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 400,
+                     *       "title": "The code is unknown, used, expired or does not match the verifier",
+                     *       "type": "urn:postiqo:problem:invalid_grant"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -1413,6 +2172,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "avatar_url": "https://p16-sign.tiktokcdn-us.com/avatar/alice.jpeg",
+                     *       "can_publish": true,
+                     *       "created_at": "2025-05-31T12:00:00Z",
+                     *       "display_name": "Alice",
+                     *       "id": "0190a0b0-0000-7000-8000-000000000000",
+                     *       "open_id": "-000OXSaUhvOGz9yPjDMNHaXMZ2Ptb8YbOVn",
+                     *       "scopes": [
+                     *         "user.info.basic",
+                     *         "user.info.profile",
+                     *         "video.publish"
+                     *       ],
+                     *       "tiktok": "connected",
+                     *       "username": "alice"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MeResponse"];
                 };
             };
@@ -1422,6 +2198,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "unauthenticated",
+                     *       "detail": "Send a bearer token or the session cookie.",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 401,
+                     *       "title": "Authentication is required",
+                     *       "type": "urn:postiqo:problem:unauthenticated"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -1458,6 +2244,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "unauthenticated",
+                     *       "detail": "Send a bearer token or the session cookie.",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 401,
+                     *       "title": "Authentication is required",
+                     *       "type": "urn:postiqo:problem:unauthenticated"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -1516,6 +2312,97 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "exported_at": "2025-06-01T12:02:00Z",
+                     *       "format": "postiqo-export/1",
+                     *       "other_records": [
+                     *         {
+                     *           "count": 1,
+                     *           "kind": "idempotency"
+                     *         }
+                     *       ],
+                     *       "profile": {
+                     *         "avatar_url": "https://p16-sign.tiktokcdn-us.com/avatar/alice.jpeg",
+                     *         "created_at": "2025-05-31T12:00:00Z",
+                     *         "display_name": "Alice",
+                     *         "id": "0190a0b0-0000-7000-8000-000000000000",
+                     *         "open_id": "-000OXSaUhvOGz9yPjDMNHaXMZ2Ptb8YbOVn",
+                     *         "scopes": [
+                     *           "user.info.basic",
+                     *           "user.info.profile",
+                     *           "video.publish"
+                     *         ],
+                     *         "updated_at": "2025-06-01T11:59:00Z",
+                     *         "username": "alice"
+                     *       },
+                     *       "sessions": [
+                     *         {
+                     *           "created_at": "2025-06-01T11:00:00Z",
+                     *           "current": true,
+                     *           "expires_at": "2025-07-01T12:00:00Z",
+                     *           "last_used_at": "2025-06-01T11:59:00Z",
+                     *           "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0"
+                     *         }
+                     *       ],
+                     *       "storage": {
+                     *         "bucket": "postiqo-videos",
+                     *         "prefix": "users/0190a0b0-0000-7000-8000-000000000000/"
+                     *       },
+                     *       "tiktok": {
+                     *         "access_token_expires_at": null,
+                     *         "connected": false,
+                     *         "granted_scopes": [],
+                     *         "link": "connected",
+                     *         "refresh_token_expires_at": null
+                     *       },
+                     *       "videos": [
+                     *         {
+                     *           "content_type": "video/mp4",
+                     *           "created_at": "2025-06-01T12:00:00Z",
+                     *           "history": [
+                     *             {
+                     *               "at": "2025-06-01T12:00:00Z",
+                     *               "status": "PENDING"
+                     *             },
+                     *             {
+                     *               "at": "2025-06-01T12:00:15Z",
+                     *               "status": "UPLOADED"
+                     *             },
+                     *             {
+                     *               "at": "2025-06-01T12:00:20Z",
+                     *               "status": "PUBLISHING"
+                     *             },
+                     *             {
+                     *               "at": "2025-06-01T12:01:00Z",
+                     *               "status": "PUBLISHED"
+                     *             }
+                     *           ],
+                     *           "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *           "size_bytes": 10485760,
+                     *           "status": "PUBLISHED",
+                     *           "storage": {
+                     *             "bucket": "postiqo-videos",
+                     *             "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+                     *           },
+                     *           "tiktok": {
+                     *             "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
+                     *             "failure": null,
+                     *             "post_id": "7301234567890123456",
+                     *             "post_id_expected": false,
+                     *             "post_url": "https://www.tiktok.com/@alice/video/7301234567890123456",
+                     *             "privacy_level": "PUBLIC_TO_EVERYONE",
+                     *             "publish_id": "v_pub_url~v2.7301234567890123456",
+                     *             "started_at": "2025-06-01T12:00:20Z",
+                     *             "tiktok_status": "PUBLISH_COMPLETE"
+                     *           },
+                     *           "title": "Morning run #running",
+                     *           "updated_at": "2025-06-01T12:01:35Z",
+                     *           "upload_kind": "single"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ExportDocument"];
                 };
             };
@@ -1563,6 +2450,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "avatar_url": "https://p16-sign.tiktokcdn-us.com/avatar/alice.jpeg",
+                     *       "can_publish": true,
+                     *       "created_at": "2025-05-31T12:00:00Z",
+                     *       "display_name": "Alice",
+                     *       "id": "0190a0b0-0000-7000-8000-000000000000",
+                     *       "open_id": "-000OXSaUhvOGz9yPjDMNHaXMZ2Ptb8YbOVn",
+                     *       "scopes": [
+                     *         "user.info.basic",
+                     *         "user.info.profile",
+                     *         "video.publish"
+                     *       ],
+                     *       "tiktok": "connected",
+                     *       "username": "alice"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MeResponse"];
                 };
             };
@@ -1617,11 +2521,17 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional single byte range, e.g. bytes=0-1023 */
+                /**
+                 * @description Optional single byte range, e.g. bytes=0-1023
+                 * @example bytes=0-1048575
+                 */
                 Range?: string | null;
             };
             path: {
-                /** @description Signed media token from a publish */
+                /**
+                 * @description Signed media token from a publish
+                 * @example MDE5MGEwYjAuMTc0ODc4NjQwMC5zaWduYXR1cmU
+                 */
                 token: string;
             };
             cookie?: never;
@@ -1681,6 +2591,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "comment_disabled": false,
+                     *       "creator_avatar_url": "https://p16-sign.tiktokcdn-us.com/avatar/alice.jpeg",
+                     *       "creator_nickname": "Alice",
+                     *       "creator_username": "alice",
+                     *       "duet_disabled": false,
+                     *       "max_video_post_duration_sec": 600,
+                     *       "privacy_level_options": [
+                     *         "PUBLIC_TO_EVERYONE",
+                     *         "MUTUAL_FOLLOW_FRIENDS",
+                     *         "SELF_ONLY"
+                     *       ],
+                     *       "stitch_disabled": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatorInfoResponse"];
                 };
             };
@@ -1699,6 +2625,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "tiktok_cannot_post_now",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 403,
+                     *       "title": "TikTok says this creator cannot post right now",
+                     *       "type": "urn:postiqo:problem:tiktok_cannot_post_now"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -1734,9 +2669,15 @@ export interface operations {
     "videos.list": {
         parameters: {
             query?: {
-                /** @description Only videos in this status. */
+                /**
+                 * @description Only videos in this status.
+                 * @example PUBLISHED
+                 */
                 status?: components["schemas"]["VideoStatus"];
-                /** @description Page size, 1 to 100 (default 20). */
+                /**
+                 * @description Page size, 1 to 100 (default 20).
+                 * @example 20
+                 */
                 limit?: number;
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string;
@@ -1753,6 +2694,95 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "content_type": "video/mp4",
+                     *           "created_at": "2025-06-01T12:00:00Z",
+                     *           "history": [
+                     *             {
+                     *               "at": "2025-06-01T12:00:00Z",
+                     *               "status": "PENDING"
+                     *             },
+                     *             {
+                     *               "at": "2025-06-01T12:00:15Z",
+                     *               "status": "UPLOADED"
+                     *             },
+                     *             {
+                     *               "at": "2025-06-01T12:00:20Z",
+                     *               "status": "PUBLISHING"
+                     *             }
+                     *           ],
+                     *           "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *           "size_bytes": 10485760,
+                     *           "status": "PUBLISHING",
+                     *           "storage": {
+                     *             "bucket": "postiqo-videos",
+                     *             "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+                     *           },
+                     *           "tiktok": {
+                     *             "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
+                     *             "failure": null,
+                     *             "post_id": null,
+                     *             "post_id_expected": true,
+                     *             "post_url": null,
+                     *             "privacy_level": "PUBLIC_TO_EVERYONE",
+                     *             "publish_id": "v_pub_url~v2.7301234567890123456",
+                     *             "started_at": "2025-06-01T12:00:20Z",
+                     *             "tiktok_status": "PROCESSING_DOWNLOAD"
+                     *           },
+                     *           "title": "Morning run #running",
+                     *           "updated_at": "2025-06-01T12:00:24Z",
+                     *           "upload_kind": "single"
+                     *         },
+                     *         {
+                     *           "content_type": "video/mp4",
+                     *           "created_at": "2025-06-01T12:00:00Z",
+                     *           "history": [
+                     *             {
+                     *               "at": "2025-06-01T12:00:00Z",
+                     *               "status": "PENDING"
+                     *             },
+                     *             {
+                     *               "at": "2025-06-01T12:00:15Z",
+                     *               "status": "UPLOADED"
+                     *             },
+                     *             {
+                     *               "at": "2025-06-01T12:00:20Z",
+                     *               "status": "PUBLISHING"
+                     *             },
+                     *             {
+                     *               "at": "2025-06-01T12:01:00Z",
+                     *               "status": "PUBLISHED"
+                     *             }
+                     *           ],
+                     *           "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *           "size_bytes": 10485760,
+                     *           "status": "PUBLISHED",
+                     *           "storage": {
+                     *             "bucket": "postiqo-videos",
+                     *             "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+                     *           },
+                     *           "tiktok": {
+                     *             "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
+                     *             "failure": null,
+                     *             "post_id": null,
+                     *             "post_id_expected": false,
+                     *             "post_url": null,
+                     *             "privacy_level": "SELF_ONLY",
+                     *             "publish_id": "v_pub_url~v2.7301234567890123456",
+                     *             "started_at": "2025-06-01T12:00:20Z",
+                     *             "tiktok_status": "PUBLISH_COMPLETE"
+                     *           },
+                     *           "title": "Morning run #running",
+                     *           "updated_at": "2025-06-01T12:01:00Z",
+                     *           "upload_kind": "single"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "eyJzayI6IlZJREVPIzAxOTBhMGIwIn0"
+                     *     }
+                     */
                     "application/json": components["schemas"]["VideoListResponse"];
                 };
             };
@@ -1794,6 +2824,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "content_type": "video/mp4",
+                 *       "size_bytes": 10485760,
+                 *       "title": "Morning run #running"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateVideoRequest"];
             };
         };
@@ -1804,6 +2841,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "upload": {
+                     *         "complete_url": "/v1/videos/0190a0b0-0000-7000-8000-000000000001/upload-complete",
+                     *         "expires_at": "2025-06-01T13:00:00Z",
+                     *         "headers": {
+                     *           "content-length": "10485760",
+                     *           "content-type": "video/mp4",
+                     *           "x-amz-tagging": "postiqo-upload=pending"
+                     *         },
+                     *         "kind": "single",
+                     *         "method": "PUT",
+                     *         "url": "https://postiqo-videos.s3.us-east-1.amazonaws.com/users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source?x-id=PutObject&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20250601%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250601T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bx-amz-tagging&X-Amz-Signature=5d6f0c1e2b3a4958a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4"
+                     *       },
+                     *       "video": {
+                     *         "content_type": "video/mp4",
+                     *         "created_at": "2025-06-01T12:00:00Z",
+                     *         "history": [
+                     *           {
+                     *             "at": "2025-06-01T12:00:00Z",
+                     *             "status": "PENDING"
+                     *           }
+                     *         ],
+                     *         "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *         "size_bytes": 10485760,
+                     *         "status": "PENDING",
+                     *         "storage": {
+                     *           "bucket": "postiqo-videos",
+                     *           "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+                     *         },
+                     *         "title": "Morning run #running",
+                     *         "updated_at": "2025-06-01T12:00:00Z",
+                     *         "upload_kind": "single"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreateVideoResponse"];
                 };
             };
@@ -1877,7 +2950,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Video id */
+                /**
+                 * @description Video id
+                 * @example 0190a0b0-0000-7000-8000-000000000001
+                 */
                 id: string;
             };
             cookie?: never;
@@ -1908,6 +2984,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "video_not_found",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 404,
+                     *       "title": "No such video",
+                     *       "type": "urn:postiqo:problem:video_not_found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -1927,7 +3012,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Video id */
+                /**
+                 * @description Video id
+                 * @example 0190a0b0-0000-7000-8000-000000000001
+                 */
                 id: string;
             };
             cookie?: never;
@@ -1956,6 +3044,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "video_not_found",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 404,
+                     *       "title": "No such video",
+                     *       "type": "urn:postiqo:problem:video_not_found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -1984,13 +3081,21 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Video id */
+                /**
+                 * @description Video id
+                 * @example 0190a0b0-0000-7000-8000-000000000001
+                 */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "title": "Morning run, 10 km #running"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateVideoRequest"];
             };
         };
@@ -2001,6 +3106,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "content_type": "video/mp4",
+                     *       "created_at": "2025-06-01T12:00:00Z",
+                     *       "history": [
+                     *         {
+                     *           "at": "2025-06-01T12:00:00Z",
+                     *           "status": "PENDING"
+                     *         },
+                     *         {
+                     *           "at": "2025-06-01T12:00:15Z",
+                     *           "status": "UPLOADED"
+                     *         }
+                     *       ],
+                     *       "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *       "size_bytes": 10485760,
+                     *       "status": "UPLOADED",
+                     *       "storage": {
+                     *         "bucket": "postiqo-videos",
+                     *         "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+                     *       },
+                     *       "title": "Morning run #running",
+                     *       "updated_at": "2025-06-01T12:00:15Z",
+                     *       "upload_kind": "single"
+                     *     }
+                     */
                     "application/json": components["schemas"]["VideoResponse"];
                 };
             };
@@ -2082,17 +3213,34 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Unique per publish intent, 1-255 visible ASCII characters */
+                /**
+                 * @description Unique per publish intent, 1-255 visible ASCII characters
+                 * @example 7b0f5c9e-3d2a-4e8b-9c1f-6a5d4e3b2c1a
+                 */
                 "Idempotency-Key": string;
             };
             path: {
-                /** @description Video id */
+                /**
+                 * @description Video id
+                 * @example 0190a0b0-0000-7000-8000-000000000001
+                 */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "brand_content_toggle": false,
+                 *       "brand_organic_toggle": false,
+                 *       "disable_comment": false,
+                 *       "disable_duet": true,
+                 *       "disable_stitch": true,
+                 *       "is_aigc": false,
+                 *       "privacy_level": "SELF_ONLY"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PublishRequest"];
             };
         };
@@ -2103,6 +3251,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "content_type": "video/mp4",
+                     *       "created_at": "2025-06-01T12:00:00Z",
+                     *       "history": [
+                     *         {
+                     *           "at": "2025-06-01T12:00:00Z",
+                     *           "status": "PENDING"
+                     *         },
+                     *         {
+                     *           "at": "2025-06-01T12:00:15Z",
+                     *           "status": "UPLOADED"
+                     *         },
+                     *         {
+                     *           "at": "2025-06-01T12:00:20Z",
+                     *           "status": "PUBLISHING"
+                     *         }
+                     *       ],
+                     *       "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *       "size_bytes": 10485760,
+                     *       "status": "PUBLISHING",
+                     *       "storage": {
+                     *         "bucket": "postiqo-videos",
+                     *         "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+                     *       },
+                     *       "tiktok": {
+                     *         "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
+                     *         "failure": null,
+                     *         "post_id": null,
+                     *         "post_id_expected": true,
+                     *         "post_url": null,
+                     *         "privacy_level": "PUBLIC_TO_EVERYONE",
+                     *         "publish_id": "v_pub_url~v2.7301234567890123456",
+                     *         "started_at": "2025-06-01T12:00:20Z",
+                     *         "tiktok_status": "PROCESSING_DOWNLOAD"
+                     *       },
+                     *       "title": "Morning run #running",
+                     *       "updated_at": "2025-06-01T12:00:24Z",
+                     *       "upload_kind": "single"
+                     *     }
+                     */
                     "application/json": components["schemas"]["VideoResponse"];
                 };
             };
@@ -2175,6 +3364,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "privacy_level_not_allowed",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 422,
+                     *       "title": "privacy_level must be one of the creator's current options",
+                     *       "type": "urn:postiqo:problem:privacy_level_not_allowed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -2212,7 +3410,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Video id */
+                /**
+                 * @description Video id
+                 * @example 0190a0b0-0000-7000-8000-000000000001
+                 */
                 id: string;
             };
             cookie?: never;
@@ -2225,6 +3426,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "content_type": "video/mp4",
+                     *       "created_at": "2025-06-01T12:00:00Z",
+                     *       "history": [
+                     *         {
+                     *           "at": "2025-06-01T12:00:00Z",
+                     *           "status": "PENDING"
+                     *         },
+                     *         {
+                     *           "at": "2025-06-01T12:00:15Z",
+                     *           "status": "UPLOADED"
+                     *         },
+                     *         {
+                     *           "at": "2025-06-01T12:00:20Z",
+                     *           "status": "PUBLISHING"
+                     *         }
+                     *       ],
+                     *       "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *       "size_bytes": 10485760,
+                     *       "status": "PUBLISHING",
+                     *       "storage": {
+                     *         "bucket": "postiqo-videos",
+                     *         "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+                     *       },
+                     *       "tiktok": {
+                     *         "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
+                     *         "failure": null,
+                     *         "post_id": null,
+                     *         "post_id_expected": true,
+                     *         "post_url": null,
+                     *         "privacy_level": "PUBLIC_TO_EVERYONE",
+                     *         "publish_id": "v_pub_url~v2.7301234567890123456",
+                     *         "started_at": "2025-06-01T12:00:20Z",
+                     *         "tiktok_status": "PROCESSING_DOWNLOAD"
+                     *       },
+                     *       "title": "Morning run #running",
+                     *       "updated_at": "2025-06-01T12:00:24Z",
+                     *       "upload_kind": "single"
+                     *     }
+                     */
                     "application/json": components["schemas"]["VideoResponse"];
                 };
             };
@@ -2289,7 +3531,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Video id */
+                /**
+                 * @description Video id
+                 * @example 0190a0b0-0000-7000-8000-000000000001
+                 */
                 id: string;
             };
             cookie?: never;
@@ -2307,6 +3552,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "content_type": "video/mp4",
+                     *       "created_at": "2025-06-01T12:00:00Z",
+                     *       "history": [
+                     *         {
+                     *           "at": "2025-06-01T12:00:00Z",
+                     *           "status": "PENDING"
+                     *         },
+                     *         {
+                     *           "at": "2025-06-01T12:00:15Z",
+                     *           "status": "UPLOADED"
+                     *         }
+                     *       ],
+                     *       "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *       "size_bytes": 10485760,
+                     *       "status": "UPLOADED",
+                     *       "storage": {
+                     *         "bucket": "postiqo-videos",
+                     *         "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+                     *       },
+                     *       "title": "Morning run #running",
+                     *       "updated_at": "2025-06-01T12:00:15Z",
+                     *       "upload_kind": "single"
+                     *     }
+                     */
                     "application/json": components["schemas"]["VideoResponse"];
                 };
             };
@@ -2343,6 +3614,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "upload_missing",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 409,
+                     *       "title": "The uploaded object is not there yet",
+                     *       "type": "urn:postiqo:problem:upload_missing"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -2389,13 +3669,23 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Video id */
+                /**
+                 * @description Video id
+                 * @example 0190a0b0-0000-7000-8000-000000000001
+                 */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "part_numbers": [
+                 *         3
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["PartUrlsRequest"];
             };
         };
@@ -2406,6 +3696,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "complete_url": "/v1/videos/0190a0b0-0000-7000-8000-000000000001/upload-complete",
+                     *       "expires_at": "2025-06-01T13:00:00Z",
+                     *       "kind": "multipart",
+                     *       "part_size": 16777216,
+                     *       "parts": [
+                     *         {
+                     *           "expires_at": "2025-06-01T13:00:00Z",
+                     *           "headers": {
+                     *             "content-length": "16777216"
+                     *           },
+                     *           "method": "PUT",
+                     *           "part_number": 1,
+                     *           "size_bytes": 16777216,
+                     *           "url": "https://postiqo-videos.s3.us-east-1.amazonaws.com/users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source?partNumber=1&uploadId=VXBsb2FkSWQtZXhhbXBsZQ&x-id=UploadPart&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20250601%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250601T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-length%3Bhost&X-Amz-Signature=5d6f0c1e2b3a4958a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4"
+                     *         },
+                     *         {
+                     *           "expires_at": "2025-06-01T13:00:00Z",
+                     *           "headers": {
+                     *             "content-length": "16777216"
+                     *           },
+                     *           "method": "PUT",
+                     *           "part_number": 2,
+                     *           "size_bytes": 16777216,
+                     *           "url": "https://postiqo-videos.s3.us-east-1.amazonaws.com/users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source?partNumber=2&uploadId=VXBsb2FkSWQtZXhhbXBsZQ&x-id=UploadPart&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20250601%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250601T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-length%3Bhost&X-Amz-Signature=5d6f0c1e2b3a4958a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4"
+                     *         },
+                     *         {
+                     *           "expires_at": "2025-06-01T13:00:00Z",
+                     *           "headers": {
+                     *             "content-length": "3145728"
+                     *           },
+                     *           "method": "PUT",
+                     *           "part_number": 3,
+                     *           "size_bytes": 3145728,
+                     *           "url": "https://postiqo-videos.s3.us-east-1.amazonaws.com/users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source?partNumber=3&uploadId=VXBsb2FkSWQtZXhhbXBsZQ&x-id=UploadPart&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20250601%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250601T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-length%3Bhost&X-Amz-Signature=5d6f0c1e2b3a4958a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["UploadResponse"];
                 };
             };
@@ -2488,7 +3818,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Video id */
+                /**
+                 * @description Video id
+                 * @example 0190a0b0-0000-7000-8000-000000000001
+                 */
                 id: string;
             };
             cookie?: never;
@@ -2501,6 +3834,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "complete_url": "/v1/videos/0190a0b0-0000-7000-8000-000000000001/upload-complete",
+                     *       "expires_at": "2025-06-01T13:00:00Z",
+                     *       "headers": {
+                     *         "content-length": "10485760",
+                     *         "content-type": "video/mp4",
+                     *         "x-amz-tagging": "postiqo-upload=pending"
+                     *       },
+                     *       "kind": "single",
+                     *       "method": "PUT",
+                     *       "url": "https://postiqo-videos.s3.us-east-1.amazonaws.com/users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source?x-id=PutObject&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20250601%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250601T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bx-amz-tagging&X-Amz-Signature=5d6f0c1e2b3a4958a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4"
+                     *     }
+                     */
                     "application/json": components["schemas"]["UploadResponse"];
                 };
             };
@@ -2546,7 +3893,10 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description t=<unix seconds>,s=<hex HMAC-SHA256(client_secret, t + "." + body)> */
+                /**
+                 * @description t=<unix seconds>,s=<hex HMAC-SHA256(client_secret, t + "." + body)>
+                 * @example t=1748779295,s=2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b
+                 */
                 "TikTok-Signature": string;
             };
             path?: never;
@@ -2555,6 +3905,15 @@ export interface operations {
         /** @description TikTok's event JSON, verified byte for byte */
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "client_key": "awx1234567890",
+                 *       "content": "{\"publish_id\":\"v_pub_url~v2.7301234567890123456\",\"post_id\":\"7301234567890123456\",\"publish_type\":\"DIRECT_POST\"}",
+                 *       "create_time": 1748779295,
+                 *       "event": "post.publish.publicly_available",
+                 *       "user_openid": "-000OXSaUhvOGz9yPjDMNHaXMZ2Ptb8YbOVn"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TikTokWebhook"];
             };
         };

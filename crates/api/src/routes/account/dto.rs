@@ -6,7 +6,7 @@ use postiqo_domain::{Session, SessionId, TikTokLink, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::routes::videos::dto::VideoResponse;
+use crate::routes::videos::dto::{VideoResponse, VideoView};
 use crate::services::account::{AccountExport, DisconnectOutcome};
 
 /// Version of the export's shape, so a reader can tell what it holds.
@@ -99,7 +99,7 @@ fn session(s: Session, current: &SessionId) -> ExportSession {
 }
 
 impl ExportDocument {
-    pub fn new(export: AccountExport, bucket: &str, current: &SessionId) -> Self {
+    pub fn new(export: AccountExport, view: &VideoView, current: &SessionId) -> Self {
         let AccountExport {
             exported_at,
             user,
@@ -120,7 +120,7 @@ impl ExportDocument {
                 refresh_token_expires_at: tokens.as_ref().map(|t| t.refresh_expires_at),
             },
             storage: ExportStorage {
-                bucket: bucket.to_owned(),
+                bucket: view.bucket.clone(),
                 prefix: postiqo_domain::ObjectKey::account_prefix(user.id),
             },
             profile: ExportProfile {
@@ -137,7 +137,7 @@ impl ExportDocument {
             videos: records
                 .videos
                 .into_iter()
-                .map(|v| VideoResponse::new(v, bucket))
+                .map(|v| VideoResponse::new(v, view))
                 .collect(),
             sessions: records
                 .sessions
@@ -213,6 +213,10 @@ mod tests {
             expires_at: at(100),
             refresh_hash: format!("refresh-hash-{sid}"),
             used_hashes: vec![format!("used-hash-{sid}")],
+            previous: Some(postiqo_domain::RetiredRefresh {
+                hash: format!("used-hash-{sid}"),
+                rotated_at: at(1),
+            }),
         };
         let user = User {
             id,
@@ -246,7 +250,14 @@ mod tests {
                 other: BTreeMap::from([("idempotency".to_owned(), 2)]),
             },
         };
-        let doc = ExportDocument::new(export, "bucket", &current);
+        let doc = ExportDocument::new(
+            export,
+            &VideoView {
+                bucket: "bucket".into(),
+                post_id_wait: std::time::Duration::from_secs(60),
+            },
+            &current,
+        );
         let json = serde_json::to_string(&doc).expect("serialize");
         for secret in [
             "sealed-access-token",

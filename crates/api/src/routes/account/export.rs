@@ -34,7 +34,7 @@ pub async fn export_me(
         .limits
         .check(Limit::Export, client_ip(&req), Some(user.user_id))?;
     let export = state.account.export(user.user_id).await?;
-    let doc = ExportDocument::new(export, &state.bucket, &user.session_id);
+    let doc = ExportDocument::new(export, &state.video_view, &user.session_id);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_DISPOSITION, doc.content_disposition()))
         // Personal data: no shared or browser cache keeps a copy.

@@ -13,8 +13,10 @@ use crate::startup::AppState;
 /// Success: the account is created or updated, TikTok's tokens are stored (encrypted), a
 /// session starts, and the browser goes back to `return_to` (cookie mode: with the session
 /// cookies; code mode: with `?code=`). Failure: back to `return_to` with `?error=` one of
-/// `access_denied`, `invalid_state`, `tiktok_error`, `server_error`; when the state is
-/// unknown there is no safe place to go, and the answer is a 400 problem.
+/// `access_denied`, `state_cookie_missing` (the browser did not send the cookie set at login:
+/// sign-in started on another host than `POSTIQO_PUBLIC_URL`'s, or cookies blocked),
+/// `invalid_state`, `tiktok_error`, `server_error`, and a human `error_description`; when the
+/// state is unknown there is no safe place to go, and the answer is a 400 problem.
 #[utoipa::path(
     tag = "auth",
     operation_id = "auth.callback",
@@ -74,7 +76,12 @@ pub async fn callback(
         }
         Err(failure) => match failure.return_to {
             Some(mut url) => {
-                url.query_pairs_mut().append_pair("error", failure.error);
+                url.query_pairs_mut()
+                    .append_pair("error", failure.error)
+                    .append_pair(
+                        "error_description",
+                        &describe(failure.error, &state.settings.public_url),
+                    );
                 Ok(HttpResponse::Found()
                     .insert_header((header::LOCATION, url.to_string()))
                     .finish())
@@ -84,5 +91,24 @@ pub async fn callback(
             }
             None => Err(ApiError::new(ErrorCode::StorageUnavailable).retry_after(2)),
         },
+    }
+}
+
+/// The `error_description` sent back with a sign-in failure: what happened and what to do.
+fn describe(error: &str, public_url: &url::Url) -> String {
+    match error {
+        "access_denied" => "The user did not allow the sign-in on TikTok.".to_owned(),
+        "state_cookie_missing" => format!(
+            "The browser did not send back the cookie set when the sign-in started: start the \
+             sign-in on {} (the host of POSTIQO_PUBLIC_URL, where TikTok returns), not another \
+             name for it, and allow its cookies.",
+            public_url.origin().ascii_serialization()
+        ),
+        "invalid_state" => {
+            "The sign-in was started in another browser, or already finished: start again."
+                .to_owned()
+        }
+        "tiktok_error" => "TikTok did not complete the sign-in: try again.".to_owned(),
+        _ => "The sign-in could not be completed: try again shortly.".to_owned(),
     }
 }

@@ -55,21 +55,57 @@ pub struct RefreshRequest {
     pub refresh_token: Option<String>,
 }
 
+/// Always `bearer`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BearerKind {
+    Bearer,
+}
+
+/// Always `cookie`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CookieKind {
+    Cookie,
+}
+
 /// Tokens for a bearer client.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
+    #[schema(inline)]
+    pub kind: BearerKind,
+    /// Send as `Authorization: Bearer <access_token>`.
     pub access_token: String,
     #[schema(example = "Bearer")]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
+    #[schema(example = 900)]
     pub expires_in: i64,
-    /// Single use: every refresh returns a new one. Presenting a used one ends the session.
+    /// Rotates: every refresh returns a new one; store it before using the new access token.
+    /// Presented again within `POSTIQO_REFRESH_REUSE_INTERVAL_SECS` of its rotation it yields
+    /// the same successor again; later, it ends the session (`refresh_token_reused`).
     pub refresh_token: String,
+}
+
+impl TokenResponse {
+    pub fn bearer(access_token: String, expires_in: i64, refresh_token: String) -> Self {
+        Self {
+            kind: BearerKind::Bearer,
+            access_token,
+            token_type: "Bearer",
+            expires_in,
+            refresh_token,
+        }
+    }
 }
 
 /// Answer of a cookie-based refresh: the tokens are in the Set-Cookie headers.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CookieSessionResponse {
+    #[schema(inline)]
+    pub kind: CookieKind,
+    /// Seconds until the new access cookie expires.
+    #[schema(example = 900)]
     pub expires_in: i64,
     /// Send as `X-CSRF-Token` on unsafe requests authenticated by cookie.
     pub csrf_token: String,
@@ -81,10 +117,15 @@ pub struct CsrfResponse {
     pub csrf_token: String,
 }
 
-/// What `POST /v1/auth/refresh` answers: tokens for bearer clients, or (cookie clients) the
-/// new lifetime and CSRF token while the tokens travel in Set-Cookie.
+/// What `POST /v1/auth/refresh` answers, chosen by `kind`: tokens for bearer clients
+/// (`bearer`), or (`cookie`) the new lifetime and CSRF token while the tokens travel in
+/// Set-Cookie.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
+#[schema(discriminator(property_name = "kind", mapping(
+    ("bearer" = "#/components/schemas/TokenResponse"),
+    ("cookie" = "#/components/schemas/CookieSessionResponse")
+)))]
 pub enum RefreshResponse {
     Bearer(TokenResponse),
     Cookie(CookieSessionResponse),

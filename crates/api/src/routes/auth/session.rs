@@ -1,8 +1,8 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
 use super::dto::{
-    CookieSessionResponse, CsrfResponse, GrantType, RefreshRequest, RefreshResponse, TokenRequest,
-    TokenResponse,
+    CookieKind, CookieSessionResponse, CsrfResponse, GrantType, RefreshRequest, RefreshResponse,
+    TokenRequest, TokenResponse,
 };
 use crate::auth::{AuthenticatedUser, cookies, extractor_csrf};
 use crate::extract::serde_error;
@@ -46,27 +46,31 @@ pub async fn token(
         .auth
         .exchange_login_code(&code, &code_verifier, super::user_agent(&req))
         .await?;
-    Ok(HttpResponse::Ok().json(TokenResponse {
-        access_token: tokens.access_token,
-        token_type: "Bearer",
-        expires_in: tokens.access_expires_in,
-        refresh_token: tokens.refresh_token,
-    }))
+    Ok(HttpResponse::Ok().json(TokenResponse::bearer(
+        tokens.access_token,
+        tokens.access_expires_in,
+        tokens.refresh_token,
+    )))
 }
 
 /// Rotate the refresh token and get a new access token.
 ///
-/// Bearer clients send `{"refresh_token": ".."}` and get new tokens in the body. The SPA sends
-/// no body (or `{}`) with its refresh cookie and `X-CSRF-Token`, and gets new cookies.
-/// A refresh token works once; presenting a used one ends the whole session.
+/// Bearer clients send `{"refresh_token": ".."}` and get new tokens in the body
+/// (`kind: "bearer"`). The SPA sends no body (or `{}`) with its refresh cookie and
+/// `X-CSRF-Token`, and gets new cookies (`kind: "cookie"`).
+///
+/// A refresh token works once. The token a rotation retired, presented again within
+/// `POSTIQO_REFRESH_REUSE_INTERVAL_SECS` (default 10 s; two tabs refreshing at once, a retried
+/// request), gets the same successor again; presented later, it ends the whole session
+/// (`refresh_token_reused`).
 #[utoipa::path(
     tag = "auth",
     operation_id = "auth.refresh",
     request_body(content = Option<RefreshRequest>, description = "Optional: bearer clients send their refresh token"),
     responses(
-        (status = 200, description = "Bearer clients: new tokens (`TokenResponse`). Cookie clients: new cookies, and `CookieSessionResponse` in the body", body = RefreshResponse),
+        (status = 200, description = "Bearer clients: new tokens (`kind: bearer`). Cookie clients: new cookies, and `kind: cookie` with the CSRF token in the body", body = RefreshResponse),
         (status = 400, description = "Malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "invalid_refresh_token or refresh_token_reused", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "invalid_refresh_token, or refresh_token_reused (a retired token after the reuse interval: the session is ended)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Cookie refresh without a valid X-CSRF-Token", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
@@ -97,12 +101,13 @@ pub async fn refresh(
             state.limits.check_refresh_session(&sid)?;
         }
         let tokens = refresh_forgetting_reused(&state, &presented).await?;
-        return Ok(HttpResponse::Ok().json(TokenResponse {
-            access_token: tokens.access_token,
-            token_type: "Bearer",
-            expires_in: tokens.access_expires_in,
-            refresh_token: tokens.refresh_token,
-        }));
+        return Ok(
+            HttpResponse::Ok().json(RefreshResponse::Bearer(TokenResponse::bearer(
+                tokens.access_token,
+                tokens.access_expires_in,
+                tokens.refresh_token,
+            ))),
+        );
     }
     let cookie = req
         .cookie(cookies::refresh_name(&state.settings.sessions))
@@ -123,10 +128,11 @@ pub async fn refresh(
             settings,
         ))
         .cookie(cookies::refresh(tokens.refresh_token, settings))
-        .json(CookieSessionResponse {
+        .json(RefreshResponse::Cookie(CookieSessionResponse {
+            kind: CookieKind::Cookie,
             expires_in: tokens.access_expires_in,
             csrf_token: tokens.csrf_token,
-        }))
+        })))
 }
 
 /// End this session (its access and refresh tokens stop working at once).

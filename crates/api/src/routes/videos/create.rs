@@ -51,7 +51,7 @@ pub async fn create_video(
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/videos/{id}")))
         .json(CreateVideoResponse {
-            video: VideoResponse::new(video, &state.bucket),
+            video: VideoResponse::new(video, &state.video_view),
             upload: UploadResponse::new(id, instructions),
         }))
 }

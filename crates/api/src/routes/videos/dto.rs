@@ -131,14 +131,24 @@ pub struct TikTokPublishResponse {
     pub publish_id: Option<String>,
     /// TikTok's last reported processing status.
     pub tiktok_status: Option<String>,
+    /// TikTok's id of the post: only public posts (`PUBLIC_TO_EVERYONE`) get one, after
+    /// TikTok's moderation, possibly minutes after `PUBLISHED`.
     #[schema(example = "7301234567890123456")]
     pub post_id: Option<String>,
+    /// The post's public URL, with `post_id`.
+    #[schema(example = "https://www.tiktok.com/@alice/video/7301234567890123456")]
     pub post_url: Option<String>,
+    /// A `post_id` (and `post_url`) is still to come: keep polling. False for private posts
+    /// (`SELF_ONLY`, friends, followers: TikTok never gives their id), once the id is here,
+    /// for failed publishes, and once Postiqo stopped asking (`POSTIQO_POST_ID_WAIT_SECS`
+    /// after `PUBLISHED`). Poll while `status` is `PUBLISHING` or this is true; then nothing
+    /// more changes until the client acts.
+    pub post_id_expected: bool,
     pub failure: Option<postiqo_domain::PublishFailure>,
 }
 
-impl From<postiqo_domain::TikTokPublish> for TikTokPublishResponse {
-    fn from(t: postiqo_domain::TikTokPublish) -> Self {
+impl TikTokPublishResponse {
+    fn new(t: postiqo_domain::TikTokPublish, post_id_expected: bool) -> Self {
         Self {
             attempt_id: t.attempt_id,
             privacy_level: t.settings.privacy_level,
@@ -147,13 +157,27 @@ impl From<postiqo_domain::TikTokPublish> for TikTokPublishResponse {
             tiktok_status: t.tiktok_status,
             post_id: t.post_id,
             post_url: t.post_url,
+            post_id_expected,
             failure: t.failure,
         }
     }
 }
 
+/// What rendering a stored video for a client needs besides the video.
+#[derive(Debug, Clone)]
+pub struct VideoView {
+    pub bucket: String,
+    /// How long Postiqo asks TikTok for a public post's id after it published
+    /// (`POSTIQO_POST_ID_WAIT_SECS`).
+    pub post_id_wait: std::time::Duration,
+}
+
 impl VideoResponse {
-    pub fn new(v: Video, bucket: &str) -> Self {
+    pub fn new(v: Video, view: &VideoView) -> Self {
+        let wait =
+            chrono::Duration::from_std(view.post_id_wait).unwrap_or(chrono::Duration::zero());
+        let post_id_expected = v.post_id_expected(Utc::now(), wait);
+        let bucket = view.bucket.as_str();
         Self {
             id: v.id,
             title: v.title.into(),
@@ -171,7 +195,9 @@ impl VideoResponse {
                 key: v.object_key.as_str().to_owned(),
             },
             history: v.history,
-            tiktok: v.tiktok.map(Into::into),
+            tiktok: v
+                .tiktok
+                .map(|t| TikTokPublishResponse::new(t, post_id_expected)),
         }
     }
 }
@@ -189,35 +215,77 @@ pub struct VideoListResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PartUpload {
     pub part_number: u32,
-    /// The exact number of bytes this part must have.
+    /// The exact number of bytes this part must have (it is signed as `Content-Length`).
     pub size_bytes: u64,
+    #[schema(example = "PUT")]
     pub method: String,
     pub url: String,
+    /// Headers the signature binds (`content-length`): send them exactly as given. Read the
+    /// `ETag` header of S3's answer for `upload-complete`.
     pub headers: BTreeMap<String, String>,
     pub expires_at: DateTime<Utc>,
 }
 
-/// How to send the bytes straight to S3.
+/// Always `single`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SingleKind {
+    Single,
+}
+
+/// Always `multipart`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MultipartKind {
+    Multipart,
+}
+
+/// One presigned `PUT` of the whole file.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct UploadResponse {
-    pub kind: UploadKind,
-    /// For `single`: the request to make.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// Headers to send exactly as given: they are part of the signature.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub headers: Option<BTreeMap<String, String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
-    /// For `multipart`: every part but the last has this size.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub part_size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parts: Option<Vec<PartUpload>>,
-    /// Call this (POST) once the bytes are uploaded.
+pub struct SingleUpload {
+    #[schema(inline)]
+    pub kind: SingleKind,
+    #[schema(example = "PUT")]
+    pub method: String,
+    pub url: String,
+    /// Headers the signature binds: `content-type` (the video's type), `content-length` (its
+    /// exact size) and `x-amz-tagging` (marks the object pending until `upload-complete`).
+    /// Send every one exactly as given (a browser sets `content-length` itself from the
+    /// body). Without one, or with another value, S3 answers 403 with an XML
+    /// `<Error><Code>SignatureDoesNotMatch</Code>`.
+    pub headers: BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+    /// Call this (POST, body `{}`) once the bytes are uploaded.
+    #[schema(example = "/v1/videos/0190a0b0-0000-7000-8000-000000000001/upload-complete")]
     pub complete_url: String,
+}
+
+/// One presigned `PUT` per part (above the multipart threshold, 64 MiB by default).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MultipartUpload {
+    #[schema(inline)]
+    pub kind: MultipartKind,
+    /// Every part but the last has this size.
+    pub part_size: u64,
+    pub parts: Vec<PartUpload>,
+    /// When the first of the part URLs expires (`upload-parts` presigns them again).
+    pub expires_at: DateTime<Utc>,
+    /// Call this (POST, with every part's number and ETag) once the parts are uploaded.
+    #[schema(example = "/v1/videos/0190a0b0-0000-7000-8000-000000000001/upload-complete")]
+    pub complete_url: String,
+}
+
+/// How to send the bytes straight to S3, chosen by `kind`: one presigned `PUT` (`single`) or
+/// one per part (`multipart`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "kind", mapping(
+    ("single" = "#/components/schemas/SingleUpload"),
+    ("multipart" = "#/components/schemas/MultipartUpload")
+)))]
+pub enum UploadResponse {
+    Single(SingleUpload),
+    Multipart(MultipartUpload),
 }
 
 fn headers(p: &PresignedRequest) -> BTreeMap<String, String> {
@@ -228,25 +296,24 @@ impl UploadResponse {
     pub fn new(id: VideoId, instructions: UploadInstructions) -> Self {
         let complete_url = format!("/v1/videos/{id}/upload-complete");
         match instructions {
-            UploadInstructions::Single(p) => Self {
-                kind: UploadKind::Single,
-                headers: Some(headers(&p)),
-                method: Some(p.method),
-                url: Some(p.url),
-                expires_at: Some(p.expires_at),
-                part_size: None,
-                parts: None,
+            UploadInstructions::Single(p) => Self::Single(SingleUpload {
+                kind: SingleKind::Single,
+                headers: headers(&p),
+                method: p.method,
+                url: p.url,
+                expires_at: p.expires_at,
                 complete_url,
-            },
-            UploadInstructions::Multipart { part_size, parts } => Self {
-                kind: UploadKind::Multipart,
-                method: None,
-                url: None,
-                headers: None,
-                expires_at: parts.iter().map(|(_, _, p)| p.expires_at).min(),
-                part_size: Some(part_size),
-                parts: Some(
-                    parts
+            }),
+            UploadInstructions::Multipart { part_size, parts } => {
+                let expires_at = parts
+                    .iter()
+                    .map(|(_, _, p)| p.expires_at)
+                    .min()
+                    .unwrap_or_else(Utc::now);
+                Self::Multipart(MultipartUpload {
+                    kind: MultipartKind::Multipart,
+                    part_size,
+                    parts: parts
                         .into_iter()
                         .map(|(n, len, p)| PartUpload {
                             part_number: n,
@@ -257,9 +324,10 @@ impl UploadResponse {
                             expires_at: p.expires_at,
                         })
                         .collect(),
-                ),
-                complete_url,
-            },
+                    expires_at,
+                    complete_url,
+                })
+            }
         }
     }
 }

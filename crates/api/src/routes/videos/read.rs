@@ -43,7 +43,7 @@ pub async fn list_videos(
         items: page
             .videos
             .into_iter()
-            .map(|v| VideoResponse::new(v, &state.bucket))
+            .map(|v| VideoResponse::new(v, &state.video_view))
             .collect(),
         next_cursor: page.next_after.map(cursor::encode),
     }))
@@ -69,5 +69,5 @@ pub async fn get_video(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let video = state.videos.get(user.user_id, parse_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &state.bucket)))
+    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &state.video_view)))
 }

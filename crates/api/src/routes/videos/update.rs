@@ -37,5 +37,5 @@ pub async fn update_video(
     let title = postiqo_domain::Title::parse(body.into_inner().title)
         .map_err(|e| field_error("title", e))?;
     let video = state.videos.edit_title(user.user_id, id, title).await?;
-    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &state.bucket)))
+    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &state.video_view)))
 }

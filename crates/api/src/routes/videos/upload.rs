@@ -79,7 +79,7 @@ pub async fn complete_upload(
         .videos
         .complete_upload(user.user_id, id, parts)
         .await?;
-    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &state.bucket)))
+    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &state.video_view)))
 }
 
 /// Presign some parts of a multipart upload again (a URL expired or was lost).
