@@ -14,7 +14,7 @@ mod video;
 
 pub use ids::{IdParseError, ObjectKey, UserId, VideoId};
 pub use media::{
-    ContainerCheck, ContentType, ContentTypeError, SizeError, VideoSize, sniff_container,
+    ContainerCheck, ContentType, ContentTypeError, ETag, SizeError, VideoSize, sniff_container,
 };
 pub use publish::{PublishFailure, PublishSettings, TikTokPublish, post_url};
 pub use status::{VideoAction, VideoStatus, VideoStatusParseError};

@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::{
-    PkceChallenge, TikTokClient, TikTokError, TokenSet, envelope::parse_empty_ok,
+    PkceChallenge, TikTokClient, TikTokError, TokenSet, client::Repeat, envelope::parse_empty_ok,
     token::parse_token_response,
 };
 
@@ -86,7 +86,8 @@ impl TikTokClient {
             .post(self.endpoint("/v2/oauth/revoke/"))
             .header(ACCEPT, "application/json")
             .form(&form);
-        let (status, body) = self.send(req).await?;
+        // Revoking twice leaves the same result: the grant is gone.
+        let (status, body) = self.send(req, Repeat::Safe).await?;
         parse_empty_ok(status, &body)
     }
 
@@ -97,7 +98,7 @@ impl TikTokClient {
             .header(ACCEPT, "application/json")
             .header(CACHE_CONTROL, "no-cache")
             .form(form);
-        let (status, body) = self.send(req).await?;
+        let (status, body) = self.send(req, Repeat::Never).await?;
         let result = parse_token_response(status, &body);
         if let Err(e) = &result {
             tracing::warn!(status, log_id = e.log_id(), error = %e, "TikTok token request failed");

@@ -4,7 +4,9 @@ use reqwest::header::ACCEPT;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::{OpenId, TikTokClient, TikTokError, de::opt_u64, envelope::parse_v2};
+use crate::{
+    OpenId, TikTokClient, TikTokError, client::Repeat, de::opt_u64, envelope::parse_v2,
+};
 
 /// A field of `GET /v2/user/info/`; each needs one scope (§2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -131,7 +133,7 @@ impl TikTokClient {
             .query(&[("fields", fields.as_str())])
             .bearer_auth(access_token.expose_secret())
             .header(ACCEPT, "application/json");
-        let (status, body) = self.send(req).await?;
+        let (status, body) = self.send(req, Repeat::Safe).await?;
         parse_user_info(status, &body)
     }
 }

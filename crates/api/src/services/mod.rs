@@ -5,11 +5,14 @@ pub mod account;
 pub mod auth;
 pub mod media;
 pub mod publish;
+pub mod site_files;
 pub mod tiktok_access;
 pub mod videos;
+pub mod webhooks;
 
 pub use account::AccountService;
 pub use auth::AuthService;
 pub use publish::PublishService;
 pub use tiktok_access::TikTokAccess;
 pub use videos::VideoService;
+pub use webhooks::WebhookService;

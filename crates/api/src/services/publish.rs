@@ -22,7 +22,7 @@ use tracing::{info, warn};
 use crate::auth::secrets::digest;
 use crate::config::PublishConfig;
 use crate::problem::{ApiError, ErrorCode};
-use crate::services::media::MediaUrls;
+use crate::services::media::{MediaService, PinError};
 use crate::services::tiktok_access::TikTokAccess;
 
 /// TikTok's per-token limits, kept one below TikTok's numbers and over a window one second
@@ -73,7 +73,7 @@ pub enum Idempotent {
 pub struct PublishService {
     storage: Storage,
     tiktok: TikTokAccess,
-    media: MediaUrls,
+    media: MediaService,
     cfg: PublishConfig,
     /// Names this process in job leases.
     instance: String,
@@ -104,7 +104,7 @@ impl PublishService {
     pub fn new(
         storage: Storage,
         tiktok: TikTokAccess,
-        media: MediaUrls,
+        media: MediaService,
         cfg: PublishConfig,
         instance: String,
     ) -> Self {
@@ -125,7 +125,7 @@ impl PublishService {
         &self.instance
     }
 
-    pub fn media(&self) -> &MediaUrls {
+    pub fn media(&self) -> &MediaService {
         &self.media
     }
 
@@ -255,6 +255,22 @@ impl PublishService {
             }
             .into());
         }
+        // Refused before anything changes, so the owner learns it now rather than from a
+        // failed publish (the init checks again: the object can change in between).
+        match self.media.pinned(&video).await {
+            Ok(_) => {}
+            Err(PinError::Changed) => {
+                return Err(ApiError::new(ErrorCode::UploadChanged).detail(
+                    "The video's stored bytes were overwritten after upload-complete verified them, so they will not be sent to TikTok. Delete this video and upload it again.",
+                ));
+            }
+            Err(PinError::Missing) => {
+                return Err(ApiError::new(ErrorCode::UploadChanged).detail(
+                    "The video's bytes are no longer in storage. Delete this video and upload it again.",
+                ));
+            }
+            Err(PinError::Storage(e)) => return Err(e.into()),
+        }
         let creator = self.creator_info(user).await?;
         let settings = validate_settings(&creator, requested)?;
 
@@ -333,7 +349,31 @@ impl PublishService {
         let Some(attempt) = video.tiktok.clone() else {
             return video;
         };
-        let url = match self.media.url_for(owner, video.id, &video.object_key).await {
+        // Only the verified content goes to TikTok: checked here in every mode, and in proxy
+        // mode pinned in the URL as well (the route reads S3 with If-Match on it).
+        let pinned = match self.media.pinned(&video).await {
+            Ok(tag) => tag,
+            Err(PinError::Changed) => {
+                warn!(video_id = %video.id, "the object changed after it was verified; not sent to TikTok");
+                return self
+                    .fail(video, job, PublishFailure::upload_changed())
+                    .await;
+            }
+            Err(PinError::Missing) => {
+                warn!(video_id = %video.id, "the object is gone; nothing to send to TikTok");
+                let gone = PublishFailure::new(
+                    "upload_missing",
+                    "The video's bytes are no longer in storage. Delete this video and upload it again.",
+                    false,
+                );
+                return self.fail(video, job, gone).await;
+            }
+            Err(PinError::Storage(e)) => {
+                warn!(video_id = %video.id, error = ?e, "object not checked; will retry");
+                return self.reschedule_init(video, job).await;
+            }
+        };
+        let url = match self.media.url_for(&video, &pinned).await {
             Ok(u) => u,
             Err(e) => {
                 warn!(video_id = %video.id, error = ?e, "media URL could not be made; will retry");
@@ -642,10 +682,8 @@ impl PublishService {
                 (next, phase)
             }
             TikTokUpdate::Failed { reason } => {
-                let Ok(next) = video
-                    .clone()
-                    .mark_failed(PublishFailure::from_fail_reason(&reason), at)
-                else {
+                let failure = self.failure_for(&video, &reason).await;
+                let Ok(next) = video.clone().mark_failed(failure, at) else {
                     return Ok(());
                 };
                 (next, None)
@@ -696,6 +734,19 @@ impl PublishService {
             info!(video_id = %next.id, status = %next.status, "publish status changed");
         }
         Ok(())
+    }
+
+    /// TikTok's fail reason as our failure. A failed download of an object that was
+    /// overwritten after its verification is what the media route refused: say so, since
+    /// publishing again cannot help.
+    async fn failure_for(&self, video: &Video, reason: &str) -> PublishFailure {
+        if video.status == VideoStatus::Publishing
+            && reason == "video_pull_failed"
+            && matches!(self.media.pinned(video).await, Err(PinError::Changed))
+        {
+            return PublishFailure::upload_changed();
+        }
+        PublishFailure::from_fail_reason(reason)
     }
 
     /// One status fetch for a tracked job (the worker's step), within TikTok's 30 a minute
