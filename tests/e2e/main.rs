@@ -4,10 +4,14 @@
 mod account;
 mod auth;
 mod basics;
+mod connections;
+mod export;
 mod faults;
 mod lifecycle;
+mod media;
 mod outage;
 mod publish;
 mod security;
 mod uploads;
 mod videos;
+mod webhooks;
