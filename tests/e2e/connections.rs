@@ -69,7 +69,10 @@ async fn a_dead_connection_is_retried_once_for_reads_and_never_for_a_publish() {
     assert_eq!(res.status(), 202);
     let video: Value = res.json().await.unwrap();
     assert_eq!(video["status"], "FAILED", "{video}");
-    assert_eq!(video["tiktok"]["failure"]["code"], "publish_outcome_unknown");
+    assert_eq!(
+        video["tiktok"]["failure"]["code"],
+        "publish_outcome_unknown"
+    );
     assert_eq!(armed(&app).await, 1, "one init request, not two");
     let publishes = app.sandbox(Method::GET, "/publishes", None).await;
     assert_eq!(publishes.as_array().unwrap().len(), 0, "{publishes}");

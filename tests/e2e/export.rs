@@ -25,7 +25,8 @@ async fn the_export_streams_every_page_as_one_document() {
         }
     }
     let other = app.new_user().await;
-    app.create_video_ok(&other, "not mine", "video/mp4", 10).await;
+    app.create_video_ok(&other, "not mine", "video/mp4", 10)
+        .await;
 
     let res = app
         .http

@@ -92,7 +92,12 @@ async fn head_answers_like_get_without_the_body() {
     // Refusals too: an unknown token is 404 for both.
     let forged = format!("{}x", url);
     for method in [Method::GET, Method::HEAD] {
-        let res = app.http.request(method.clone(), &forged).send().await.unwrap();
+        let res = app
+            .http
+            .request(method.clone(), &forged)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 404, "{method}");
     }
 }
@@ -128,7 +133,10 @@ async fn s3_serves_a_conditioned_read_only_the_content_it_names() {
         .send()
         .await
         .unwrap();
-    assert_eq!(ok.body.collect().await.unwrap().into_bytes().as_ref(), b"verified");
+    assert_eq!(
+        ok.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"verified"
+    );
 
     put(b"other  bytes!!").await.unwrap();
     let err = s3
@@ -164,7 +172,10 @@ async fn bytes_written_after_verification_never_reach_tiktok() {
     assert_eq!(failure["code"], "upload_changed", "{video}");
     assert_eq!(failure["retryable"], false);
     assert!(
-        failure["message"].as_str().unwrap().contains("upload it again"),
+        failure["message"]
+            .as_str()
+            .unwrap()
+            .contains("upload it again"),
         "{failure}"
     );
     let publish = sandbox_publish(&app).await;
@@ -196,7 +207,11 @@ async fn bytes_written_after_verification_never_reach_tiktok() {
         .sum();
     assert_eq!(inits, 1, "{stats}");
     assert_eq!(
-        app.get_video(&user, &id).await.json::<Value>().await.unwrap()["status"],
+        app.get_video(&user, &id)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["status"],
         "FAILED"
     );
 }
@@ -235,12 +250,7 @@ async fn an_overwrite_before_publishing_is_refused_in_either_media_mode() {
         let res = app.publish(&user, &other_id, "k-other", public()).await;
         let (status, code) = problem_code(res).await;
         assert_eq!((status, code.as_str()), (409, "upload_changed"), "{mode}");
-        let video: Value = app
-            .get_video(&user, &other_id)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let video: Value = app.get_video(&user, &other_id).await.json().await.unwrap();
         assert_eq!(video["status"], "UPLOADED", "{mode}: nothing changed");
 
         // The video whose bytes are still the verified ones publishes normally.

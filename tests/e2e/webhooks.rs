@@ -21,7 +21,10 @@ fn now() -> i64 {
 /// A delivery as TikTok sends it: `body` signed at `t` with the app's secret.
 async fn deliver(app: &TestApp, t: i64, body: &str) -> reqwest::Response {
     let secret = std::env::var("POSTIQO_TIKTOK_CLIENT_SECRET").unwrap();
-    let sig = format!("t={t},s={}", hmac_sha256_hex(&secret, &format!("{t}.{body}")));
+    let sig = format!(
+        "t={t},s={}",
+        hmac_sha256_hex(&secret, &format!("{t}.{body}"))
+    );
     app.http
         .post(app.url("/v1/webhooks/tiktok"))
         .header("tiktok-signature", sig)
@@ -49,11 +52,17 @@ async fn me(app: &TestApp, user: &TestUser) -> (u16, Value) {
         .send()
         .await
         .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
 }
 
 async fn open_id(app: &TestApp, user: &TestUser) -> String {
-    me(app, user).await.1["open_id"].as_str().unwrap().to_owned()
+    me(app, user).await.1["open_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn log_count(app: &TestApp, needle: &str) -> usize {
@@ -103,7 +112,12 @@ async fn a_late_retry_is_processed_and_a_replayed_delivery_is_acknowledged_and_i
     assert_eq!(video["tiktok"]["failure"]["code"], "internal");
 
     // Beyond TikTok's retry window (75 h by default) a timestamp is refused.
-    let res = deliver(&app, now() - 80 * 3600, &failed.replace("internal", "spam_risk")).await;
+    let res = deliver(
+        &app,
+        now() - 80 * 3600,
+        &failed.replace("internal", "spam_risk"),
+    )
+    .await;
     assert_eq!(res.status(), 401);
 
     // The delivery is remembered, with a TTL covering its timestamp's whole window.
@@ -111,8 +125,14 @@ async fn a_late_retry_is_processed_and_a_replayed_delivery_is_acknowledged_and_i
     let item = ddb
         .get_item()
         .table_name(&app.table)
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("WEBHOOK#{digest}")))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("DELIVERY".into()))
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("WEBHOOK#{digest}")),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("DELIVERY".into()),
+        )
         .consistent_read(true)
         .send()
         .await
@@ -130,7 +150,12 @@ async fn a_late_retry_is_processed_and_a_replayed_delivery_is_acknowledged_and_i
     // An `authorization.removed` stamped a little ahead of our clock (TikTok's clock), then
     // a sign-in: the removal is then not older than the new grant, so only the memory can
     // tell that its replay is the same delivery.
-    let removed = event(&open_id, "authorization.removed", now() + 120, json!({"reason": 1}));
+    let removed = event(
+        &open_id,
+        "authorization.removed",
+        now() + 120,
+        json!({"reason": 1}),
+    );
     let res = deliver(&app, now(), &removed).await;
     assert_eq!(res.status(), 200);
     assert_eq!(me(&app, &user).await.0, 401, "disconnected, sessions ended");
@@ -195,7 +220,12 @@ async fn an_authorization_removed_older_than_the_current_grant_changes_nothing()
 
     // Now TikTok's retry of the removal arrives (signed anew). It is about the old grant.
     let res = deliver(&app, now(), &dropped).await;
-    assert_eq!(res.status(), 200, "acknowledged: {}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        200,
+        "acknowledged: {}",
+        res.text().await.unwrap()
+    );
     let (status, profile) = me(&app, &again).await;
     assert_eq!(status, 200, "still signed in");
     assert_eq!(profile["tiktok"], "connected", "{profile}");
@@ -210,7 +240,12 @@ async fn an_authorization_removed_older_than_the_current_grant_changes_nothing()
     assert_eq!(log_count(&app, "older than the current TikTok grant"), 1);
 
     // A removal of the current grant still disconnects.
-    let removed = event(&open_id, "authorization.removed", now(), json!({"reason": 5}));
+    let removed = event(
+        &open_id,
+        "authorization.removed",
+        now(),
+        json!({"reason": 5}),
+    );
     assert_eq!(deliver(&app, now(), &removed).await.status(), 200);
     assert_eq!(me(&app, &again).await.0, 401);
     assert_eq!(log_count(&app, "TikTok authorization removed"), 1);

@@ -2,8 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ContentType, ETag, ObjectKey, PublishFailure, TikTokPublish, Title, UploadPlan, UserId, VideoAction,
-    VideoId, VideoSize, VideoStatus,
+    ContentType, ETag, ObjectKey, PublishFailure, TikTokPublish, Title, UploadPlan, UserId,
+    VideoAction, VideoId, VideoSize, VideoStatus,
 };
 
 /// An illegal move in the video state machine.
@@ -347,7 +347,11 @@ mod tests {
         assert_eq!(v.status, VideoStatus::Pending);
         assert_eq!(v.verified_etag, None);
         let v = v.complete_upload(etag(), at(1)).expect("upload");
-        assert_eq!(v.verified_etag, Some(etag()), "the verified content is pinned");
+        assert_eq!(
+            v.verified_etag,
+            Some(etag()),
+            "the verified content is pinned"
+        );
         let v = v.start_publish(attempt(), at(2)).expect("publish");
         let v = v.mark_published(None, None, at(3)).expect("published");
         assert_eq!(v.status, VideoStatus::Published);
@@ -396,7 +400,10 @@ mod tests {
 
         let uploaded = pending().complete_upload(etag(), at(1)).expect("upload");
         assert_eq!(
-            uploaded.clone().complete_upload(etag(), at(2)).map(|v| v.status),
+            uploaded
+                .clone()
+                .complete_upload(etag(), at(2))
+                .map(|v| v.status),
             Err(TransitionError {
                 current: VideoStatus::Uploaded,
                 action: VideoAction::CompleteUpload

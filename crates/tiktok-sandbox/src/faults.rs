@@ -4,10 +4,9 @@
 use std::time::Duration;
 
 use actix_web::{
-    Error,
+    Error, HttpResponse,
     body::{BoxBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
-    HttpResponse,
     http::StatusCode,
     middleware::Next,
     web,

@@ -4,9 +4,7 @@ use reqwest::header::ACCEPT;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::{
-    OpenId, TikTokClient, TikTokError, client::Repeat, de::opt_u64, envelope::parse_v2,
-};
+use crate::{OpenId, TikTokClient, TikTokError, client::Repeat, de::opt_u64, envelope::parse_v2};
 
 /// A field of `GET /v2/user/info/`; each needs one scope (§2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -62,11 +62,11 @@ pub async fn media(
     serve(&state, &req, &token, Method::Get).await
 }
 
-/// The headers of [`media`] without its body.
+/// The headers of `GET /v1/media/{token}`, without the body.
 ///
 /// Whether TikTok's downloader or its URL-prefix verifier probes with `HEAD` is not
 /// documented, so `HEAD` answers exactly as `GET` would (status, length, range, type), with
-/// no body.
+/// no body (errors too: their status and headers, no problem document).
 #[utoipa::path(
     tag = "publishing",
     operation_id = "media.head",
@@ -77,9 +77,9 @@ pub async fn media(
     responses(
         (status = 200, description = "The whole video would be sent"),
         (status = 206, description = "The requested range would be sent"),
-        (status = 404, description = "Unknown or expired token, or no such video", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "The object was overwritten after it was verified", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown or expired token, or no such video"),
+        (status = 409, description = "The object was overwritten after it was verified"),
+        (status = 503, description = "Storage unavailable"),
     )
 )]
 #[head("/media/{token}")]
@@ -136,6 +136,8 @@ async fn serve(
         Method::Get => res.streaming(object.body),
         // Same headers, and the S3 stream is dropped unread: actix would otherwise read it
         // to the end only to discard it.
-        Method::Head => res.streaming(futures_util::stream::empty::<Result<Bytes, std::io::Error>>()),
+        Method::Head => {
+            res.streaming(futures_util::stream::empty::<Result<Bytes, std::io::Error>>())
+        }
     })
 }

@@ -62,7 +62,9 @@ pub async fn tiktok_webhook(
         .get("tiktok-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if let Received::Disconnected(user) = state.webhooks.receive(signature, &body, Utc::now()).await? {
+    if let Received::Disconnected(user) =
+        state.webhooks.receive(signature, &body, Utc::now()).await?
+    {
         state.sessions.forget_user(user);
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({})))

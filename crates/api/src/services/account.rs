@@ -113,10 +113,8 @@ impl AccountService {
     /// The export's header. Fails (before anything is sent) when the account is gone.
     pub async fn export_header(&self, user: UserId) -> Result<ExportHeader, ApiError> {
         let exported_at = Utc::now();
-        let (profile, tokens) = tokio::join!(
-            self.storage.users.get(user),
-            self.storage.tokens.get(user)
-        );
+        let (profile, tokens) =
+            tokio::join!(self.storage.users.get(user), self.storage.tokens.get(user));
         let profile = profile?.ok_or_else(|| ApiError::new(ErrorCode::SessionEnded))?;
         Ok(ExportHeader {
             exported_at,

@@ -332,8 +332,9 @@ impl VideoService {
         {
             Ok(head) => head,
             Err(BlobError::Changed) => {
-                return Err(ApiError::new(ErrorCode::UploadChanged)
-                    .detail("The object was overwritten while it was being checked; call this again."));
+                return Err(ApiError::new(ErrorCode::UploadChanged).detail(
+                    "The object was overwritten while it was being checked; call this again.",
+                ));
             }
             Err(e) => return Err(e.into()),
         };

@@ -155,7 +155,10 @@ impl WebhookService {
             .await?
         {
             DeliveryBegin::Done => {
-                info!(age_secs = now.timestamp() - signed_at, "TikTok webhook delivery seen before; ignored");
+                info!(
+                    age_secs = now.timestamp() - signed_at,
+                    "TikTok webhook delivery seen before; ignored"
+                );
                 return Ok(Received::Duplicate);
             }
             DeliveryBegin::InProgress => {
@@ -193,8 +196,12 @@ impl WebhookService {
         };
         match hook.event {
             WebhookEvent::PublishComplete { publish_id } => {
-                self.publish_update(user.id, &publish_id, TikTokUpdate::Complete { post_id: None })
-                    .await
+                self.publish_update(
+                    user.id,
+                    &publish_id,
+                    TikTokUpdate::Complete { post_id: None },
+                )
+                .await
             }
             WebhookEvent::PubliclyAvailable {
                 publish_id,
@@ -266,7 +273,10 @@ mod tests {
     fn a_removal_from_before_the_current_grant_changes_nothing() {
         let granted = Some(at(100));
         let t = |secs: i64| Some(at(secs).timestamp());
-        assert!(!removal_applies(t(40), granted), "removed, then signed in again");
+        assert!(
+            !removal_applies(t(40), granted),
+            "removed, then signed in again"
+        );
         assert!(removal_applies(t(100), granted), "the same second: apply");
         assert!(removal_applies(t(160), granted), "removed after the grant");
         assert!(removal_applies(None, granted), "no event time: apply");
@@ -285,7 +295,10 @@ mod tests {
             let until = remember_until(signed.timestamp(), now, max_age);
             let last_accepted = signed + chrono(max_age);
             assert!(until > now);
-            assert!(until > last_accepted, "{signed}: {until} <= {last_accepted}");
+            assert!(
+                until > last_accepted,
+                "{signed}: {until} <= {last_accepted}"
+            );
             assert!(until - last_accepted <= chrono::Duration::hours(1));
         }
         // A nonsense timestamp (it cannot pass the signature window anyway) is not a panic.

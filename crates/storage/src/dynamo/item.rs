@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use postiqo_domain::{
-    ContentType, ETag, ObjectKey, StatusChange, Title, UploadPlan, UserId, Video, VideoId, VideoSize,
-    VideoStatus,
+    ContentType, ETag, ObjectKey, StatusChange, Title, UploadPlan, UserId, Video, VideoId,
+    VideoSize, VideoStatus,
 };
 
 use super::keys::{self, EXPIRES_AT, GSI1PK, GSI1SK, PK, SK};

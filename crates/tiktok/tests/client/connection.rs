@@ -68,7 +68,10 @@ async fn calls_safe_to_repeat_survive_one_dead_connection() {
         .await
         .unwrap();
     close_next(&h, "/v2/post/publish/status/fetch/", 1).await;
-    client.fetch_status(token, &id).await.expect("sent once more");
+    client
+        .fetch_status(token, &id)
+        .await
+        .expect("sent once more");
     assert_eq!(armed(&h).await, 0, "every fault was used");
 
     // Once more, not forever: two dead connections in a row are the caller's error.

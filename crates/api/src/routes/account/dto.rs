@@ -205,7 +205,11 @@ impl ExportWriter {
         Ok((writer, Bytes::from(out)))
     }
 
-    fn element(&mut self, out: &mut Vec<u8>, value: &impl Serialize) -> Result<(), serde_json::Error> {
+    fn element(
+        &mut self,
+        out: &mut Vec<u8>,
+        value: &impl Serialize,
+    ) -> Result<(), serde_json::Error> {
         if self.started {
             out.push(b',');
         }
@@ -339,7 +343,7 @@ mod tests {
                 Video::new(
                     VideoId::new_v7(u64::from(n), [n; 10]),
                     id,
-                    Title::parse(&format!("clip \"{n}\"")).expect("title"),
+                    Title::parse(format!("clip \"{n}\"")).expect("title"),
                     ContentType::Mp4,
                     VideoSize::parse(10, 100).expect("size"),
                     UploadPlan::Single,
@@ -458,11 +462,9 @@ mod tests {
             doc["storage"]["prefix"],
             format!("users/{}/", header.user.id)
         );
-        assert!(
-            content_disposition(&header).starts_with(&format!(
-                "attachment; filename=\"postiqo-export-{}-",
-                header.user.id
-            ))
-        );
+        assert!(content_disposition(&header).starts_with(&format!(
+            "attachment; filename=\"postiqo-export-{}-",
+            header.user.id
+        )));
     }
 }

@@ -39,17 +39,15 @@ pub async fn export_me(
     let pages = state
         .account
         .export_pages(user_id, export.exported_at)
-        .map(move |page| {
-            let bytes = match page {
-                Ok(page) => writer.page(page).map_err(std::io::Error::other),
-                Err(e) => {
-                    error!(user_id = %user_id, code = e.code.code(), error = ?e.source, "export broken off");
-                    Err(std::io::Error::other("export broken off"))
-                }
-            };
-            bytes
+        .map(move |page| match page {
+            Ok(page) => writer.page(page).map_err(std::io::Error::other),
+            Err(e) => {
+                error!(user_id = %user_id, code = e.code.code(), error = ?e.source, "export broken off");
+                Err(std::io::Error::other("export broken off"))
+            }
         });
-    let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(pages);
+    let body =
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(pages);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_DISPOSITION, content_disposition(&export)))
         // Personal data: no shared or browser cache keeps a copy.
