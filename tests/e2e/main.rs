@@ -4,9 +4,12 @@
 mod account;
 mod auth;
 mod basics;
+mod connections;
 mod edge;
+mod export;
 mod faults;
 mod lifecycle;
+mod media;
 mod metrics;
 mod outage;
 mod production;
@@ -16,3 +19,4 @@ mod sessions;
 mod signin;
 mod uploads;
 mod videos;
+mod webhooks;

@@ -398,6 +398,8 @@ pub struct PublishConfig {
     pub post_id_wait: Duration,
     pub poll_initial: Duration,
     pub poll_max: Duration,
+    /// How old a webhook's signed timestamp may be; deliveries are remembered this long
+    /// (plus a margin) to recognise replays.
     pub webhook_tolerance: Duration,
     /// An account deletion untouched for this long was abandoned: the worker finishes it.
     pub abandoned_deletion_after: Duration,
@@ -764,9 +766,16 @@ impl Settings {
             post_id_wait: r.secs("POSTIQO_POST_ID_WAIT_SECS", 6 * 3600)?,
             poll_initial: ms("POSTIQO_POLL_INITIAL_MS", 3000)?,
             poll_max: ms("POSTIQO_POLL_MAX_MS", 60_000)?,
-            webhook_tolerance: r.secs("POSTIQO_WEBHOOK_TOLERANCE_SECS", 300)?,
+            // TikTok retries for 72 h; 3 h more for its backoff steps and clock skew.
+            webhook_tolerance: r.secs("POSTIQO_WEBHOOK_TOLERANCE_SECS", 75 * 3600)?,
             abandoned_deletion_after: r.secs("POSTIQO_ABANDONED_DELETION_SECS", 600)?,
         };
+        if publish.webhook_tolerance > Duration::from_secs(30 * 24 * 3600) {
+            return Err(err(
+                "POSTIQO_WEBHOOK_TOLERANCE_SECS",
+                "must be at most 2592000 (30 days): deliveries are remembered that long",
+            ));
+        }
         if publish.media_url_ttl < Duration::from_secs(3600) {
             return Err(err(
                 "POSTIQO_MEDIA_URL_TTL_SECS",

@@ -74,6 +74,7 @@ error_codes! {
     IdempotencyInProgress => CONFLICT, "idempotency_in_progress", "A request with this Idempotency-Key is still running; retry shortly";
     RateLimited => TOO_MANY_REQUESTS, "rate_limited", "Too many requests; retry after the given time";
     InvalidWebhookSignature => UNAUTHORIZED, "invalid_webhook_signature", "The TikTok-Signature header is missing, wrong or too old";
+    WebhookInProgress => CONFLICT, "webhook_in_progress", "This delivery is being processed right now; send it again later";
     MediaNotFound => NOT_FOUND, "media_not_found", "No such media, or the link expired";
     VideoNotFound => NOT_FOUND, "video_not_found", "No such video";
     InvalidState => CONFLICT, "invalid_state", "The video is not in a state that allows this";
@@ -82,6 +83,7 @@ error_codes! {
     UploadMismatch => UNPROCESSABLE_ENTITY, "upload_mismatch", "The uploaded object does not match what was declared";
     UploadNotAVideo => UNPROCESSABLE_ENTITY, "upload_not_a_video", "The uploaded object is not a video of the declared type";
     UploadPartsInvalid => UNPROCESSABLE_ENTITY, "upload_parts_invalid", "The uploaded parts do not match the multipart upload";
+    UploadChanged => CONFLICT, "upload_changed", "The video's stored bytes changed after they were verified";
     StorageUnavailable => SERVICE_UNAVAILABLE, "storage_unavailable", "Storage is unavailable; retry shortly";
     Internal => INTERNAL_SERVER_ERROR, "internal_error", "Internal error";
 }
@@ -321,6 +323,7 @@ impl From<postiqo_storage::BlobError> for ApiError {
         match e {
             B::NotFound => ApiError::new(ErrorCode::UploadMissing),
             B::InvalidParts(_) => ApiError::new(ErrorCode::UploadPartsInvalid).source(e),
+            B::Changed => ApiError::new(ErrorCode::UploadChanged),
             B::Unavailable(_) => ApiError::new(ErrorCode::StorageUnavailable)
                 .retry_after(2)
                 .source(e),

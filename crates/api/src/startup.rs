@@ -25,7 +25,7 @@ use crate::crypto::TokenCipher;
 use crate::routes::{
     account, auth, fallback, health, me, media, publish, tiktok, videos, webhooks,
 };
-use crate::services::media::MediaUrls;
+use crate::services::media::MediaService;
 use crate::services::{AccountService, AuthService, PublishService, TikTokAccess, VideoService};
 use crate::worker::Worker;
 
@@ -37,8 +37,9 @@ pub struct AppState {
     pub tiktok: TikTokAccess,
     pub publish: PublishService,
     /// Signs and verifies the media URLs TikTok pulls from.
-    pub media: MediaUrls,
+    pub media: MediaService,
     pub account: AccountService,
+    pub webhooks: crate::services::WebhookService,
     pub limits: crate::limits::Limits,
     /// Sessions recently found alive (see `auth::session_cache`).
     pub sessions: crate::auth::session_cache::SessionCache,
@@ -68,7 +69,7 @@ impl AppState {
             settings.sessions.refresh_reuse_interval,
         );
         let tiktok = TikTokAccess::new(storage.clone(), client, cipher);
-        let media = MediaUrls::new(
+        let media = MediaService::new(
             storage.clone(),
             settings.publish.media_mode,
             settings.publish.media_url_ttl,
@@ -87,9 +88,18 @@ impl AppState {
             settings.publish.clone(),
             instance,
         );
+        let account = AccountService::new(storage.clone(), tiktok.clone());
+        let webhooks = crate::services::WebhookService::new(
+            storage.clone(),
+            publish.clone(),
+            account.clone(),
+            settings.tiktok.client_secret.clone(),
+            settings.publish.webhook_tolerance,
+        );
         Ok(Self {
             videos: VideoService::new(storage.clone(), settings.uploads.clone()),
-            account: AccountService::new(storage.clone(), tiktok.clone()),
+            account,
+            webhooks,
             limits: crate::limits::Limits::new(&settings.rate_limits),
             sessions: crate::auth::session_cache::SessionCache::new(settings.sessions.cache_ttl),
             tiktok,

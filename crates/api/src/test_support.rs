@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use postiqo_domain::{ObjectKey, UserId, VideoId};
+use postiqo_domain::{ETag, UserId, Video};
 use postiqo_tiktok::{
     ApiErrorCode, CreatorInfo, PostInfo, PrivacyLevel, PublishId, PublishState, PublishStatus,
     TikTokError,
 };
 use url::Url;
 
+use crate::services::media::PinError;
 use crate::services::ports::{Clock, MediaSource, MediaUrlError, TikTokCallError, TikTokPosting};
 
 /// A clock that moves only when told to.
@@ -199,11 +200,18 @@ impl TikTokPosting for FakeTikTok {
 pub struct FakeMedia {
     failures: Mutex<usize>,
     hang: std::sync::atomic::AtomicBool,
+    /// The stored object no longer holds the verified bytes.
+    changed: std::sync::atomic::AtomicBool,
 }
 
 impl FakeMedia {
     pub fn fail_next(&self, n: usize) {
         *self.failures.lock().unwrap_or_else(|p| p.into_inner()) = n;
+    }
+
+    pub fn overwrite(&self) {
+        self.changed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn hang_next(&self) {
@@ -213,12 +221,19 @@ impl FakeMedia {
 
 #[async_trait]
 impl MediaSource for FakeMedia {
-    async fn url_for(
-        &self,
-        _owner: UserId,
-        video: VideoId,
-        _key: &ObjectKey,
-    ) -> Result<Url, MediaUrlError> {
+    async fn pinned(&self, video: &Video) -> Result<ETag, PinError> {
+        if self.changed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(PinError::Changed);
+        }
+        Ok(video
+            .verified_etag
+            .clone()
+            .or_else(|| ETag::parse("\"fake\""))
+            .ok_or(PinError::Missing)?)
+    }
+
+    async fn url_for(&self, video: &Video, _pinned: &ETag) -> Result<Url, MediaUrlError> {
+        let video = video.id;
         if self.hang.swap(false, std::sync::atomic::Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }

@@ -17,7 +17,7 @@ mod video;
 
 pub use ids::{IdParseError, ObjectKey, UserId, VideoId};
 pub use media::{
-    ContainerCheck, ContentType, ContentTypeError, SizeError, VideoSize, sniff_container,
+    ContainerCheck, ContentType, ContentTypeError, ETag, SizeError, VideoSize, sniff_container,
 };
 pub use posting_rules::{
     AccessLoss, CREATOR_INFO_WINDOW, CreatorOptions, INIT_WINDOW, PRIVACY_PUBLIC_TO_EVERYONE,

@@ -81,6 +81,30 @@ impl VideoSize {
     }
 }
 
+/// An object's entity tag as the object store reports it (quotes included): it names one
+/// exact content, so a read conditioned on it (`If-Match`) gets those bytes or nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ETag(String);
+
+impl ETag {
+    /// Accepts what an object store sends: 1-200 visible ASCII characters.
+    pub fn parse(raw: &str) -> Option<Self> {
+        ((1..=200).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic()))
+            .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ETag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The outcome of checking an object's first bytes against its declared type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContainerCheck {
@@ -126,6 +150,15 @@ mod tests {
         }
         assert!("video/x-msvideo".parse::<ContentType>().is_err());
         assert!("VIDEO/MP4".parse::<ContentType>().is_err());
+    }
+
+    #[test]
+    fn etags_are_kept_as_sent_and_nothing_else_passes() {
+        let e = ETag::parse("\"9b2cf535f27731c974343645a3985328-3\"").expect("etag");
+        assert_eq!(e.as_str(), "\"9b2cf535f27731c974343645a3985328-3\"");
+        for bad in ["", "a b", "x\r\ny", &"a".repeat(201)] {
+            assert_eq!(ETag::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

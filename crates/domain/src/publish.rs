@@ -50,6 +50,16 @@ impl PublishFailure {
         )
     }
 
+    /// The object no longer holds the bytes upload-complete verified (it was overwritten
+    /// through a still-valid upload URL): those bytes are never handed to TikTok.
+    pub fn upload_changed() -> Self {
+        Self::new(
+            "upload_changed",
+            "The video's stored bytes changed after they were verified, so they were not sent to TikTok. Delete this video and upload it again.",
+            false,
+        )
+    }
+
     pub fn timeout() -> Self {
         Self::new(
             "publish_timeout",

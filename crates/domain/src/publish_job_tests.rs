@@ -221,7 +221,7 @@ fn video(status_after_upload: &[&str]) -> Video {
         None,
         at(0),
     )
-    .complete_upload(at(0))
+    .complete_upload(crate::ETag::parse("\"t\"").expect("tag"), at(0))
     .expect("uploaded");
     let attempt = TikTokPublish {
         attempt_id: "a1".into(),

@@ -2,8 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ContentType, ObjectKey, PublishFailure, TikTokPublish, Title, UploadPlan, UserId, VideoAction,
-    VideoId, VideoSize, VideoStatus,
+    ContentType, ETag, ObjectKey, PublishFailure, TikTokPublish, Title, UploadPlan, UserId,
+    VideoAction, VideoId, VideoSize, VideoStatus,
 };
 
 /// An illegal move in the video state machine.
@@ -39,6 +39,11 @@ pub struct Video {
     pub upload: UploadPlan,
     /// S3's id of the multipart upload while one is open.
     pub multipart_upload_id: Option<String>,
+    /// The entity tag of the bytes upload-complete verified. Upload URLs stay valid for a
+    /// while after that, so the object can still be overwritten; only this content is ever
+    /// handed to TikTok. `None` before the upload is verified (and for videos verified before
+    /// tags were kept).
+    pub verified_etag: Option<ETag>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub history: Vec<StatusChange>,
@@ -70,6 +75,7 @@ impl Video {
             status: VideoStatus::Pending,
             upload,
             multipart_upload_id,
+            verified_etag: None,
             created_at: now,
             updated_at: now,
             history: vec![StatusChange {
@@ -100,12 +106,18 @@ impl Video {
         self
     }
 
-    /// The bytes are in S3 and were verified: PENDING → UPLOADED.
-    pub fn complete_upload(self, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+    /// The bytes are in S3 and were verified: PENDING → UPLOADED, pinning the verified
+    /// content by its entity tag.
+    pub fn complete_upload(
+        self,
+        verified: ETag,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TransitionError> {
         match self.status {
             VideoStatus::Pending => {
                 let mut next = self.moved_to(VideoStatus::Uploaded, now);
                 next.multipart_upload_id = None;
+                next.verified_etag = Some(verified);
                 Ok(next)
             }
             VideoStatus::Uploaded
@@ -278,6 +290,10 @@ mod tests {
 
     use super::*;
 
+    fn etag() -> ETag {
+        ETag::parse("\"abc\"").expect("etag")
+    }
+
     fn at(secs: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_700_000_000 + secs, 0)
             .single()
@@ -309,7 +325,7 @@ mod tests {
     #[test]
     fn publish_ids_are_recorded_once_and_post_ids_may_arrive_late() {
         let v = pending()
-            .complete_upload(at(1))
+            .complete_upload(etag(), at(1))
             .and_then(|v| v.start_publish(attempt(), at(2)))
             .expect("publishing");
         let v = v.record_publish_id("p1".into(), at(3)).expect("record");
@@ -356,7 +372,7 @@ mod tests {
             let mut a = attempt();
             a.settings.privacy_level = privacy.into();
             pending()
-                .complete_upload(at(1))
+                .complete_upload(ETag::parse("\"t\"").expect("tag"), at(1))
                 .and_then(|v| v.start_publish(a, at(2)))
                 .expect("publishing")
         };
@@ -392,7 +408,13 @@ mod tests {
     fn happy_path_walks_every_state_and_keeps_history() {
         let v = pending();
         assert_eq!(v.status, VideoStatus::Pending);
-        let v = v.complete_upload(at(1)).expect("upload");
+        assert_eq!(v.verified_etag, None);
+        let v = v.complete_upload(etag(), at(1)).expect("upload");
+        assert_eq!(
+            v.verified_etag,
+            Some(etag()),
+            "the verified content is pinned"
+        );
         let v = v.start_publish(attempt(), at(2)).expect("publish");
         let v = v.mark_published(None, None, at(3)).expect("published");
         assert_eq!(v.status, VideoStatus::Published);
@@ -413,7 +435,7 @@ mod tests {
     #[test]
     fn failed_videos_can_be_retried() {
         let v = pending()
-            .complete_upload(at(1))
+            .complete_upload(etag(), at(1))
             .and_then(|v| v.start_publish(attempt(), at(2)))
             .and_then(|v| v.mark_failed(PublishFailure::timeout(), at(3)))
             .expect("fail");
@@ -439,9 +461,12 @@ mod tests {
         );
         assert_eq!(err.to_string(), "cannot publish while the video is PENDING");
 
-        let uploaded = pending().complete_upload(at(1)).expect("upload");
+        let uploaded = pending().complete_upload(etag(), at(1)).expect("upload");
         assert_eq!(
-            uploaded.clone().complete_upload(at(2)).map(|v| v.status),
+            uploaded
+                .clone()
+                .complete_upload(etag(), at(2))
+                .map(|v| v.status),
             Err(TransitionError {
                 current: VideoStatus::Uploaded,
                 action: VideoAction::CompleteUpload
@@ -459,7 +484,7 @@ mod tests {
     fn titles_freeze_once_tiktok_has_them_and_publishing_blocks_delete() {
         let t = Title::parse("new").expect("title");
         let publishing = pending()
-            .complete_upload(at(1))
+            .complete_upload(etag(), at(1))
             .and_then(|v| v.start_publish(attempt(), at(2)))
             .expect("publishing");
         assert!(publishing.ensure_deletable().is_err());
@@ -485,7 +510,7 @@ mod tests {
         };
         multi.multipart_upload_id = Some("upload-1".into());
         assert!(multi.ensure_parts_requestable().is_ok());
-        let done = multi.complete_upload(at(1)).expect("upload");
+        let done = multi.complete_upload(etag(), at(1)).expect("upload");
         assert_eq!(done.multipart_upload_id, None);
         assert!(done.ensure_parts_requestable().is_err());
     }

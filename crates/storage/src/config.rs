@@ -5,7 +5,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::{DynamoAccounts, DynamoAuth, DynamoPublish, DynamoVideos, S3Blobs, Storage};
+use crate::{
+    DynamoAccounts, DynamoAuth, DynamoPublish, DynamoVideos, DynamoWebhooks, S3Blobs, Storage,
+};
 
 /// What the adapters need beyond the standard AWS variables.
 #[derive(Debug, Clone)]
@@ -46,7 +48,8 @@ pub fn connect(sdk: &SdkConfig, cfg: &StorageConfig) -> Storage {
     let videos = DynamoVideos::new(ddb.clone(), cfg.table.clone());
     let auth = Arc::new(DynamoAuth::new(ddb.clone(), cfg.table.clone()));
     let publish = Arc::new(DynamoPublish::new(ddb.clone(), cfg.table.clone()));
-    let accounts = Arc::new(DynamoAccounts::new(ddb, cfg.table.clone()));
+    let accounts = Arc::new(DynamoAccounts::new(ddb.clone(), cfg.table.clone()));
+    let webhook_deliveries = Arc::new(DynamoWebhooks::new(ddb, cfg.table.clone()));
     let blobs = S3Blobs::new(sdk, cfg);
     Storage {
         videos: Arc::new(videos),
@@ -59,5 +62,6 @@ pub fn connect(sdk: &SdkConfig, cfg: &StorageConfig) -> Storage {
         idempotency: publish.clone(),
         rates: publish,
         accounts,
+        webhook_deliveries,
     }
 }

@@ -31,6 +31,9 @@ pub enum BlobError {
     /// S3 refused the parts list of a multipart completion (wrong ETag, missing part, too small).
     #[error("the uploaded parts do not match")]
     InvalidParts(#[source] Source),
+    /// A read conditioned on an entity tag: the object holds other bytes now.
+    #[error("the object changed")]
+    Changed,
     #[error("object storage unavailable")]
     Unavailable(#[source] Source),
     #[error("object storage request failed")]
@@ -41,6 +44,7 @@ impl From<BlobError> for RepoError {
     fn from(e: BlobError) -> Self {
         match e {
             BlobError::NotFound => RepoError::NotFound,
+            BlobError::Changed => RepoError::Conflict,
             BlobError::Unavailable(s) => RepoError::Unavailable(s),
             BlobError::InvalidParts(s) | BlobError::Backend(s) => RepoError::Backend(s),
         }

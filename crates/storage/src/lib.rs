@@ -15,13 +15,16 @@ mod s3;
 
 pub use aws_sdk_dynamodb::Client as DynamoClient;
 pub use config::{StorageConfig, connect, sdk_config};
-pub use dynamo::{DynamoAccounts, DynamoAuth, DynamoPublish, DynamoVideos, bootstrap_table};
+pub use dynamo::{
+    DynamoAccounts, DynamoAuth, DynamoPublish, DynamoVideos, DynamoWebhooks, bootstrap_table,
+};
 pub use error::{BlobError, RepoError};
-pub use ports::{AccountRecords, AccountStore};
+pub use ports::{AccountStore, SessionPage};
 pub use ports::{
-    BlobStore, CompletedPart, IdempotencyBegin, IdempotencyStore, JobChange, ObjectMeta,
-    ObjectStream, OneTimeStore, PresignedRequest, PublishStore, RateWindows, SessionRepository,
-    StoredTokens, TokenVault, UserRepository, VideoPage, VideoQuery, VideoRepository,
+    BlobStore, CompletedPart, DeliveryBegin, DeliveryRecord, IdempotencyBegin, IdempotencyStore,
+    JobChange, ObjectMeta, ObjectStream, OneTimeStore, PresignedRequest, PublishStore, RateWindows,
+    SessionRepository, StoredTokens, TokenVault, UserRepository, VideoPage, VideoQuery,
+    VideoRepository, WebhookDeliveries,
 };
 pub use s3::{BucketSetup, S3Blobs, bootstrap_bucket};
 
@@ -41,6 +44,8 @@ pub struct Storage {
     pub rates: Arc<dyn RateWindows>,
     /// Everything of one user at once: export and account deletion.
     pub accounts: Arc<dyn AccountStore>,
+    /// Webhook deliveries already received (replay defence).
+    pub webhook_deliveries: Arc<dyn WebhookDeliveries>,
 }
 
 impl Storage {

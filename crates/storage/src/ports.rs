@@ -3,7 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use postiqo_domain::{
-    ContentType, ObjectKey, PublishJob, Session, SessionId, TikTokLink, User, UserId, Video,
+    ContentType, ETag, ObjectKey, PublishJob, Session, SessionId, TikTokLink, User, UserId, Video,
     VideoId, VideoStatus,
 };
 
@@ -86,6 +86,8 @@ pub struct PresignedRequest {
 pub struct ObjectMeta {
     pub size: u64,
     pub content_type: Option<String>,
+    /// Names this exact content; reads conditioned on it get these bytes or nothing.
+    pub etag: Option<ETag>,
 }
 
 /// An object being read: its metadata and a stream of its bytes.
@@ -149,8 +151,14 @@ pub trait BlobStore: Send + Sync + 'static {
     /// `None` when there is no such object.
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError>;
 
-    /// The first `len` bytes of the object (fewer if it is shorter).
-    async fn read_prefix(&self, key: &ObjectKey, len: u64) -> Result<Vec<u8>, BlobError>;
+    /// The first `len` bytes of the object (fewer if it is shorter). With `if_match`, only
+    /// from that content: [`BlobError::Changed`] when the object holds other bytes now.
+    async fn read_prefix(
+        &self,
+        key: &ObjectKey,
+        len: u64,
+        if_match: Option<&ETag>,
+    ) -> Result<Vec<u8>, BlobError>;
 
     /// A GET anyone holding the URL can make until it expires (for TikTok's pull).
     async fn presign_get(
@@ -174,11 +182,23 @@ pub trait BlobStore: Send + Sync + 'static {
     /// A site file stored with [`Self::put_site_file`], if any.
     async fn get_site_file(&self, name: &str) -> Result<Option<Vec<u8>>, BlobError>;
 
+    /// Every site file under `dir/` (names relative to it), at most `max_files` of at most
+    /// `max_bytes` each (larger ones are left out): small files served from memory.
+    async fn site_files(
+        &self,
+        dir: &str,
+        max_files: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<(String, Vec<u8>)>, BlobError>;
+
     /// Streams the object (or the byte range, in HTTP `Range` syntax) without buffering it.
+    /// With `if_match`, only that content: [`BlobError::Changed`] when the object was
+    /// overwritten since.
     async fn open_stream(
         &self,
         key: &ObjectKey,
         range: Option<&str>,
+        if_match: Option<&ETag>,
     ) -> Result<ObjectStream, BlobError>;
 
     /// Deletes the object; deleting a missing object is not an error.
@@ -206,6 +226,9 @@ pub struct StoredTokens {
     pub access_expires_at: DateTime<Utc>,
     pub refresh_expires_at: DateTime<Utc>,
     pub scopes: Vec<String>,
+    /// When the user granted this access (the sign-in that stored it); refreshes keep it.
+    /// `None` for tokens stored before it was recorded.
+    pub granted_at: Option<DateTime<Utc>>,
     /// Increases with every write; conditional writes compare it.
     pub version: u64,
     /// While set and in the future, one caller is refreshing the tokens.
@@ -218,6 +241,7 @@ impl std::fmt::Debug for StoredTokens {
             .field("key_id", &self.key_id)
             .field("access_expires_at", &self.access_expires_at)
             .field("refresh_expires_at", &self.refresh_expires_at)
+            .field("granted_at", &self.granted_at)
             .field("version", &self.version)
             .field("lease_until", &self.lease_until)
             .finish_non_exhaustive()
@@ -450,26 +474,45 @@ pub trait RateWindows: Send + Sync + 'static {
     ) -> Result<Result<(), std::time::Duration>, RepoError>;
 }
 
-/// Everything the user's partition holds, parsed by kind: what an export is made of.
-/// Records past their TTL are left out (they are gone for every reader).
+/// One page of a user's sessions, oldest first.
 #[derive(Debug, Clone, Default)]
-pub struct AccountRecords {
-    pub profile: Option<User>,
-    pub tokens: Option<StoredTokens>,
+pub struct SessionPage {
     pub sessions: Vec<Session>,
-    /// Oldest first.
-    pub videos: Vec<Video>,
-    /// Records of the kinds not mapped above (idempotency keys, publish bookkeeping, …):
-    /// how many of each kind.
-    pub other: std::collections::BTreeMap<String, usize>,
+    /// Set when more follow; the next page starts after this one.
+    pub next_after: Option<SessionId>,
 }
 
 /// Whole-account operations: everything of one user at once, for export and deletion.
 /// Every method is safe to repeat, so an interrupted deletion is finished by running it again.
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
-    /// Every record of the user, read consistently.
-    async fn records(&self, user: UserId, now: DateTime<Utc>) -> Result<AccountRecords, RepoError>;
+    /// Up to `limit` of the user's videos after `after`, oldest first, read consistently;
+    /// records past their TTL are left out. An export reads them page by page.
+    async fn videos_page(
+        &self,
+        user: UserId,
+        after: Option<VideoId>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<VideoPage, RepoError>;
+
+    /// Up to `limit` of the user's live sessions after `after`, in session id order.
+    async fn sessions_page(
+        &self,
+        user: UserId,
+        after: Option<&SessionId>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<SessionPage, RepoError>;
+
+    /// How many records of each kind the user's partition holds besides the profile, the
+    /// tokens, sessions and videos (idempotency keys, publish bookkeeping, …). Records past
+    /// their TTL are left out.
+    async fn other_counts(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<std::collections::BTreeMap<String, usize>, RepoError>;
 
     /// Marks the account as being deleted (a conditional write on the profile); a repeated
     /// call keeps the first time. Returns the marked profile, `None` when there is no profile
@@ -504,4 +547,102 @@ pub trait AccountStore: Send + Sync + 'static {
         open_id: Option<&str>,
         keep_session: Option<&SessionId>,
     ) -> Result<(), RepoError>;
+}
+
+/// What the delivery memory held for a webhook delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryBegin {
+    /// Never seen (or forgotten): the caller processes it, then calls `finish`.
+    Started,
+    /// Another request is processing the same delivery right now.
+    InProgress,
+    /// Processed before: acknowledge and ignore.
+    Done,
+}
+
+/// A delivery as remembered: whether it was processed, and until when it is remembered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub done: bool,
+    /// A claim while processing; a claim whose holder died runs out here.
+    pub lease_until: DateTime<Utc>,
+    pub remember_until: DateTime<Utc>,
+}
+
+impl DeliveryRecord {
+    /// What a delivery arriving at `now` finds. Adapters write the same rule as a condition
+    /// (claim unless remembered and either done or claimed by someone alive).
+    pub fn seen_at(&self, now: DateTime<Utc>) -> DeliveryBegin {
+        if self.remember_until <= now {
+            DeliveryBegin::Started
+        } else if self.done {
+            DeliveryBegin::Done
+        } else if self.lease_until > now {
+            DeliveryBegin::InProgress
+        } else {
+            DeliveryBegin::Started
+        }
+    }
+}
+
+/// Webhook deliveries already received, keyed by a digest of their body and forgotten by TTL:
+/// the replay defence for signed deliveries (TikTok retries for days, and whether a retry is
+/// signed again is not documented, so a delivery's age alone cannot tell a retry from a replay).
+#[async_trait]
+pub trait WebhookDeliveries: Send + Sync + 'static {
+    /// Claims the delivery for processing until `lease_until`, remembered until
+    /// `remember_until` (conditional write: of two concurrent claims one wins). A delivery
+    /// already done is remembered at least until `remember_until` from now on.
+    async fn begin(
+        &self,
+        digest: &str,
+        lease_until: DateTime<Utc>,
+        remember_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryBegin, RepoError>;
+
+    /// Marks a claimed delivery processed.
+    async fn finish(&self, digest: &str) -> Result<(), RepoError>;
+
+    /// Drops a claim whose processing failed, so that TikTok's next attempt is processed.
+    async fn abandon(&self, digest: &str) -> Result<(), RepoError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + secs, 0)
+            .single()
+            .expect("time")
+    }
+
+    #[test]
+    fn a_remembered_delivery_is_done_in_progress_or_free_to_claim() {
+        let claimed = DeliveryRecord {
+            done: false,
+            lease_until: at(60),
+            remember_until: at(1000),
+        };
+        assert_eq!(claimed.seen_at(at(10)), DeliveryBegin::InProgress);
+        assert_eq!(
+            claimed.seen_at(at(60)),
+            DeliveryBegin::Started,
+            "the claim of a holder that died runs out"
+        );
+        let done = DeliveryRecord {
+            done: true,
+            ..claimed
+        };
+        assert_eq!(done.seen_at(at(10)), DeliveryBegin::Done);
+        assert_eq!(done.seen_at(at(999)), DeliveryBegin::Done);
+        assert_eq!(
+            done.seen_at(at(1000)),
+            DeliveryBegin::Started,
+            "forgotten once its memory ends, even before DynamoDB deletes it"
+        );
+    }
 }

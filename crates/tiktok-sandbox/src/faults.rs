@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use actix_web::{
-    Error,
+    Error, HttpResponse,
     body::{BoxBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
     http::StatusCode,
@@ -31,6 +31,10 @@ pub enum FaultKind {
     /// fact sheet §1.5 and §4.2).
     #[serde(rename = "error_as_200")]
     ErrorAs200,
+    /// Read the whole request, then close the connection without a byte of answer and
+    /// without running the handler: what a client sees when it sends a request on a
+    /// keep-alive connection the server is closing as idle at that moment.
+    CloseConnection,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -80,6 +84,31 @@ impl Faults {
         self.drop_webhooks = self.drop_webhooks.saturating_sub(1);
         drop
     }
+}
+
+/// A second handle on a connection's socket, kept with the connection (see
+/// [`on_connect`]) so a fault can shut it under the running request.
+pub(crate) struct Connection(Option<std::net::TcpStream>);
+
+impl Connection {
+    fn close(&self) {
+        if let Some(socket) = &self.0
+            && let Err(e) = socket.shutdown(std::net::Shutdown::Both)
+        {
+            tracing::warn!(error = %e, "close_connection fault could not shut the socket");
+        }
+    }
+}
+
+/// `HttpServer::on_connect` hook: duplicates the socket's descriptor (no unsafe code: a
+/// shut-down applies to the socket, whichever descriptor names it).
+pub(crate) fn on_connect(conn: &dyn std::any::Any, data: &mut actix_web::dev::Extensions) {
+    use std::os::fd::AsFd;
+    let socket = conn
+        .downcast_ref::<actix_web::rt::net::TcpStream>()
+        .and_then(|s| s.as_fd().try_clone_to_owned().ok())
+        .map(std::net::TcpStream::from);
+    data.insert(Connection(socket));
 }
 
 fn exempt(path: &str) -> bool {
@@ -136,6 +165,21 @@ pub(crate) async fn middleware(
             ..
         }) => {
             tokio::time::sleep(Duration::from_millis(delay_ms.unwrap_or(1000))).await;
+        }
+        Some(FaultRule {
+            kind: FaultKind::CloseConnection,
+            ..
+        }) => {
+            let mut req = req;
+            // Read to the end, so the close is a clean FIN after the request, not a reset
+            // over unread bytes.
+            let _ = req.extract::<web::Bytes>().await;
+            match req.conn_data::<Connection>() {
+                Some(conn) => conn.close(),
+                None => tracing::warn!("close_connection fault without a TCP connection"),
+            }
+            // Never reaches the client: its connection is shut already.
+            return Ok(req.into_response(HttpResponse::InternalServerError().finish()));
         }
         _ => {}
     }

@@ -92,6 +92,7 @@ impl Sandbox {
                 .configure(admin::configure)
                 .default_service(web::to(unknown_route))
         })
+        .on_connect(faults::on_connect)
         .workers(workers)
         // The binary handles signals itself; tests must not have their Ctrl-C taken.
         .disable_signals()

@@ -37,8 +37,8 @@ pub use posting::{CreatorInfo, FailReason, PostInfo, PrivacyLevel, PublishState,
 pub use token::TokenSet;
 pub use user::{UserField, UserInfo};
 pub use webhook::{
-    AuthorizationRemovedReason, Webhook, WebhookError, WebhookEvent, parse_webhook_event,
-    verify_webhook_signature,
+    AuthorizationRemovedReason, SignatureWindow, Webhook, WebhookError, WebhookEvent,
+    parse_webhook_event, verify_webhook_signature,
 };
 
 /// Re-exported so callers generate `state` and keep PKCE verifiers with the same types

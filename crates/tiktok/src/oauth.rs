@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::observe::{Endpoint, observed};
 use crate::{
-    PkceChallenge, TikTokClient, TikTokError, TokenSet, envelope::parse_empty_ok,
+    PkceChallenge, TikTokClient, TikTokError, TokenSet, client::Repeat, envelope::parse_empty_ok,
     token::parse_token_response,
 };
 
@@ -87,8 +87,9 @@ impl TikTokClient {
             .post(self.endpoint("/v2/oauth/revoke/"))
             .header(ACCEPT, "application/json")
             .form(&form);
+        // Revoking twice leaves the same result: the grant is gone.
         observed(Endpoint::Revoke, async {
-            let (status, body) = self.send(req).await?;
+            let (status, body) = self.send(req, Repeat::Safe).await?;
             parse_empty_ok(status, &body)
         })
         .await
@@ -101,7 +102,7 @@ impl TikTokClient {
             .header(ACCEPT, "application/json")
             .header(CACHE_CONTROL, "no-cache")
             .form(form);
-        let (status, body) = self.send(req).await?;
+        let (status, body) = self.send(req, Repeat::Never).await?;
         let result = parse_token_response(status, &body);
         if let Err(e) = &result {
             tracing::warn!(status, log_id = e.log_id(), error = %e, "TikTok token request failed");

@@ -10,6 +10,7 @@ use url::Url;
 use crate::observe::{Endpoint, observed};
 use crate::{
     DecodeError, PostId, PublishId, TikTokClient, TikTokError,
+    client::Repeat,
     de::{id_list, opt_u64},
     envelope::parse_v2,
 };
@@ -232,6 +233,7 @@ impl TikTokClient {
                 "/v2/post/publish/creator_info/query/",
                 access_token,
                 None::<&()>,
+                Repeat::Safe,
             ),
         )
         .await
@@ -254,7 +256,13 @@ impl TikTokClient {
         };
         observed(Endpoint::PublishInit, async {
             let (status, raw): (u16, RawPublishId) = self
-                .post_json_with_status("/v2/post/publish/video/init/", access_token, Some(&body))
+                // Never twice: a repeated init is a second post.
+                .post_json_with_status(
+                    "/v2/post/publish/video/init/",
+                    access_token,
+                    Some(&body),
+                    Repeat::Never,
+                )
                 .await?;
             raw.publish_id
                 .filter(|id| !id.is_empty())
@@ -279,7 +287,12 @@ impl TikTokClient {
         };
         observed(Endpoint::PublishStatus, async {
             let (status, raw): (u16, RawStatus) = self
-                .post_json_with_status("/v2/post/publish/status/fetch/", access_token, Some(&body))
+                .post_json_with_status(
+                    "/v2/post/publish/status/fetch/",
+                    access_token,
+                    Some(&body),
+                    Repeat::Safe,
+                )
                 .await?;
             publish_status_from(status, raw)
         })
@@ -297,7 +310,12 @@ impl TikTokClient {
         };
         let _: serde_json::Value = observed(
             Endpoint::PublishCancel,
-            self.post_json("/v2/post/publish/cancel/", access_token, Some(&body)),
+            self.post_json(
+                "/v2/post/publish/cancel/",
+                access_token,
+                Some(&body),
+                Repeat::Never,
+            ),
         )
         .await?;
         Ok(())
@@ -308,8 +326,9 @@ impl TikTokClient {
         path: &str,
         access_token: &SecretString,
         body: Option<&B>,
+        repeat: Repeat,
     ) -> Result<T, TikTokError> {
-        self.post_json_with_status(path, access_token, body)
+        self.post_json_with_status(path, access_token, body, repeat)
             .await
             .map(|(_, data)| data)
     }
@@ -319,6 +338,7 @@ impl TikTokClient {
         path: &str,
         access_token: &SecretString,
         body: Option<&B>,
+        repeat: Repeat,
     ) -> Result<(u16, T), TikTokError> {
         // Set before `.json()`, which only adds its own Content-Type when none is present.
         let mut req = self
@@ -330,7 +350,7 @@ impl TikTokClient {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let (status, bytes) = self.send(req).await?;
+        let (status, bytes) = self.send(req, repeat).await?;
         let result = parse_v2(status, &bytes);
         if let Err(e) = &result {
             tracing::warn!(path, status, log_id = e.log_id(), error = %e, "TikTok posting call failed");

@@ -5,7 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::observe::{Endpoint, observed};
-use crate::{OpenId, TikTokClient, TikTokError, de::opt_u64, envelope::parse_v2};
+use crate::{OpenId, TikTokClient, TikTokError, client::Repeat, de::opt_u64, envelope::parse_v2};
 
 /// A field of `GET /v2/user/info/`; each needs one scope (§2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -133,7 +133,7 @@ impl TikTokClient {
             .bearer_auth(access_token.expose_secret())
             .header(ACCEPT, "application/json");
         observed(Endpoint::UserInfo, async {
-            let (status, body) = self.send(req).await?;
+            let (status, body) = self.send(req, Repeat::Safe).await?;
             parse_user_info(status, &body)
         })
         .await

@@ -26,19 +26,35 @@ pub enum WebhookError {
     Missing(&'static str),
 }
 
+/// How far a delivery's signed timestamp `t` may be from now.
+///
+/// TikTok sets no tolerance, retries failed deliveries for up to 72 hours and does not say
+/// whether a retry is signed again with a fresh `t` (fact sheet §6.1, §11): a short window
+/// would refuse the retries of an event whose first delivery failed. Replays are recognised
+/// by remembering deliveries instead; this window only bounds how long they must be
+/// remembered (and refuses what cannot be a delivery of TikTok's at all).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignatureWindow {
+    /// How old `t` may be.
+    pub max_age_secs: u64,
+    /// How far ahead of our clock `t` may be (clock skew only).
+    pub max_ahead_secs: u64,
+}
+
 /// Checks `TikTok-Signature: t=<unix>,s=<hex>` (§6.4) against the exact raw body, before
-/// any JSON parsing. The comparison is constant-time (`Mac::verify_slice`).
+/// any JSON parsing, and returns the signed `t`. The comparison is constant-time
+/// (`Mac::verify_slice`).
 ///
 /// `header_value` is the value of the `TikTok-Signature` header (TikTok's own example spells
-/// it `Tiktok-Signature`: look the name up case-insensitively). TikTok sets no tolerance;
-/// 300 s is a common choice. `now_unix` is injected so callers can test deterministically.
+/// it `Tiktok-Signature`: look the name up case-insensitively). `now_unix` is injected so
+/// callers can test deterministically.
 pub fn verify_webhook_signature(
     header_value: &str,
     raw_body: &[u8],
     client_secret: &SecretString,
     now_unix: i64,
-    tolerance_secs: u64,
-) -> Result<(), WebhookError> {
+    window: SignatureWindow,
+) -> Result<i64, WebhookError> {
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for part in header_value.split(',') {
@@ -71,10 +87,12 @@ pub fn verify_webhook_signature(
     }
 
     let age_secs = now_unix.saturating_sub(t);
-    if age_secs.unsigned_abs() > tolerance_secs {
+    let too_old = age_secs > 0 && age_secs.unsigned_abs() > window.max_age_secs;
+    let too_new = age_secs < 0 && age_secs.unsigned_abs() > window.max_ahead_secs;
+    if too_old || too_new {
         return Err(WebhookError::TimestampOutOfTolerance { age_secs });
     }
-    Ok(())
+    Ok(t)
 }
 
 /// `content.reason` of `authorization.removed` (§6.3).
@@ -139,8 +157,8 @@ pub enum WebhookEvent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Webhook {
     pub client_key: String,
-    /// Event time, UTC epoch seconds.
-    pub create_time: i64,
+    /// Event time, UTC epoch seconds (`None` when missing or not a positive number).
+    pub create_time: Option<i64>,
     pub user_open_id: OpenId,
     pub event: WebhookEvent,
 }
@@ -219,7 +237,10 @@ pub fn parse_webhook_event(raw_body: &[u8]) -> Result<Webhook, WebhookError> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned(),
-        create_time: obj.get("create_time").and_then(value_i64).unwrap_or(0),
+        create_time: obj
+            .get("create_time")
+            .and_then(value_i64)
+            .filter(|t| *t > 0),
         user_open_id: OpenId::new(
             obj.get("user_openid")
                 .and_then(Value::as_str)
@@ -243,8 +264,12 @@ mod tests {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    fn verify(header: &str, body: &[u8], now: i64) -> Result<(), WebhookError> {
-        verify_webhook_signature(header, body, &SecretString::from(SECRET), now, 300)
+    fn verify(header: &str, body: &[u8], now: i64) -> Result<i64, WebhookError> {
+        let window = SignatureWindow {
+            max_age_secs: 300,
+            max_ahead_secs: 60,
+        };
+        verify_webhook_signature(header, body, &SecretString::from(SECRET), now, window)
     }
 
     #[test]
@@ -283,11 +308,13 @@ mod tests {
             verify(&header, body, 1301),
             Err(WebhookError::TimestampOutOfTolerance { age_secs: 301 })
         ));
+        // Ahead of our clock only by the (smaller) skew allowance.
         assert!(matches!(
-            verify(&header, body, 600),
-            Err(WebhookError::TimestampOutOfTolerance { age_secs: -400 })
+            verify(&header, body, 939),
+            Err(WebhookError::TimestampOutOfTolerance { age_secs: -61 })
         ));
-        verify(&header, body, 1300).expect("within tolerance");
+        assert_eq!(verify(&header, body, 940).expect("skew"), 1000);
+        assert_eq!(verify(&header, body, 1300).expect("within tolerance"), 1000);
     }
 
     #[test]
@@ -314,7 +341,7 @@ mod tests {
             );
             let hook = parse_webhook_event(body.as_bytes()).expect("parse");
             assert_eq!(hook.user_open_id.as_str(), "o1");
-            assert_eq!(hook.create_time, 1_615_338_610);
+            assert_eq!(hook.create_time, Some(1_615_338_610));
             assert_eq!(
                 hook.event,
                 WebhookEvent::PubliclyAvailable {

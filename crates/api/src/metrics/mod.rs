@@ -24,8 +24,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use postiqo_domain::{Video, VideoStatus};
 use postiqo_domain::PublishJob;
+use postiqo_domain::{Video, VideoStatus};
 use postiqo_tiktok::WebhookEvent;
 
 pub use server::MetricsServer;
@@ -308,9 +308,17 @@ impl WebhookDelivery {
         self.verdict = "unknown_user";
     }
 
-    /// Handled: whatever it asked for is done (or was already).
+    /// Received before (TikTok retries, or a replay); acknowledged and ignored.
+    pub fn duplicate(&mut self) {
+        self.verdict = "duplicate";
+    }
+
+    /// Handled: whatever it asked for is done. A verdict reached on the way (unreadable,
+    /// unknown user, duplicate) stands.
     pub fn accepted(&mut self) {
-        self.verdict = "accepted";
+        if self.verdict == "error" {
+            self.verdict = "accepted";
+        }
     }
 }
 

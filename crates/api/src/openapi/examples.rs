@@ -7,15 +7,16 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use postiqo_domain::{
-    ContentType, PublishFailure, PublishSettings, Session, SessionId, StatusChange, TikTokLink,
-    TikTokPublish, Title, UploadPlan, User, UserId, Video, VideoId, VideoSize, VideoStatus,
+    ContentType, ETag, PublishFailure, PublishSettings, Session, SessionId, StatusChange,
+    TikTokLink, TikTokPublish, Title, UploadPlan, User, UserId, Video, VideoId, VideoSize,
+    VideoStatus,
 };
-use postiqo_storage::{AccountRecords, PresignedRequest};
+use postiqo_storage::PresignedRequest;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::problem::{ApiError, ErrorCode};
-use crate::routes::account::dto::{DisconnectResponse, ExportDocument};
+use crate::routes::account::dto::{DisconnectResponse, ExportWriter};
 use crate::routes::auth::dto::{
     CookieKind, CookieSessionResponse, CsrfResponse, RefreshResponse, TokenResponse,
 };
@@ -25,7 +26,7 @@ use crate::routes::tiktok::CreatorInfoResponse;
 use crate::routes::videos::dto::{
     CreateVideoResponse, UploadResponse, VideoListResponse, VideoResponse, VideoView,
 };
-use crate::services::account::AccountExport;
+use crate::services::account::{ExportHeader, ExportPage};
 use crate::services::videos::UploadInstructions;
 
 const USER_ID: &str = "0190a0b0-0000-7000-8000-000000000000";
@@ -134,7 +135,9 @@ fn video(stage: Stage) -> Video {
         at(0),
     );
     let steps = |v: Video| -> Result<Video, postiqo_domain::TransitionError> {
-        let uploaded = v.complete_upload(at(15))?;
+        let tag = ETag::parse("\"9b2cf535f27731c974343645a3985328\"")
+            .unwrap_or_else(|| unreachable!("a literal entity tag of visible ASCII characters"));
+        let uploaded = v.complete_upload(tag, at(15))?;
         if matches!(stage, Stage::Uploaded) {
             return Ok(uploaded);
         }
@@ -257,7 +260,8 @@ fn creator_info() -> CreatorInfoResponse {
     }
 }
 
-fn export() -> ExportDocument {
+/// The export as the route streams it: written page by page, read back as one document.
+fn export() -> Value {
     let session = Session {
         id: SessionId::from_random([0x5f; 16]),
         user: user_id(),
@@ -269,22 +273,26 @@ fn export() -> ExportDocument {
         used_hashes: Vec::new(),
         previous: None,
     };
-    let records = AccountRecords {
-        profile: Some(user()),
+    let header = ExportHeader {
+        exported_at: at(120),
+        user: user(),
         tokens: None,
-        sessions: vec![session.clone()],
-        videos: vec![video(Stage::Published)],
-        other: BTreeMap::from([("idempotency".to_owned(), 1)]),
     };
-    ExportDocument::new(
-        AccountExport {
-            exported_at: at(120),
-            user: user(),
-            records,
-        },
-        &view(),
-        &session.id,
-    )
+    let Ok((mut writer, head)) = ExportWriter::start(&header, &view(), &session.id) else {
+        return Value::Null;
+    };
+    let mut bytes = head.to_vec();
+    for page in [
+        ExportPage::Videos(vec![video(Stage::Published)]),
+        ExportPage::Sessions(vec![session]),
+        ExportPage::Others(BTreeMap::from([("idempotency".to_owned(), 1)])),
+    ] {
+        match writer.page(page) {
+            Ok(b) => bytes.extend_from_slice(&b),
+            Err(_) => return Value::Null,
+        }
+    }
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
 }
 
 fn bearer_tokens() -> TokenResponse {
@@ -301,7 +309,7 @@ fn cookie_session() -> CookieSessionResponse {
 
 /// One example for each component schema, by name.
 pub fn schemas() -> BTreeMap<&'static str, Value> {
-    let export = value(export());
+    let export = export();
     let published = value(video_response(Stage::Published));
     let upload = value(single_upload());
     let multipart = value(multipart_upload());
@@ -610,7 +618,7 @@ pub fn operations() -> BTreeMap<&'static str, OperationExamples> {
         (
             "me.export",
             OperationExamples {
-                responses: vec![("200", one(value(export())))],
+                responses: vec![("200", one(export()))],
                 ..Default::default()
             },
         ),

@@ -64,6 +64,13 @@ impl From<PublishError> for ApiError {
                 ApiError::new(ErrorCode::BrandedContentPrivate)
             }
             PublishError::IdempotencyKeyReused => ApiError::new(ErrorCode::IdempotencyKeyReused),
+            PublishError::UploadChanged { gone: false } => ApiError::new(ErrorCode::UploadChanged).detail(
+                "The video's stored bytes were overwritten after upload-complete verified them, so they will not be sent to TikTok. Delete this video and upload it again.",
+            ),
+            PublishError::UploadChanged { gone: true } => ApiError::new(ErrorCode::UploadChanged).detail(
+                "The video's bytes are no longer in storage. Delete this video and upload it again.",
+            ),
+            PublishError::Blobs(e) => e.into(),
             PublishError::IdempotencyInProgress => {
                 ApiError::new(ErrorCode::IdempotencyInProgress).retry_after(1)
             }

@@ -2,12 +2,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Utc;
-use postiqo_tiktok::{WebhookEvent, parse_webhook_event, verify_webhook_signature};
-use tracing::{info, warn};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::problem::{ApiError, ErrorCode, ProblemDetails};
-use crate::services::publishing::TikTokUpdate;
+use crate::problem::{ApiError, ProblemDetails};
+use crate::services::webhooks::Received;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -32,18 +30,23 @@ pub struct TikTokWebhook {
 /// Receive a TikTok webhook.
 ///
 /// The `TikTok-Signature` header (`t=<unix>,s=<hex HMAC-SHA256>`) is checked over the raw body
-/// with the app's client secret, and `t` must be recent; otherwise 401 and nothing changes.
-/// `post.publish.*` events move the same state machine as status polling (duplicates are
-/// harmless); `authorization.removed` disconnects the user (tokens deleted, sessions ended,
-/// no second revoke). Answers 200 `{}` once verified, also for events about unknown users.
+/// with the app's client secret; `t` may be up to `POSTIQO_WEBHOOK_TOLERANCE_SECS` old (TikTok
+/// retries for 72 h) and a few minutes ahead; otherwise 401 and nothing changes. Replays are
+/// recognised by remembering every delivery: one received before is acknowledged (200) and
+/// ignored; one being processed at that moment gets 409 (TikTok sends it again).
+/// `post.publish.*` events move the same state machine as status polling;
+/// `authorization.removed` disconnects the user (tokens deleted, sessions ended, no second
+/// revoke) unless it is older than the user's current grant. Answers 200 `{}` once verified,
+/// also for events about unknown users.
 #[utoipa::path(
     tag = "publishing",
     operation_id = "webhooks.tiktok",
     request_body(content = TikTokWebhook, description = "TikTok's event JSON, verified byte for byte", content_type = "application/json"),
     params(("TikTok-Signature" = String, Header, description = "t=<unix seconds>,s=<hex HMAC-SHA256(client_secret, t + \".\" + body)>")),
     responses(
-        (status = 200, description = "Accepted"),
+        (status = 200, description = "Accepted (also a delivery received before, which changes nothing)"),
         (status = 401, description = "Missing, wrong or stale signature", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The same delivery is being processed right now (TikTok retries)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable (TikTok retries)", body = ProblemDetails, content_type = "application/problem+json"),
     )
@@ -60,85 +63,12 @@ pub async fn tiktok_webhook(
         .get("tiktok-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let tolerance = state.settings.publish.webhook_tolerance.as_secs();
-    verify_webhook_signature(
-        signature,
-        &body,
-        &state.settings.tiktok.client_secret,
-        Utc::now().timestamp(),
-        tolerance,
-    )
-    .map_err(|e| ApiError::new(ErrorCode::InvalidWebhookSignature).source(e))?;
-    delivery.verified();
-    let hook = match parse_webhook_event(&body) {
-        Ok(h) => h,
-        Err(e) => {
-            // Signed by TikTok but not understood: acknowledge so it is not retried forever.
-            delivery.unreadable();
-            warn!(error = %e, "unreadable TikTok webhook ignored");
-            return Ok(HttpResponse::Ok().json(serde_json::json!({})));
-        }
-    };
-    delivery.event(&hook.event);
-    let open_id = hook.user_open_id.as_str().to_owned();
-    let Some(user) = state.storage.users.find_by_open_id(&open_id).await? else {
-        delivery.unknown_user();
-        info!("webhook for an unknown user ignored");
-        return Ok(HttpResponse::Ok().json(serde_json::json!({})));
-    };
-    let publish_update = |publish_id: &postiqo_tiktok::PublishId, update: TikTokUpdate| {
-        let state = state.clone();
-        let pid = publish_id.as_str().to_owned();
-        async move {
-            if let Some(video) = state
-                .storage
-                .publish
-                .video_for_publish_id(user.id, &pid)
-                .await?
-            {
-                state
-                    .publish
-                    .apply_update(user.id, video, &pid, update)
-                    .await?;
-            }
-            Ok::<(), ApiError>(())
-        }
-    };
-    match hook.event {
-        WebhookEvent::PublishComplete { publish_id, .. } => {
-            publish_update(&publish_id, TikTokUpdate::Complete { post_id: None }).await?
-        }
-        WebhookEvent::PubliclyAvailable {
-            publish_id,
-            post_id,
-            ..
-        } => {
-            publish_update(
-                &publish_id,
-                TikTokUpdate::Complete {
-                    post_id: Some(post_id.as_str().to_owned()),
-                },
-            )
-            .await?
-        }
-        WebhookEvent::PublishFailed {
-            publish_id, reason, ..
-        } => {
-            publish_update(
-                &publish_id,
-                TikTokUpdate::Failed {
-                    reason: reason.as_str().to_owned(),
-                },
-            )
-            .await?
-        }
-        WebhookEvent::AuthorizationRemoved { .. } => {
-            // TikTok already revoked the grant: do what disconnect does, without revoking.
-            state.account.disconnect(user.id, false).await?;
-            state.sessions.forget_user(user.id);
-            info!(user_id = %user.id, "TikTok authorization removed; user disconnected");
-        }
-        other => info!(event = ?std::mem::discriminant(&other), "TikTok webhook without action"),
+    if let Received::Disconnected(user) = state
+        .webhooks
+        .receive(signature, &body, Utc::now(), &mut delivery)
+        .await?
+    {
+        state.sessions.forget_user(user);
     }
     delivery.accepted();
     Ok(HttpResponse::Ok().json(serde_json::json!({})))

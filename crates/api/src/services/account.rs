@@ -1,5 +1,8 @@
 //! The user's rights over their data: export it, disconnect TikTok, delete the account.
 //!
+//! The export is read page by page while it is sent, so its memory is bounded by a page
+//! whatever the account holds.
+//!
 //! Deletion is synchronous and built to be interrupted: the profile is marked first (a
 //! conditional write), every step after it is idempotent, and the caller's own session is the
 //! last record to go, so running the deletion again finishes it. While the mark is there the
@@ -7,9 +10,12 @@
 //! empty account instead of reviving the old one (see `services::auth`). What goes when is
 //! written down in docs/data-retention.md.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
-use postiqo_domain::{SessionId, TikTokLink, User, UserId, VideoStatus};
-use postiqo_storage::{AccountRecords, RepoError, Storage, VideoQuery};
+use futures_util::Stream;
+use postiqo_domain::{Session, SessionId, TikTokLink, User, UserId, Video, VideoId, VideoStatus};
+use postiqo_storage::{RepoError, Storage, StoredTokens, VideoQuery};
 use postiqo_tiktok::PublishId;
 use tracing::{info, warn};
 
@@ -68,11 +74,30 @@ pub struct DeletionOutcome {
     pub purged: Purged,
 }
 
-/// Everything Postiqo holds about one user, at one moment.
-pub struct AccountExport {
+/// The beginning of an export: who, when, and the TikTok connection. The records follow in
+/// pages ([`AccountService::export_pages`]).
+pub struct ExportHeader {
     pub exported_at: DateTime<Utc>,
     pub user: User,
-    pub records: AccountRecords,
+    /// For the connection state only: the export never carries a token.
+    pub tokens: Option<StoredTokens>,
+}
+
+/// One page of an export's records. Pages come in this order: videos (oldest first), then
+/// sessions, then the counts of everything else, which ends the export.
+pub enum ExportPage {
+    Videos(Vec<Video>),
+    Sessions(Vec<Session>),
+    Others(BTreeMap<String, usize>),
+}
+
+/// Records read per page: memory stays bounded by a page whatever the account holds.
+const EXPORT_PAGE: u32 = 100;
+
+enum ExportCursor {
+    Videos(Option<VideoId>),
+    Sessions(Option<SessionId>),
+    Others,
 }
 
 #[derive(Clone)]
@@ -86,19 +111,67 @@ impl AccountService {
         Self { storage, tiktok }
     }
 
-    /// Everything stored about the user (secrets are dropped by the caller's mapping: the
-    /// records carry ciphertexts and hashes, which never leave the API).
-    pub async fn export(&self, user: UserId) -> Result<AccountExport, ApiError> {
+    /// The export's header. Fails (before anything is sent) when the account is gone.
+    pub async fn export_header(&self, user: UserId) -> Result<ExportHeader, ApiError> {
         let exported_at = Utc::now();
-        let records = self.storage.accounts.records(user, exported_at).await?;
-        let profile = records
-            .profile
-            .clone()
-            .ok_or_else(|| ApiError::new(ErrorCode::SessionEnded))?;
-        Ok(AccountExport {
+        let (profile, tokens) =
+            tokio::join!(self.storage.users.get(user), self.storage.tokens.get(user));
+        let profile = profile?.ok_or_else(|| ApiError::new(ErrorCode::SessionEnded))?;
+        Ok(ExportHeader {
             exported_at,
             user: profile,
-            records,
+            tokens: tokens?,
+        })
+    }
+
+    /// The export's records, read page by page as the stream is consumed (so a slow client
+    /// holds one page, not the account). Records past their TTL at `now` are left out. An
+    /// error ends the stream.
+    pub fn export_pages(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> impl Stream<Item = Result<ExportPage, ApiError>> + 'static {
+        let storage = self.storage.clone();
+        futures_util::stream::unfold(Some(ExportCursor::Videos(None)), move |cursor| {
+            let storage = storage.clone();
+            async move {
+                let accounts = &storage.accounts;
+                let (page, next) = match cursor? {
+                    ExportCursor::Videos(after) => {
+                        match accounts.videos_page(user, after, EXPORT_PAGE, now).await {
+                            Ok(p) => (
+                                Ok(ExportPage::Videos(p.videos)),
+                                Some(match p.next_after {
+                                    Some(a) => ExportCursor::Videos(Some(a)),
+                                    None => ExportCursor::Sessions(None),
+                                }),
+                            ),
+                            Err(e) => (Err(e.into()), None),
+                        }
+                    }
+                    ExportCursor::Sessions(after) => {
+                        match accounts
+                            .sessions_page(user, after.as_ref(), EXPORT_PAGE, now)
+                            .await
+                        {
+                            Ok(p) => (
+                                Ok(ExportPage::Sessions(p.sessions)),
+                                Some(match p.next_after {
+                                    Some(a) => ExportCursor::Sessions(Some(a)),
+                                    None => ExportCursor::Others,
+                                }),
+                            ),
+                            Err(e) => (Err(e.into()), None),
+                        }
+                    }
+                    ExportCursor::Others => match accounts.other_counts(user, now).await {
+                        Ok(counts) => (Ok(ExportPage::Others(counts)), None),
+                        Err(e) => (Err(e.into()), None),
+                    },
+                };
+                Some((page, next))
+            }
         })
     }
 

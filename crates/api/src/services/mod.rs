@@ -6,11 +6,14 @@ pub mod auth;
 pub mod media;
 pub mod ports;
 pub mod publishing;
+pub mod site_files;
 pub mod tiktok_access;
 pub mod videos;
+pub mod webhooks;
 
 pub use account::AccountService;
 pub use auth::AuthService;
 pub use publishing::PublishService;
 pub use tiktok_access::TikTokAccess;
 pub use videos::VideoService;
+pub use webhooks::WebhookService;

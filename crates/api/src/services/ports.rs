@@ -3,16 +3,16 @@
 //!
 //! Storage's ports live in `postiqo_storage` beside their DynamoDB/S3 adapters. These live
 //! here because their production adapters are this crate's: [`SystemClock`], [`TikTokAccess`]
-//! (the real client behind the token vault, with its refresh-once rule) and [`MediaUrls`].
+//! (the real client behind the token vault, with its refresh-once rule) and [`MediaService`].
 //! In-process tests swap in the doubles of `crate::test_support`.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use postiqo_domain::{ObjectKey, UserId, VideoId};
+use postiqo_domain::{ETag, UserId, Video};
 use postiqo_tiktok::{CreatorInfo, PostInfo, PublishId, PublishStatus, TikTokError};
 use url::Url;
 
-use crate::services::media::MediaUrls;
+use crate::services::media::{MediaService, PinError};
 use crate::services::tiktok_access::{TikTokAccess, TikTokAccessError};
 
 /// What time it is. Services ask this instead of `Utc::now()` so that tests can move time.
@@ -140,26 +140,25 @@ impl TikTokPosting for TikTokAccess {
 #[error("media URL could not be made: {0}")]
 pub struct MediaUrlError(pub String);
 
-/// Where TikTok pulls a video from.
+/// Where TikTok pulls a video from, and which content it may pull.
 #[async_trait]
 pub trait MediaSource: Send + Sync + 'static {
-    async fn url_for(
-        &self,
-        owner: UserId,
-        video: VideoId,
-        key: &ObjectKey,
-    ) -> Result<Url, MediaUrlError>;
+    /// The content TikTok may be given: the one verified at upload-complete, if the object
+    /// still holds it.
+    async fn pinned(&self, video: &Video) -> Result<ETag, PinError>;
+
+    /// The URL for TikTok to pull the `pinned` content of this video from.
+    async fn url_for(&self, video: &Video, pinned: &ETag) -> Result<Url, MediaUrlError>;
 }
 
 #[async_trait]
-impl MediaSource for MediaUrls {
-    async fn url_for(
-        &self,
-        owner: UserId,
-        video: VideoId,
-        key: &ObjectKey,
-    ) -> Result<Url, MediaUrlError> {
-        MediaUrls::url_for(self, owner, video, key)
+impl MediaSource for MediaService {
+    async fn pinned(&self, video: &Video) -> Result<ETag, PinError> {
+        MediaService::pinned(self, video).await
+    }
+
+    async fn url_for(&self, video: &Video, pinned: &ETag) -> Result<Url, MediaUrlError> {
+        MediaService::url_for(self, video, pinned)
             .await
             .map_err(|e| MediaUrlError(format!("{e:?}")))
     }

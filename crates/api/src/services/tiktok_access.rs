@@ -52,7 +52,8 @@ fn expiry(from: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     from + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero())
 }
 
-/// Seals a token set for the vault.
+/// Seals a token set for the vault, granted now (a sign-in); a refresh keeps the grant time
+/// of the tokens it replaces.
 pub fn seal_token_set(
     cipher: &TokenCipher,
     user: UserId,
@@ -72,6 +73,7 @@ pub fn seal_token_set(
         access_expires_at: expiry(at, tokens.expires_in),
         refresh_expires_at: expiry(at, tokens.refresh_expires_in),
         scopes: tokens.scope.clone(),
+        granted_at: Some(at),
         version,
         lease_until: None,
     })
@@ -212,7 +214,10 @@ impl TikTokAccess {
         let refresh_token = self.open(user, stored, "refresh")?;
         match self.tiktok.refresh(&refresh_token).await {
             Ok(tokens) => {
-                let sealed = seal_token_set(&self.cipher, user, &tokens, leased + 1)?;
+                let mut sealed = seal_token_set(&self.cipher, user, &tokens, leased + 1)?;
+                // Same grant, new tokens: an `authorization.removed` is judged against the
+                // sign-in, not the refresh.
+                sealed.granted_at = stored.granted_at;
                 match self.storage.tokens.replace(user, &sealed, leased).await {
                     Ok(()) => {
                         info!(user_id = %user, "TikTok tokens refreshed");

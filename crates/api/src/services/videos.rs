@@ -319,11 +319,25 @@ impl VideoService {
                 .await?;
             return Err(ApiError::new(ErrorCode::UploadMismatch).detail(detail));
         }
-        let head = self
+        // Everything checked and pinned is this one content: the upload URL is still valid
+        // and the object may be overwritten at any moment.
+        let etag = meta.etag.clone().ok_or_else(|| {
+            ApiError::new(ErrorCode::Internal).detail("The object store gave no entity tag.")
+        })?;
+        let head = match self
             .storage
             .blobs
-            .read_prefix(&video.object_key, SNIFF_LEN)
-            .await?;
+            .read_prefix(&video.object_key, SNIFF_LEN, Some(&etag))
+            .await
+        {
+            Ok(head) => head,
+            Err(BlobError::Changed) => {
+                return Err(ApiError::new(ErrorCode::UploadChanged).detail(
+                    "The object was overwritten while it was being checked; call this again.",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if sniff_container(video.content_type, &head) == ContainerCheck::Mismatch {
             let declared = video.content_type;
             self.reject_object(video, "container signature does not match")
@@ -338,10 +352,10 @@ impl VideoService {
         // object the lifecycle rule later expires.
         self.storage.blobs.mark_confirmed(&video.object_key).await?;
         let expected = video.version;
-        let next = video.complete_upload(now())?;
+        let next = video.complete_upload(etag, now())?;
         match self.storage.videos.update(&next, expected, None).await {
             Ok(()) => {
-                info!(video_id = %next.id, "upload verified");
+                info!(video_id = %next.id, etag = ?next.verified_etag, "upload verified");
                 Ok(next)
             }
             Err(RepoError::Conflict) => {

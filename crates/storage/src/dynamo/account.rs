@@ -15,14 +15,14 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, DeleteRequest, ReturnValue, TransactWriteItem, WriteRequest,
 };
 use chrono::{DateTime, Utc};
-use postiqo_domain::{SessionId, User, UserId};
+use postiqo_domain::{SessionId, User, UserId, VideoId};
 use tracing::{instrument, warn};
 
-use super::auth::{item_session, item_tokens, item_user};
+use super::auth::{item_session, item_user};
 use super::item::{Item, get_item, get_s, is_expired, item_to_video, key, s};
 use super::keys::{self, DELETION_REQUESTED_AT, PK, SK};
 use crate::error::{repo_error, service_code};
-use crate::{AccountRecords, AccountStore, RepoError};
+use crate::{AccountStore, RepoError, SessionPage, VideoPage};
 
 /// BatchWriteItem takes at most 25 requests.
 const BATCH: usize = 25;
@@ -41,6 +41,14 @@ pub struct DynamoAccounts {
 }
 
 type Key = HashMap<String, AttributeValue>;
+
+/// What a partition walk reads of each item.
+#[derive(Clone, Copy)]
+enum Projection {
+    Keys,
+    /// Keys, `kind` and the TTL.
+    KindOnly,
+}
 
 fn sort_key(item: &Item) -> Result<&str, RepoError> {
     get_s(item, SK)
@@ -65,11 +73,11 @@ impl DynamoAccounts {
     }
 
     /// Every item of the user's partition, page by page, read consistently (a deletion must
-    /// see what was written just before it). `project_keys` reads only the keys.
+    /// see what was written just before it), with only the attributes `projection` names.
     async fn for_each_page<F>(
         &self,
         user: UserId,
-        project_keys: bool,
+        projection: Projection,
         mut each: F,
     ) -> Result<(), RepoError>
     where
@@ -86,10 +94,19 @@ impl DynamoAccounts {
                 .expression_attribute_values(":pk", s(keys::user_pk(user)))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take());
-            if project_keys {
-                req = req
-                    .projection_expression("#pk, #sk")
-                    .expression_attribute_names("#sk", SK);
+            match projection {
+                Projection::Keys => {
+                    req = req
+                        .projection_expression("#pk, #sk")
+                        .expression_attribute_names("#sk", SK);
+                }
+                Projection::KindOnly => {
+                    req = req
+                        .projection_expression("#pk, #sk, #kind, #exp")
+                        .expression_attribute_names("#sk", SK)
+                        .expression_attribute_names("#kind", "kind")
+                        .expression_attribute_names("#exp", keys::EXPIRES_AT);
+                }
             }
             let out = req.send().await.map_err(repo_error)?;
             each(out.items.unwrap_or_default())?;
@@ -98,6 +115,53 @@ impl DynamoAccounts {
                 return Ok(());
             }
         }
+    }
+
+    /// Up to `limit` unexpired items whose sort key starts with `prefix`, after the sort key
+    /// `after`, in sort-key order, read consistently; and whether more follow.
+    async fn prefix_page(
+        &self,
+        user: UserId,
+        prefix: &str,
+        after: Option<String>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Item>, bool), RepoError> {
+        let limit = limit.clamp(1, 100) as usize;
+        let mut start = after.map(|sk| key(keys::user_pk(user), sk));
+        let mut items = Vec::with_capacity(limit + 1);
+        // One more than asked tells whether a next page exists; loop because expired items
+        // are dropped after reading.
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(keys::user_pk(user)))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .limit(i32::try_from(limit + 1 - items.len()).unwrap_or(1))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(repo_error)?;
+            items.extend(
+                out.items
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|i| !is_expired(i, now)),
+            );
+            start = out.last_evaluated_key;
+            if items.len() > limit || start.is_none() {
+                break;
+            }
+        }
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Ok((items, more))
     }
 
     /// Deletes the given keys with BatchWriteItem, sending throttled leftovers again with a
@@ -171,31 +235,89 @@ impl DynamoAccounts {
 #[async_trait]
 impl AccountStore for DynamoAccounts {
     #[instrument(skip(self))]
-    async fn records(&self, user: UserId, now: DateTime<Utc>) -> Result<AccountRecords, RepoError> {
-        let mut records = AccountRecords::default();
+    async fn videos_page(
+        &self,
+        user: UserId,
+        after: Option<VideoId>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<VideoPage, RepoError> {
+        let (items, more) = self
+            .prefix_page(
+                user,
+                keys::VIDEO_SK_PREFIX,
+                after.map(keys::video_sk),
+                limit,
+                now,
+            )
+            .await?;
+        let videos = items
+            .iter()
+            .map(item_to_video)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_after = if more {
+            videos.last().map(|v| v.id)
+        } else {
+            None
+        };
+        Ok(VideoPage { videos, next_after })
+    }
+
+    #[instrument(skip(self))]
+    async fn sessions_page(
+        &self,
+        user: UserId,
+        after: Option<&SessionId>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<SessionPage, RepoError> {
+        let (items, more) = self
+            .prefix_page(
+                user,
+                keys::SESSION_SK_PREFIX,
+                after.map(keys::session_sk),
+                limit,
+                now,
+            )
+            .await?;
+        let sessions = items
+            .iter()
+            .map(item_session)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_after = if more {
+            sessions.last().map(|s| s.id.clone())
+        } else {
+            None
+        };
+        Ok(SessionPage {
+            sessions,
+            next_after,
+        })
+    }
+
+    #[instrument(skip(self))]
+    async fn other_counts(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, usize>, RepoError> {
         let mut other: BTreeMap<String, usize> = BTreeMap::new();
-        self.for_each_page(user, false, |items| {
+        // Keys, kind and TTL only: the count needs nothing else, whatever the records hold.
+        self.for_each_page(user, Projection::KindOnly, |items| {
             for item in items {
                 let sk = sort_key(&item)?;
-                if sk == keys::PROFILE_SK {
-                    records.profile = Some(item_user(&item)?);
-                } else if sk == keys::TOKENS_SK {
-                    records.tokens = Some(item_tokens(&item)?);
-                } else if is_expired(&item, now) {
-                    // Past its TTL: gone for every reader, even before DynamoDB removes it.
-                } else if sk.starts_with(keys::SESSION_SK_PREFIX) {
-                    records.sessions.push(item_session(&item)?);
-                } else if sk.starts_with(keys::VIDEO_SK_PREFIX) {
-                    records.videos.push(item_to_video(&item)?);
-                } else {
+                let mapped = sk == keys::PROFILE_SK
+                    || sk == keys::TOKENS_SK
+                    || sk.starts_with(keys::SESSION_SK_PREFIX)
+                    || sk.starts_with(keys::VIDEO_SK_PREFIX);
+                if !mapped && !is_expired(&item, now) {
                     *other.entry(kind_of(&item, sk)).or_default() += 1;
                 }
             }
             Ok(())
         })
         .await?;
-        records.other = other;
-        Ok(records)
+        Ok(other)
     }
 
     #[instrument(skip(self))]
@@ -279,7 +401,7 @@ impl AccountStore for DynamoAccounts {
     ) -> Result<usize, RepoError> {
         let kept = keep_session.map(keys::session_sk);
         let mut doomed: Vec<Key> = Vec::new();
-        self.for_each_page(user, true, |items| {
+        self.for_each_page(user, Projection::Keys, |items| {
             for item in items {
                 let sk = sort_key(&item)?;
                 if sk == keys::PROFILE_SK || kept.as_deref() == Some(sk) {

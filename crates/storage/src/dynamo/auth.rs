@@ -167,6 +167,9 @@ fn tokens_item(user: UserId, t: &StoredTokens) -> Item {
     if let Some(lease) = t.lease_until {
         item.insert("lease_until".into(), epoch(lease));
     }
+    if let Some(granted) = t.granted_at {
+        item.insert("granted_at".into(), s(granted.to_rfc3339()));
+    }
     item
 }
 
@@ -178,6 +181,10 @@ pub(super) fn item_tokens(item: &Item) -> Result<StoredTokens, RepoError> {
         access_expires_at: from_epoch(item, "access_expires_at")?,
         refresh_expires_at: from_epoch(item, "refresh_expires_at")?,
         scopes: get_list_s(item, "scopes"),
+        granted_at: match opt_s(item, "granted_at") {
+            Some(at) => Some(parse_time(&at, "granted_at")?),
+            None => None,
+        },
         version: get_n(item, "version")?,
         lease_until: if item.contains_key("lease_until") {
             Some(from_epoch(item, "lease_until")?)

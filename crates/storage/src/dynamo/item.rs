@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use postiqo_domain::{
-    ContentType, ObjectKey, StatusChange, Title, UploadPlan, UserId, Video, VideoId, VideoSize,
-    VideoStatus,
+    ContentType, ETag, ObjectKey, StatusChange, Title, UploadPlan, UserId, Video, VideoId,
+    VideoSize, VideoStatus,
 };
 
 use super::keys::{self, EXPIRES_AT, GSI1PK, GSI1SK, PK, SK};
@@ -81,6 +81,9 @@ pub fn video_to_item(video: &Video, expires_at: Option<DateTime<Utc>>) -> Item {
     }
     if let Some(id) = &video.multipart_upload_id {
         item.insert("multipart_upload_id".into(), s(id.clone()));
+    }
+    if let Some(etag) = &video.verified_etag {
+        item.insert("verified_etag".into(), s(etag.as_str()));
     }
     item.insert("created_at".into(), s(video.created_at.to_rfc3339()));
     item.insert("updated_at".into(), s(video.updated_at.to_rfc3339()));
@@ -198,6 +201,12 @@ pub fn item_to_video(item: &Item) -> Result<Video, RepoError> {
             Some(AttributeValue::S(v)) => Some(v.clone()),
             _ => None,
         },
+        verified_etag: match item.get("verified_etag") {
+            Some(AttributeValue::S(v)) => Some(ETag::parse(v).ok_or_else(|| {
+                RepoError::Corrupt("attribute verified_etag has an invalid value".into())
+            })?),
+            _ => None,
+        },
         created_at: parse_time(get_s(item, "created_at")?, "created_at")?,
         updated_at: parse_time(get_s(item, "updated_at")?, "updated_at")?,
         history,
@@ -242,6 +251,10 @@ mod tests {
             },
         ] {
             let v = video(plan);
+            let item = video_to_item(&v, None);
+            assert_eq!(item_to_video(&item).expect("parse"), v);
+            let mut v = v;
+            v.verified_etag = ETag::parse("\"d41d8cd98f00b204e9800998ecf8427e\"");
             let item = video_to_item(&v, None);
             assert_eq!(item_to_video(&item).expect("parse"), v);
         }

@@ -68,5 +68,13 @@ pub fn rate_sk(name: &str) -> String {
     format!("RATE#{name}")
 }
 
+/// A webhook delivery remembered by a digest of its body. Outside every user's partition: a
+/// delivery is checked before it is known whose it is, and it goes by TTL only.
+pub fn webhook_delivery_pk(digest: &str) -> String {
+    format!("WEBHOOK#{digest}")
+}
+
+pub const WEBHOOK_DELIVERY_SK: &str = "DELIVERY";
+
 /// Profile attribute set when the account's deletion starts (RFC 3339).
 pub const DELETION_REQUESTED_AT: &str = "deletion_requested_at";

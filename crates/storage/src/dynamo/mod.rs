@@ -7,9 +7,11 @@ mod item;
 mod keys;
 mod publish;
 mod videos;
+mod webhooks;
 
 pub use account::DynamoAccounts;
 pub use auth::DynamoAuth;
 pub use bootstrap::bootstrap_table;
 pub use publish::DynamoPublish;
 pub use videos::DynamoVideos;
+pub use webhooks::DynamoWebhooks;

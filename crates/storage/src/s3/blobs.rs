@@ -8,7 +8,7 @@ use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart as SdkPart, Delete, ObjectIdentifier,
 };
 use chrono::Utc;
-use postiqo_domain::{ContentType, ObjectKey, UserId};
+use postiqo_domain::{ContentType, ETag, ObjectKey, UserId};
 use tracing::instrument;
 
 use crate::error::{Class, blob_error, classify, service_code};
@@ -51,6 +51,14 @@ impl S3Blobs {
     pub fn client(&self) -> &Client {
         &self.client
     }
+}
+
+/// S3 answers a read whose `If-Match` names another content with 412 `PreconditionFailed`.
+fn precondition_failed<E: aws_sdk_s3::error::ProvideErrorMetadata>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool {
+    service_code(e) == Some("PreconditionFailed")
+        || matches!(e, aws_sdk_s3::error::SdkError::ServiceError(se) if se.raw().status().as_u16() == 412)
 }
 
 fn presigning(expires_in: Duration) -> Result<PresigningConfig, BlobError> {
@@ -218,6 +226,7 @@ impl BlobStore for S3Blobs {
                     .and_then(|l| u64::try_from(l).ok())
                     .unwrap_or(0),
                 content_type: out.content_type,
+                etag: out.e_tag.as_deref().and_then(ETag::parse),
             })),
             Err(e) if matches!(&e, aws_sdk_s3::error::SdkError::ServiceError(se) if se.err().is_not_found()) => {
                 Ok(None)
@@ -227,18 +236,25 @@ impl BlobStore for S3Blobs {
     }
 
     #[instrument(skip(self), fields(key = %key))]
-    async fn read_prefix(&self, key: &ObjectKey, len: u64) -> Result<Vec<u8>, BlobError> {
+    async fn read_prefix(
+        &self,
+        key: &ObjectKey,
+        len: u64,
+        if_match: Option<&ETag>,
+    ) -> Result<Vec<u8>, BlobError> {
         let res = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key.as_str())
             .range(format!("bytes=0-{}", len.saturating_sub(1)))
+            .set_if_match(if_match.map(|e| e.as_str().to_owned()))
             .send()
             .await;
         let out = match res {
             Ok(out) => out,
             Err(e) if service_code(&e) == Some("NoSuchKey") => return Err(BlobError::NotFound),
+            Err(e) if precondition_failed(&e) => return Err(BlobError::Changed),
             Err(e) => return Err(blob_error(e)),
         };
         let bytes = out
@@ -321,6 +337,61 @@ impl BlobStore for S3Blobs {
         }
     }
 
+    #[instrument(skip(self))]
+    async fn site_files(
+        &self,
+        dir: &str,
+        max_files: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<(String, Vec<u8>)>, BlobError> {
+        let prefix = format!("{SITE_PREFIX}{}/", dir.trim_matches('/'));
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&prefix)
+            .max_keys(i32::try_from(max_files).unwrap_or(100))
+            .send()
+            .await
+            .map_err(blob_error)?;
+        let mut files = Vec::new();
+        for object in out.contents().iter().take(max_files) {
+            let (Some(key), Some(size)) = (object.key(), object.size()) else {
+                continue;
+            };
+            let Some(name) = key.strip_prefix(&prefix).filter(|n| !n.contains('/')) else {
+                continue;
+            };
+            if u64::try_from(size).map_or(true, |s| s > max_bytes) {
+                continue;
+            }
+            let res = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await;
+            let body = match res {
+                Ok(out) => out
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| BlobError::Unavailable(Box::new(e)))?
+                    .into_bytes(),
+                // Deleted between the listing and the read.
+                Err(e) if service_code(&e) == Some("NoSuchKey") => continue,
+                Err(e) => return Err(blob_error(e)),
+            };
+            // The listing's size could be stale; never keep more than allowed.
+            if u64::try_from(body.len()).map_or(true, |l| l > max_bytes) {
+                continue;
+            }
+            files.push((name.to_owned(), body.to_vec()));
+        }
+        Ok(files)
+    }
+
     #[instrument(skip(self), fields(key = %key))]
     async fn presign_get(
         &self,
@@ -343,6 +414,7 @@ impl BlobStore for S3Blobs {
         &self,
         key: &ObjectKey,
         range: Option<&str>,
+        if_match: Option<&ETag>,
     ) -> Result<ObjectStream, BlobError> {
         let res = self
             .client
@@ -350,6 +422,7 @@ impl BlobStore for S3Blobs {
             .bucket(&self.bucket)
             .key(key.as_str())
             .set_range(range.map(str::to_owned))
+            .set_if_match(if_match.map(|e| e.as_str().to_owned()))
             .send()
             .await;
         let out = match res {
@@ -357,6 +430,7 @@ impl BlobStore for S3Blobs {
             Err(e) if matches!(service_code(&e), Some("NoSuchKey" | "InvalidRange")) => {
                 return Err(BlobError::NotFound);
             }
+            Err(e) if precondition_failed(&e) => return Err(BlobError::Changed),
             Err(e) => return Err(blob_error(e)),
         };
         let total_size = out

@@ -2,6 +2,7 @@
 //! sheet, so these tests exercise the same code paths as production).
 #![allow(clippy::unwrap_used)]
 
+mod connection;
 mod helpers;
 mod oauth;
 mod posting;

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use postiqo_tiktok::{
-    AuthorizationRemovedReason, FailReason, PostInfo, PrivacyLevel, SecretString, WebhookError,
-    WebhookEvent, parse_webhook_event, verify_webhook_signature,
+    AuthorizationRemovedReason, FailReason, PostInfo, PrivacyLevel, SecretString, SignatureWindow,
+    WebhookError, WebhookEvent, parse_webhook_event, verify_webhook_signature,
 };
 use postiqo_tiktok_sandbox::testkit::ReceivedWebhook;
 use reqwest::Method;
@@ -11,6 +11,10 @@ use url::Url;
 use crate::helpers::{SECRET, spawn};
 
 const WAIT: Duration = Duration::from_secs(5);
+const WINDOW: SignatureWindow = SignatureWindow {
+    max_age_secs: 300,
+    max_ahead_secs: 300,
+};
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -22,7 +26,7 @@ fn now() -> i64 {
 /// What our API server will do with a delivery: verify, then parse.
 fn accept(w: &ReceivedWebhook) -> WebhookEvent {
     let header = w.signature.as_deref().unwrap();
-    verify_webhook_signature(header, &w.body, &SecretString::from(SECRET), now(), 300).unwrap();
+    verify_webhook_signature(header, &w.body, &SecretString::from(SECRET), now(), WINDOW).unwrap();
     parse_webhook_event(&w.body).unwrap().event
 }
 
@@ -83,7 +87,7 @@ async fn sandbox_webhooks_verify_and_parse() {
     let mut body = public.body.clone();
     body.push(b' ');
     assert!(matches!(
-        verify_webhook_signature(header, &body, &SecretString::from(SECRET), now(), 300),
+        verify_webhook_signature(header, &body, &SecretString::from(SECRET), now(), WINDOW),
         Err(WebhookError::SignatureMismatch)
     ));
     assert!(
@@ -92,7 +96,7 @@ async fn sandbox_webhooks_verify_and_parse() {
             &public.body,
             &SecretString::from("other"),
             now(),
-            300
+            WINDOW
         )
         .is_err()
     );

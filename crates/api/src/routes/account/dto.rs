@@ -1,18 +1,23 @@
 //! The export document and the disconnect answer. Nothing here can carry a secret: tokens,
 //! their ciphertexts and refresh-token hashes have no field to go into.
 
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use postiqo_domain::{Session, SessionId, TikTokLink, UserId};
+use postiqo_domain::{Session, SessionId, TikTokLink, User, UserId};
+use postiqo_storage::StoredTokens;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::routes::videos::dto::{VideoResponse, VideoView};
-use crate::services::account::{AccountExport, DisconnectOutcome};
+use crate::services::account::{DisconnectOutcome, ExportHeader, ExportPage};
 
 /// Version of the export's shape, so a reader can tell what it holds.
 pub const EXPORT_FORMAT: &str = "postiqo-export/1";
 
-/// Everything Postiqo holds about the caller.
+/// Everything Postiqo holds about the caller. The document is written piece by piece by
+/// [`ExportWriter`]; this type gives its schema (and the tests' expected shape).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExportDocument {
     #[schema(example = "postiqo-export/1")]
@@ -98,67 +103,164 @@ fn session(s: Session, current: &SessionId) -> ExportSession {
     }
 }
 
-impl ExportDocument {
-    pub fn new(export: AccountExport, view: &VideoView, current: &SessionId) -> Self {
-        let AccountExport {
-            exported_at,
-            user,
-            records,
-        } = export;
-        let tokens = records.tokens;
+impl ExportProfile {
+    fn new(user: &User) -> Self {
         Self {
+            id: user.id,
+            open_id: user.open_id.clone(),
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            avatar_url: user.avatar_url.clone(),
+            scopes: user.scopes.clone(),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            deletion_requested_at: user.deletion_requested_at,
+        }
+    }
+}
+
+impl ExportTikTok {
+    fn new(user: &User, tokens: Option<&StoredTokens>) -> Self {
+        Self {
+            connected: user.tiktok == TikTokLink::Connected && tokens.is_some(),
+            link: user.tiktok,
+            granted_scopes: tokens.map(|t| t.scopes.clone()).unwrap_or_default(),
+            access_token_expires_at: tokens.map(|t| t.access_expires_at),
+            refresh_token_expires_at: tokens.map(|t| t.refresh_expires_at),
+        }
+    }
+}
+
+fn other_records(counts: BTreeMap<String, usize>) -> Vec<ExportRecordCount> {
+    counts
+        .into_iter()
+        .map(|(kind, count)| ExportRecordCount { kind, count })
+        .collect()
+}
+
+/// `attachment` so a browser saves it; the name says whose and when.
+pub fn content_disposition(header: &ExportHeader) -> String {
+    format!(
+        "attachment; filename=\"postiqo-export-{}-{}.json\"",
+        header.user.id,
+        header.exported_at.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Videos,
+    Sessions,
+    Done,
+}
+
+/// Writes an [`ExportDocument`] piece by piece, as its pages arrive: the same JSON as
+/// serializing the whole document, without ever holding more than one page of it.
+pub struct ExportWriter {
+    view: VideoView,
+    prefix: String,
+    current: SessionId,
+    section: Section,
+    /// Whether the open array has an element already (the next one needs a comma).
+    started: bool,
+}
+
+/// The head of the document, up to the opening of `videos`.
+#[derive(Serialize)]
+struct Head<'a> {
+    format: &'static str,
+    exported_at: DateTime<Utc>,
+    profile: &'a ExportProfile,
+    tiktok: &'a ExportTikTok,
+}
+
+fn json(value: &impl Serialize) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(value)
+}
+
+impl ExportWriter {
+    /// The writer and the document's first bytes.
+    pub fn start(
+        header: &ExportHeader,
+        view: &VideoView,
+        current: &SessionId,
+    ) -> Result<(Self, Bytes), serde_json::Error> {
+        let head = json(&Head {
             format: EXPORT_FORMAT,
-            exported_at,
-            tiktok: ExportTikTok {
-                connected: user.tiktok == TikTokLink::Connected && tokens.is_some(),
-                link: user.tiktok,
-                granted_scopes: tokens
-                    .as_ref()
-                    .map(|t| t.scopes.clone())
-                    .unwrap_or_default(),
-                access_token_expires_at: tokens.as_ref().map(|t| t.access_expires_at),
-                refresh_token_expires_at: tokens.as_ref().map(|t| t.refresh_expires_at),
-            },
-            storage: ExportStorage {
-                bucket: view.bucket.clone(),
-                prefix: postiqo_domain::ObjectKey::account_prefix(user.id),
-            },
-            profile: ExportProfile {
-                id: user.id,
-                open_id: user.open_id,
-                username: user.username,
-                display_name: user.display_name,
-                avatar_url: user.avatar_url,
-                scopes: user.scopes,
-                created_at: user.created_at,
-                updated_at: user.updated_at,
-                deletion_requested_at: user.deletion_requested_at,
-            },
-            videos: records
-                .videos
-                .into_iter()
-                .map(|v| VideoResponse::new(v, view))
-                .collect(),
-            sessions: records
-                .sessions
-                .into_iter()
-                .map(|s| session(s, current))
-                .collect(),
-            other_records: records
-                .other
-                .into_iter()
-                .map(|(kind, count)| ExportRecordCount { kind, count })
-                .collect(),
+            exported_at: header.exported_at,
+            profile: &ExportProfile::new(&header.user),
+            tiktok: &ExportTikTok::new(&header.user, header.tokens.as_ref()),
+        })?;
+        // The head's closing brace is replaced by the videos array that follows it.
+        let mut out = head;
+        out.pop();
+        out.extend_from_slice(b",\"videos\":[");
+        let writer = Self {
+            view: view.clone(),
+            prefix: postiqo_domain::ObjectKey::account_prefix(header.user.id),
+            current: current.clone(),
+            section: Section::Videos,
+            started: false,
+        };
+        Ok((writer, Bytes::from(out)))
+    }
+
+    fn element(
+        &mut self,
+        out: &mut Vec<u8>,
+        value: &impl Serialize,
+    ) -> Result<(), serde_json::Error> {
+        if self.started {
+            out.push(b',');
+        }
+        self.started = true;
+        out.extend_from_slice(&json(value)?);
+        Ok(())
+    }
+
+    fn enter(&mut self, out: &mut Vec<u8>, section: Section) {
+        if self.section == Section::Videos && section != Section::Videos {
+            out.extend_from_slice(b"],\"sessions\":[");
+            self.section = Section::Sessions;
+            self.started = false;
+        }
+        if self.section == Section::Sessions && section == Section::Done {
+            out.push(b']');
+            self.section = Section::Done;
         }
     }
 
-    /// `attachment` so a browser saves it; the name says whose and when.
-    pub fn content_disposition(&self) -> String {
-        format!(
-            "attachment; filename=\"postiqo-export-{}-{}.json\"",
-            self.profile.id,
-            self.exported_at.format("%Y%m%dT%H%M%SZ")
-        )
+    /// The bytes of one page. Pages must come in [`ExportPage`]'s order; `Others` ends the
+    /// document.
+    pub fn page(&mut self, page: ExportPage) -> Result<Bytes, serde_json::Error> {
+        let mut out = Vec::new();
+        match page {
+            ExportPage::Videos(videos) => {
+                self.enter(&mut out, Section::Videos);
+                for v in videos {
+                    self.element(&mut out, &VideoResponse::new(v, &self.view))?;
+                }
+            }
+            ExportPage::Sessions(sessions) => {
+                self.enter(&mut out, Section::Sessions);
+                for s in sessions {
+                    let s = session(s, &self.current);
+                    self.element(&mut out, &s)?;
+                }
+            }
+            ExportPage::Others(counts) => {
+                self.enter(&mut out, Section::Done);
+                out.extend_from_slice(b",\"storage\":");
+                out.extend_from_slice(&json(&ExportStorage {
+                    bucket: self.view.bucket.clone(),
+                    prefix: self.prefix.clone(),
+                })?);
+                out.extend_from_slice(b",\"other_records\":");
+                out.extend_from_slice(&json(&other_records(counts))?);
+                out.push(b'}');
+            }
+        }
+        Ok(Bytes::from(out))
     }
 }
 
@@ -185,13 +287,10 @@ impl From<DisconnectOutcome> for DisconnectResponse {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use chrono::TimeZone;
-    use postiqo_storage::{AccountRecords, StoredTokens};
+    use postiqo_domain::{ContentType, Title, UploadPlan, Video, VideoId, VideoSize};
 
     use super::*;
-    use postiqo_domain::User;
 
     fn at(secs: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_700_000_000 + secs, 0)
@@ -199,22 +298,27 @@ mod tests {
             .expect("time")
     }
 
-    #[test]
-    fn the_export_has_no_room_for_secrets() {
+    fn view() -> VideoView {
+        VideoView {
+            bucket: "bucket".into(),
+            post_id_wait: std::time::Duration::from_secs(60),
+        }
+    }
+
+    fn fixture() -> (ExportHeader, SessionId, Vec<Session>, Vec<Video>) {
         let id = UserId::new_v7(1, [1; 10]);
         let current = SessionId::from_random([2; 16]);
-        let other = SessionId::from_random([3; 16]);
-        let session = |sid: &SessionId| Session {
-            id: sid.clone(),
+        let session = |n: u8| Session {
+            id: SessionId::from_random([n; 16]),
             user: id,
             created_at: at(0),
             last_used_at: at(1),
             user_agent: Some("ua/1".into()),
             expires_at: at(100),
-            refresh_hash: format!("refresh-hash-{sid}"),
-            used_hashes: vec![format!("used-hash-{sid}")],
+            refresh_hash: format!("refresh-hash-{n}"),
+            used_hashes: vec![format!("used-hash-{n}")],
             previous: Some(postiqo_domain::RetiredRefresh {
-                hash: format!("used-hash-{sid}"),
+                hash: format!("used-hash-{n}"),
                 rotated_at: at(1),
             }),
         };
@@ -230,52 +334,148 @@ mod tests {
             updated_at: at(0),
             deletion_requested_at: None,
         };
-        let export = AccountExport {
+        let header = ExportHeader {
             exported_at: at(5),
-            user: user.clone(),
-            records: AccountRecords {
-                profile: Some(user),
-                tokens: Some(StoredTokens {
-                    key_id: "k1".into(),
-                    access_ciphertext: "sealed-access-token".into(),
-                    refresh_ciphertext: "sealed-refresh-token".into(),
-                    access_expires_at: at(7200),
-                    refresh_expires_at: at(86400),
-                    scopes: vec!["video.publish".into()],
-                    version: 3,
-                    lease_until: None,
-                }),
-                sessions: vec![session(&current), session(&other)],
-                videos: vec![],
-                other: BTreeMap::from([("idempotency".to_owned(), 2)]),
-            },
+            user,
+            tokens: Some(StoredTokens {
+                key_id: "k1".into(),
+                access_ciphertext: "sealed-access-token".into(),
+                refresh_ciphertext: "sealed-refresh-token".into(),
+                access_expires_at: at(7200),
+                refresh_expires_at: at(86400),
+                scopes: vec!["video.publish".into()],
+                granted_at: Some(at(0)),
+                version: 3,
+                lease_until: None,
+            }),
         };
-        let doc = ExportDocument::new(
-            export,
-            &VideoView {
+        let videos = (0..5u8)
+            .map(|n| {
+                Video::new(
+                    VideoId::new_v7(u64::from(n), [n; 10]),
+                    id,
+                    Title::parse(format!("clip \"{n}\"")).expect("title"),
+                    ContentType::Mp4,
+                    VideoSize::parse(10, 100).expect("size"),
+                    UploadPlan::Single,
+                    None,
+                    at(1),
+                )
+            })
+            .collect();
+        (header, current, vec![session(2), session(3)], videos)
+    }
+
+    /// The document written page by page, as the route streams it.
+    fn streamed(
+        header: &ExportHeader,
+        current: &SessionId,
+        pages: Vec<ExportPage>,
+    ) -> serde_json::Value {
+        let (mut writer, head) = ExportWriter::start(header, &view(), current).expect("head");
+        let mut bytes = head.to_vec();
+        for page in pages {
+            bytes.extend_from_slice(&writer.page(page).expect("page"));
+        }
+        serde_json::from_slice(&bytes).expect("the streamed export is one JSON document")
+    }
+
+    #[test]
+    fn the_streamed_export_is_the_document_whatever_the_paging() {
+        let (header, current, sessions, videos) = fixture();
+        let counts = BTreeMap::from([("idempotency".to_owned(), 2)]);
+        let whole = ExportDocument {
+            format: EXPORT_FORMAT,
+            exported_at: header.exported_at,
+            profile: ExportProfile::new(&header.user),
+            tiktok: ExportTikTok::new(&header.user, header.tokens.as_ref()),
+            videos: videos
+                .iter()
+                .cloned()
+                .map(|v| VideoResponse::new(v, &view()))
+                .collect(),
+            sessions: sessions
+                .iter()
+                .cloned()
+                .map(|s| session(s, &current))
+                .collect(),
+            storage: ExportStorage {
                 bucket: "bucket".into(),
-                post_id_wait: std::time::Duration::from_secs(60),
+                prefix: postiqo_domain::ObjectKey::account_prefix(header.user.id),
             },
+            other_records: other_records(counts.clone()),
+        };
+        let expected = serde_json::to_value(&whole).expect("serialize");
+        // One page each, several pages, empty pages, and nothing at all.
+        let one = vec![
+            ExportPage::Videos(videos.clone()),
+            ExportPage::Sessions(sessions.clone()),
+            ExportPage::Others(counts.clone()),
+        ];
+        let many = vec![
+            ExportPage::Videos(videos[..2].to_vec()),
+            ExportPage::Videos(vec![]),
+            ExportPage::Videos(videos[2..].to_vec()),
+            ExportPage::Sessions(sessions[..1].to_vec()),
+            ExportPage::Sessions(sessions[1..].to_vec()),
+            ExportPage::Others(counts.clone()),
+        ];
+        assert_eq!(streamed(&header, &current, one), expected);
+        assert_eq!(streamed(&header, &current, many), expected);
+        let empty = streamed(
+            &header,
             &current,
+            vec![
+                ExportPage::Videos(vec![]),
+                ExportPage::Sessions(vec![]),
+                ExportPage::Others(BTreeMap::new()),
+            ],
         );
-        let json = serde_json::to_string(&doc).expect("serialize");
+        assert_eq!(empty["videos"], serde_json::json!([]));
+        assert_eq!(empty["sessions"], serde_json::json!([]));
+        assert_eq!(empty["other_records"], serde_json::json!([]));
+        assert_eq!(empty["profile"], expected["profile"]);
+    }
+
+    #[test]
+    fn the_export_has_no_room_for_secrets() {
+        let (header, current, sessions, videos) = fixture();
+        let doc = streamed(
+            &header,
+            &current,
+            vec![
+                ExportPage::Videos(videos),
+                ExportPage::Sessions(sessions.clone()),
+                ExportPage::Others(BTreeMap::from([("idempotency".to_owned(), 2)])),
+            ],
+        );
+        let json = doc.to_string();
         for secret in [
             "sealed-access-token",
             "sealed-refresh-token",
             "refresh-hash",
             "used-hash",
-            current.as_str(),
-            other.as_str(),
+            sessions[0].id.as_str(),
+            sessions[1].id.as_str(),
         ] {
             assert!(!json.contains(secret), "{secret} leaked: {json}");
         }
-        assert!(doc.tiktok.connected);
-        assert_eq!(doc.sessions.iter().filter(|s| s.current).count(), 1);
-        assert_eq!(doc.other_records[0].count, 2);
-        assert_eq!(doc.storage.prefix, format!("users/{id}/"));
-        assert!(
-            doc.content_disposition()
-                .starts_with(&format!("attachment; filename=\"postiqo-export-{id}-"))
+        assert_eq!(doc["tiktok"]["connected"], true);
+        let current_sessions = doc["sessions"]
+            .as_array()
+            .expect("sessions")
+            .iter()
+            .filter(|s| s["current"] == true)
+            .count();
+        assert_eq!(current_sessions, 1);
+        assert_eq!(doc["other_records"][0]["count"], 2);
+        assert_eq!(
+            doc["storage"]["prefix"],
+            format!("users/{}/", header.user.id)
         );
+        assert!(content_disposition(&header).starts_with(&format!(
+            "attachment; filename=\"postiqo-export-{}-",
+            header.user.id
+        )));
     }
 }

@@ -53,8 +53,14 @@ pub enum PublishError {
     Tokens(#[source] CryptoError),
     #[error("the request could not be fingerprinted")]
     Fingerprint(#[source] serde_json::Error),
+    /// The stored bytes are not the ones upload-complete verified (overwritten, or gone):
+    /// nothing is sent to TikTok.
+    #[error("the video's stored bytes changed after they were verified")]
+    UploadChanged { gone: bool },
     #[error(transparent)]
     Storage(RepoError),
+    #[error(transparent)]
+    Blobs(postiqo_storage::BlobError),
 }
 
 impl From<RepoError> for PublishError {

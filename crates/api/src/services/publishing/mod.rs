@@ -41,7 +41,7 @@ pub use start::Idempotent;
 pub use tracking::TikTokUpdate;
 
 use crate::config::PublishConfig;
-use crate::services::media::MediaUrls;
+use crate::services::media::MediaService;
 use crate::services::ports::{Clock, MediaSource, SystemClock, TikTokPosting};
 use crate::services::tiktok_access::TikTokAccess;
 
@@ -92,7 +92,7 @@ impl PublishService {
     pub fn new(
         storage: Storage,
         tiktok: TikTokAccess,
-        media: MediaUrls,
+        media: MediaService,
         cfg: PublishConfig,
         instance: String,
     ) -> Self {

@@ -15,6 +15,7 @@ use tracing::{info, warn};
 use super::creator::creator_options;
 use super::{PublishError, PublishService};
 use crate::auth::secrets::digest;
+use crate::services::media::PinError;
 use crate::services::ports::TikTokCallError;
 use crate::services::tiktok_access::TikTokAccessError;
 
@@ -140,6 +141,14 @@ impl PublishService {
             }
             .into());
         }
+        // Refused before anything changes, so the owner learns it now rather than from a
+        // failed publish (the init checks again: the object can change in between).
+        match self.media.pinned(&video).await {
+            Ok(_) => {}
+            Err(PinError::Changed) => return Err(PublishError::UploadChanged { gone: false }),
+            Err(PinError::Missing) => return Err(PublishError::UploadChanged { gone: true }),
+            Err(PinError::Storage(e)) => return Err(PublishError::Blobs(e)),
+        }
         let creator = self.creator_info(user).await?;
         let settings = requested.validated(&creator_options(&creator))?;
 
@@ -200,7 +209,31 @@ impl PublishService {
         let Some(attempt) = video.tiktok.clone() else {
             return video;
         };
-        let url = match self.media.url_for(owner, video.id, &video.object_key).await {
+        // Only the verified content goes to TikTok: checked here in every mode, and in proxy
+        // mode pinned in the URL as well (the route reads S3 with If-Match on it).
+        let pinned = match self.media.pinned(&video).await {
+            Ok(tag) => tag,
+            Err(PinError::Changed) => {
+                warn!(video_id = %video.id, "the object changed after it was verified; not sent to TikTok");
+                return self
+                    .fail(video, job, PublishFailure::upload_changed())
+                    .await;
+            }
+            Err(PinError::Missing) => {
+                warn!(video_id = %video.id, "the object is gone; nothing to send to TikTok");
+                let gone = PublishFailure::new(
+                    "upload_missing",
+                    "The video's bytes are no longer in storage. Delete this video and upload it again.",
+                    false,
+                );
+                return self.fail(video, job, gone).await;
+            }
+            Err(PinError::Storage(e)) => {
+                warn!(video_id = %video.id, error = ?e, "object not checked; will retry");
+                return self.reschedule_init(video, job).await;
+            }
+        };
+        let url = match self.media.url_for(&video, &pinned).await {
             Ok(u) => u,
             Err(e) => {
                 warn!(video_id = %video.id, error = %e, "media URL could not be made; will retry");

@@ -9,6 +9,7 @@ use postiqo_tiktok::{PublishId, PublishState, PublishStatus};
 use tracing::{info, warn};
 
 use super::{PublishError, PublishService};
+use crate::services::media::PinError;
 use crate::services::ports::TikTokCallError;
 use crate::services::tiktok_access::TikTokAccessError;
 
@@ -123,10 +124,8 @@ impl PublishService {
                 (next, job_next)
             }
             TikTokUpdate::Failed { reason } => {
-                let Ok(next) = video
-                    .clone()
-                    .mark_failed(PublishFailure::from_fail_reason(&reason), at)
-                else {
+                let failure = self.failure_for(&video, &reason).await;
+                let Ok(next) = video.clone().mark_failed(failure, at) else {
                     return Ok(());
                 };
                 let job_next = match job {
@@ -158,6 +157,19 @@ impl PublishService {
             crate::metrics::publish_finished(&next);
         }
         Ok(())
+    }
+
+    /// TikTok's fail reason as our failure. A failed download of an object that was
+    /// overwritten after its verification is what the media route refused: say so, since
+    /// publishing again cannot help.
+    async fn failure_for(&self, video: &Video, reason: &str) -> PublishFailure {
+        if video.status == VideoStatus::Publishing
+            && reason == "video_pull_failed"
+            && matches!(self.media.pinned(video).await, Err(PinError::Changed))
+        {
+            return PublishFailure::upload_changed();
+        }
+        PublishFailure::from_fail_reason(reason)
     }
 
     /// One status fetch for a tracked job (the worker's step), within TikTok's 30 a minute

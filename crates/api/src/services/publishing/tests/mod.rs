@@ -117,7 +117,10 @@ impl World {
             None,
             now,
         )
-        .complete_upload(now)
+        .complete_upload(
+            postiqo_domain::ETag::parse("\"verified\"").expect("tag"),
+            now,
+        )
         .expect("uploaded");
         self.store.put_video(video);
         id

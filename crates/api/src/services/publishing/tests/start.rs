@@ -377,3 +377,16 @@ async fn a_media_url_failure_defers_the_init() {
     assert_eq!(w.tiktok.inits().len(), 1);
     assert_eq!(w.job(id).await.expect("job").phase, JobPhase::Tracking);
 }
+
+#[tokio::test(start_paused = true)]
+async fn bytes_overwritten_after_verification_are_refused_before_tiktok() {
+    let w = World::new();
+    let id = w.uploaded();
+    w.media.overwrite();
+    let refused = w.api.publish(w.user, id, settings("SELF_ONLY")).await;
+    assert!(
+        matches!(refused, Err(PublishError::UploadChanged { gone: false })),
+        "{refused:?}"
+    );
+    assert!(w.tiktok.inits().is_empty(), "nothing was sent to TikTok");
+}
