@@ -4,6 +4,7 @@
 mod account;
 mod auth;
 mod basics;
+mod deploy;
 mod faults;
 mod lifecycle;
 mod outage;
