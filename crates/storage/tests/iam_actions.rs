@@ -62,7 +62,8 @@ const TRANSACT_ITEMS: &[(&str, &str)] = &[
 ];
 
 /// The first builder call after every SDK operation in this crate: `.op().table_name(`,
-/// `.op().bucket(`, … . Whatever operation precedes one of these is an SDK call.
+/// `.op().bucket(`, … . Whatever operation precedes one of these is an SDK call (a
+/// `Type::builder()` before it is a transaction item instead).
 const FIRST_SETTERS: &[&str] = &[
     "().table_name(",
     "().bucket(",
@@ -95,6 +96,10 @@ fn operations(code: &str) -> BTreeSet<String> {
             let start = before
                 .rfind(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
                 .map_or(0, |i| i + 1);
+            // `Put::builder().table_name(`: an item of a transaction (see TRANSACT_ITEMS).
+            if &before[start..] == "builder" {
+                continue;
+            }
             assert_eq!(
                 &before[start.saturating_sub(1)..start],
                 ".",
