@@ -82,7 +82,9 @@ async fn create_stack(
                 return stack
                     .outputs()
                     .iter()
-                    .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+                    .filter_map(|o| {
+                        Some((o.output_key()?.to_owned(), o.output_value()?.to_owned()))
+                    })
                     .collect();
             }
             Some(StackStatus::CreateInProgress) if Instant::now() < deadline => {
@@ -193,7 +195,11 @@ async fn the_stack_without_service_serves_sign_in_upload_and_publish() {
         .spawn_without_bootstrap()
         .await;
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
-    assert_eq!(ready.status(), 200, "the load balancer's health check passes");
+    assert_eq!(
+        ready.status(),
+        200,
+        "the load balancer's health check passes"
+    );
 
     let user = app.new_user().await;
     // create → presigned PUT to the stack's bucket → upload-complete
@@ -234,7 +240,10 @@ async fn the_stack_without_service_serves_sign_in_upload_and_publish() {
         .send()
         .await
         .unwrap();
-    assert!(item.item().is_some(), "the video record is in the stack's table");
+    assert!(
+        item.item().is_some(),
+        "the video record is in the stack's table"
+    );
 }
 
 #[tokio::test]
@@ -252,7 +261,10 @@ async fn deploy_service_true_refuses_a_stack_without_its_service_parameters() {
         .send()
         .await
         .expect_err("the Rules section refuses it before creating anything");
-    let text = format!("{:?}", aws_sdk_cloudformation::error::DisplayErrorContext(&err));
+    let text = format!(
+        "{:?}",
+        aws_sdk_cloudformation::error::DisplayErrorContext(&err)
+    );
     assert!(
         text.contains("ContainerImage is required"),
         "the operator is told what is missing: {text}"

@@ -230,6 +230,10 @@ impl Application {
         // head it has not read within this time. Its 5 s default fired under a 256-client soak
         // on 2 cores, where requests already in the socket waited that long for a worker.
         .client_request_timeout(std::time::Duration::from_secs(20))
+        // Idle keep-alive connections stay open longer than a load balancer's own idle timeout
+        // (AWS ALB: 60 s), so the balancer closes them first: one that sends a request on a
+        // connection we just closed answers the client 502. actix's default is 5 s.
+        .keep_alive(std::time::Duration::from_secs(75))
         .listen(listener)?
         .shutdown_timeout(30)
         .run();

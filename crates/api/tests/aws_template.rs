@@ -105,8 +105,11 @@ fn the_table_is_the_one_bootstrap_creates() {
             )
         })
         .collect();
-    let expected: BTreeMap<&str, &str> =
-        TABLE.key_attributes().into_iter().map(|a| (a, "S")).collect();
+    let expected: BTreeMap<&str, &str> = TABLE
+        .key_attributes()
+        .into_iter()
+        .map(|a| (a, "S"))
+        .collect();
     assert_eq!(defined, expected, "attribute definitions");
 
     let indexes = p["GlobalSecondaryIndexes"].as_array().unwrap();
@@ -154,7 +157,12 @@ fn the_bucket_is_the_one_bootstrap_creates() {
     assert_eq!(cors["AllowedHeaders"], strings(CORS.allowed_headers));
     assert_eq!(cors["ExposedHeaders"], strings(CORS.expose_headers));
     assert_eq!(cors["MaxAge"], CORS.max_age_secs);
-    let keys: BTreeSet<&str> = cors.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: BTreeSet<&str> = cors
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
         BTreeSet::from([
@@ -303,7 +311,10 @@ fn iam_policies_grant_exactly_the_readme_lists() {
     // The API's tasks hold exactly ApiPolicy.
     let role = &resource(&t, "TaskRole")["Properties"];
     assert_eq!(role["ManagedPolicyArns"], json!([{"Ref": "ApiPolicy"}]));
-    assert!(role.get("Policies").is_none(), "no inline policy on the task role");
+    assert!(
+        role.get("Policies").is_none(),
+        "no inline policy on the task role"
+    );
 }
 
 /// A value for a template expression in the task definition, as a deployment would give.
@@ -324,7 +335,10 @@ fn resolve(t: &Value, v: &Value) -> String {
                 return (*s).to_owned();
             }
             let param = &t["Parameters"][name];
-            assert!(param.is_object(), "Ref to {name}: no sample and no parameter");
+            assert!(
+                param.is_object(),
+                "Ref to {name}: no sample and no parameter"
+            );
             match &param["Default"] {
                 Value::String(s) if !s.is_empty() => s.clone(),
                 Value::Number(n) => n.to_string(),
@@ -366,7 +380,10 @@ fn the_task_definition_gives_the_api_everything_it_needs_to_start() {
         assert!(env.insert(name.clone(), value).is_none(), "{name} twice");
     }
     assert_eq!(env["POSTIQO_TABLE"], resolve(&t, &json!({"Ref": "Table"})));
-    assert_eq!(env["POSTIQO_BUCKET"], resolve(&t, &json!({"Ref": "Bucket"})));
+    assert_eq!(
+        env["POSTIQO_BUCKET"],
+        resolve(&t, &json!({"Ref": "Bucket"}))
+    );
     assert_eq!(
         env["POSTIQO_WORKER"], "on",
         "the worker runs in-process (docs/deploy-aws.md)"
@@ -402,7 +419,10 @@ fn the_task_definition_gives_the_api_everything_it_needs_to_start() {
     let settings = Settings::from_env(&env)
         .unwrap_or_else(|e| panic!("the API would not start with the task's variables: {e}"));
     assert_eq!(settings.bind.port(), 8080);
-    assert!(settings.bind.ip().is_unspecified(), "reachable from the load balancer");
+    assert!(
+        settings.bind.ip().is_unspecified(),
+        "reachable from the load balancer"
+    );
     assert_eq!(
         api["PortMappings"][0]["ContainerPort"],
         json!(settings.bind.port())
@@ -455,5 +475,8 @@ fn deploy_service_false_leaves_out_exactly_the_compute() {
         assert!(t["Outputs"][output]["Condition"].is_null(), "{output}");
     }
     assert_eq!(t["Outputs"]["TableName"]["Value"], json!({"Ref": "Table"}));
-    assert_eq!(t["Outputs"]["BucketName"]["Value"], json!({"Ref": "Bucket"}));
+    assert_eq!(
+        t["Outputs"]["BucketName"]["Value"],
+        json!({"Ref": "Bucket"})
+    );
 }

@@ -53,8 +53,14 @@ const OPERATIONS: &[(&str, &[&str])] = &[
 /// How each item of a `TransactWriteItems` is authorised.
 const TRANSACT_ITEMS: &[(&str, &str)] = &[
     ("TransactWriteItem::builder().put(", "dynamodb:PutItem"),
-    ("TransactWriteItem::builder().update(", "dynamodb:UpdateItem"),
-    ("TransactWriteItem::builder().delete(", "dynamodb:DeleteItem"),
+    (
+        "TransactWriteItem::builder().update(",
+        "dynamodb:UpdateItem",
+    ),
+    (
+        "TransactWriteItem::builder().delete(",
+        "dynamodb:DeleteItem",
+    ),
     (
         "TransactWriteItem::builder().condition_check(",
         "dynamodb:ConditionCheckItem",
