@@ -140,6 +140,15 @@ async fn the_stack_without_service_serves_sign_in_upload_and_publish() {
         .get("BucketName")
         .expect("output BucketName")
         .clone();
+    for made in [
+        "ApiPolicyArn",
+        "BootstrapPolicyArn",
+        "JwtKeysSecretArn",
+        "TokenEncryptionKeySecretArn",
+        "TikTokClientSecretArn",
+    ] {
+        assert!(outputs.contains_key(made), "{made}: {outputs:?}");
+    }
     assert!(
         !outputs.contains_key("LoadBalancerDnsName"),
         "no compute without DeployService: {outputs:?}"
