@@ -5,6 +5,7 @@ mod account;
 mod auth;
 mod basics;
 mod connections;
+mod deploy;
 mod edge;
 mod export;
 mod faults;

@@ -4,13 +4,6 @@ use postiqo_storage::{BucketSetup, RepoError, bootstrap_bucket, bootstrap_table}
 
 use crate::config::StorageSettings;
 
-/// Days after which S3 aborts an unfinished multipart upload and frees its parts.
-const ABORT_INCOMPLETE_MULTIPART_DAYS: i32 = 1;
-/// Days after which an upload never confirmed (still tagged pending) is deleted. The video
-/// record expires after `POSTIQO_PENDING_VIDEO_TTL_SECS` (a day by default); a day more of
-/// grace keeps a slow upload-complete from racing the rule.
-const EXPIRE_UNCONFIRMED_DAYS: i32 = 2;
-
 pub async fn run(settings: &StorageSettings) -> Result<(), RepoError> {
     let sdk = postiqo_storage::sdk_config().await;
     let ddb = aws_sdk_dynamodb_client(&sdk);
@@ -25,8 +18,6 @@ pub async fn run(settings: &StorageSettings) -> Result<(), RepoError> {
                 .iter()
                 .map(|o| o.as_str().to_owned())
                 .collect(),
-            abort_incomplete_multipart_days: ABORT_INCOMPLETE_MULTIPART_DAYS,
-            expire_unconfirmed_days: EXPIRE_UNCONFIRMED_DAYS,
         },
     )
     .await?;

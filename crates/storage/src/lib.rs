@@ -5,6 +5,7 @@
 //! so callers can answer 409 or 503 without knowing which backend spoke.
 
 mod config;
+pub mod definition;
 mod dynamo;
 mod error;
 #[cfg(feature = "memory")]

@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::{
 };
 use tracing::info;
 
-use super::keys::{EXPIRES_AT, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
 use crate::RepoError;
+use crate::definition::{IndexDefinition, TABLE};
 use crate::error::{repo_error, service_code};
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, RepoError> {
@@ -27,11 +27,11 @@ fn attr(name: &str) -> Result<AttributeDefinition, RepoError> {
         .map_err(|e| RepoError::Backend(Box::new(e)))
 }
 
-fn gsi(name: &str, pk: &str, sk: &str) -> Result<GlobalSecondaryIndex, RepoError> {
+fn gsi(index: &IndexDefinition) -> Result<GlobalSecondaryIndex, RepoError> {
     GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .key_schema(key(pk, KeyType::Hash)?)
-        .key_schema(key(sk, KeyType::Range)?)
+        .index_name(index.name)
+        .key_schema(key(index.hash_key, KeyType::Hash)?)
+        .key_schema(key(index.range_key, KeyType::Range)?)
         .projection(
             Projection::builder()
                 .projection_type(ProjectionType::All)
@@ -41,22 +41,25 @@ fn gsi(name: &str, pk: &str, sk: &str) -> Result<GlobalSecondaryIndex, RepoError
         .map_err(|e| RepoError::Backend(Box::new(e)))
 }
 
-/// Creates the table, its indexes and its TTL setting. Safe to run any number of times.
+/// Creates the table, its indexes and its TTL setting as [`TABLE`] defines them. Safe to run
+/// any number of times.
 pub async fn bootstrap_table(client: &Client, table: &str) -> Result<(), RepoError> {
     let created = client
         .create_table()
         .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(PK, KeyType::Hash)?)
-        .key_schema(key(SK, KeyType::Range)?)
+        .billing_mode(BillingMode::from(TABLE.billing_mode))
+        .key_schema(key(TABLE.hash_key, KeyType::Hash)?)
+        .key_schema(key(TABLE.range_key, KeyType::Range)?)
         .set_attribute_definitions(Some(
-            [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK]
+            TABLE
+                .key_attributes()
                 .into_iter()
                 .map(attr)
                 .collect::<Result<_, _>>()?,
         ))
-        .global_secondary_indexes(gsi(GSI1, GSI1PK, GSI1SK)?)
-        .global_secondary_indexes(gsi(GSI2, GSI2PK, GSI2SK)?)
+        .set_global_secondary_indexes(Some(
+            TABLE.indexes.iter().map(gsi).collect::<Result<_, _>>()?,
+        ))
         .send()
         .await;
     match created {
@@ -82,7 +85,7 @@ pub async fn bootstrap_table(client: &Client, table: &str) -> Result<(), RepoErr
         Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
     ) {
         let spec = TimeToLiveSpecification::builder()
-            .attribute_name(EXPIRES_AT)
+            .attribute_name(TABLE.ttl_attribute)
             .enabled(true)
             .build()
             .map_err(|e| RepoError::Backend(Box::new(e)))?;
@@ -93,7 +96,7 @@ pub async fn bootstrap_table(client: &Client, table: &str) -> Result<(), RepoErr
             .send()
             .await
             .map_err(repo_error)?;
-        info!(table, attribute = EXPIRES_AT, "TTL enabled");
+        info!(table, attribute = TABLE.ttl_attribute, "TTL enabled");
     }
     Ok(())
 }

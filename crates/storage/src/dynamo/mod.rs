@@ -4,7 +4,7 @@ mod account;
 mod auth;
 mod bootstrap;
 mod item;
-mod keys;
+pub(crate) mod keys;
 mod publish;
 mod videos;
 mod webhooks;

@@ -11,13 +11,17 @@ use chrono::Utc;
 use postiqo_domain::{ContentType, ETag, ObjectKey, UserId};
 use tracing::instrument;
 
+use crate::definition::{UPLOAD_CONFIRMED, UPLOAD_PENDING, UPLOAD_TAG_KEY};
 use crate::error::{Class, blob_error, classify, service_code};
 use crate::{
     BlobError, BlobStore, CompletedPart, ObjectMeta, ObjectStream, PresignedRequest, StorageConfig,
 };
 
-/// The tag of objects not yet confirmed by upload-complete (see `bootstrap_bucket`).
-pub const PENDING_TAG: &str = "postiqo-upload=pending";
+/// The tag of objects not yet confirmed by upload-complete, as an `x-amz-tagging` header value
+/// (a lifecycle rule in `definition` expires objects that keep it).
+fn pending_tag() -> String {
+    format!("{UPLOAD_TAG_KEY}={UPLOAD_PENDING}")
+}
 
 /// Where small site files live: outside `users/`, so no account owns them.
 const SITE_PREFIX: &str = "site/";
@@ -100,7 +104,7 @@ impl BlobStore for S3Blobs {
             )
             // Signed, so the client must send it: objects start life tagged as pending, and
             // the bucket's lifecycle rule expires those that are never confirmed.
-            .tagging(PENDING_TAG)
+            .tagging(pending_tag())
             .presigned(presigning(expires_in)?)
             .await
             .map_err(blob_error)?;
@@ -119,7 +123,7 @@ impl BlobStore for S3Blobs {
             .bucket(&self.bucket)
             .key(key.as_str())
             .content_type(content_type.as_mime())
-            .tagging(PENDING_TAG)
+            .tagging(pending_tag())
             .send()
             .await
             .map_err(blob_error)?;
@@ -273,8 +277,8 @@ impl BlobStore for S3Blobs {
         let tagging = aws_sdk_s3::types::Tagging::builder()
             .tag_set(
                 aws_sdk_s3::types::Tag::builder()
-                    .key("postiqo-upload")
-                    .value("confirmed")
+                    .key(UPLOAD_TAG_KEY)
+                    .value(UPLOAD_CONFIRMED)
                     .build()
                     .map_err(|e| BlobError::Backend(Box::new(e)))?,
             )

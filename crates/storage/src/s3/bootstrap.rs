@@ -7,6 +7,9 @@ use aws_sdk_s3::types::{
 use tracing::info;
 
 use crate::BlobError;
+use crate::definition::{
+    CORS, LIFECYCLE_RULES, LifecycleAction, LifecycleFilter, LifecycleRuleDefinition,
+};
 use crate::error::{blob_error, service_code};
 
 /// What the bucket must allow.
@@ -15,18 +18,52 @@ pub struct BucketSetup {
     pub bucket: String,
     /// Browser origins that may PUT to presigned URLs.
     pub allowed_origins: Vec<String>,
-    /// Unfinished multipart uploads are aborted (and their parts freed) after this many days.
-    pub abort_incomplete_multipart_days: i32,
-    /// Objects still tagged as pending uploads are deleted after this many days.
-    pub expire_unconfirmed_days: i32,
 }
 
 fn built<T, E: std::error::Error + Send + Sync + 'static>(r: Result<T, E>) -> Result<T, BlobError> {
     r.map_err(|e| BlobError::Backend(Box::new(e)))
 }
 
-/// Creates the bucket with its CORS and lifecycle rules. Safe to run any number of times: an
-/// existing bucket is kept and its rules are set again.
+fn cors_rule(allowed_origins: &[String]) -> Result<CorsRule, BlobError> {
+    let strings = |list: &[&str]| Some(list.iter().map(|s| (*s).to_owned()).collect());
+    built(
+        CorsRule::builder()
+            .set_allowed_origins(Some(allowed_origins.to_vec()))
+            .set_allowed_methods(strings(CORS.allowed_methods))
+            .set_allowed_headers(strings(CORS.allowed_headers))
+            .set_expose_headers(strings(CORS.expose_headers))
+            .max_age_seconds(CORS.max_age_secs)
+            .build(),
+    )
+}
+
+fn lifecycle_rule(def: &LifecycleRuleDefinition) -> Result<LifecycleRule, BlobError> {
+    let filter = match def.filter {
+        LifecycleFilter::Everything => LifecycleRuleFilter::builder().prefix("").build(),
+        LifecycleFilter::Tag { key, value } => LifecycleRuleFilter::builder()
+            .tag(built(Tag::builder().key(key).value(value).build())?)
+            .build(),
+    };
+    let rule = LifecycleRule::builder()
+        .id(def.id)
+        .status(ExpirationStatus::Enabled)
+        .filter(filter);
+    let rule = match def.action {
+        LifecycleAction::AbortIncompleteMultipartUpload { days } => rule
+            .abort_incomplete_multipart_upload(
+                AbortIncompleteMultipartUpload::builder()
+                    .days_after_initiation(days)
+                    .build(),
+            ),
+        LifecycleAction::Expire { days } => {
+            rule.expiration(LifecycleExpiration::builder().days(days).build())
+        }
+    };
+    built(rule.build())
+}
+
+/// Creates the bucket with its CORS and lifecycle rules as [`crate::definition`] describes them.
+/// Safe to run any number of times: an existing bucket is kept and its rules are set again.
 pub async fn bootstrap_bucket(client: &Client, setup: &BucketSetup) -> Result<(), BlobError> {
     let region = client.config().region().map(|r| r.as_ref().to_owned());
     let mut create = client.create_bucket().bucket(&setup.bucket);
@@ -51,66 +88,29 @@ pub async fn bootstrap_bucket(client: &Client, setup: &BucketSetup) -> Result<()
         Err(e) => return Err(blob_error(e)),
     }
 
-    let cors = built(
-        CorsRule::builder()
-            .set_allowed_origins(Some(setup.allowed_origins.clone()))
-            .allowed_methods("PUT")
-            .allowed_methods("GET")
-            .allowed_methods("HEAD")
-            .allowed_headers("*")
-            // Browsers need to read the ETag of each part to complete a multipart upload.
-            .expose_headers("ETag")
-            .max_age_seconds(3600)
-            .build(),
-    )?;
     client
         .put_bucket_cors()
         .bucket(&setup.bucket)
         .cors_configuration(built(
-            CorsConfiguration::builder().cors_rules(cors).build(),
+            CorsConfiguration::builder()
+                .cors_rules(cors_rule(&setup.allowed_origins)?)
+                .build(),
         )?)
         .send()
         .await
         .map_err(blob_error)?;
 
-    let rule = built(
-        LifecycleRule::builder()
-            .id("abort-incomplete-multipart-uploads")
-            .status(ExpirationStatus::Enabled)
-            .filter(LifecycleRuleFilter::builder().prefix("").build())
-            .abort_incomplete_multipart_upload(
-                AbortIncompleteMultipartUpload::builder()
-                    .days_after_initiation(setup.abort_incomplete_multipart_days)
-                    .build(),
-            )
-            .build(),
-    )?;
-    // Objects uploaded but never confirmed by upload-complete keep their "pending" tag; they
-    // go away after the video record's TTL (one day by default) plus a day of grace.
-    let pending_tag = Tag::builder()
-        .key("postiqo-upload")
-        .value("pending")
-        .build()
-        .map_err(|e| BlobError::Backend(Box::new(e)))?;
-    let stale = built(
-        LifecycleRule::builder()
-            .id("expire-unconfirmed-uploads")
-            .status(ExpirationStatus::Enabled)
-            .filter(LifecycleRuleFilter::builder().tag(pending_tag).build())
-            .expiration(
-                LifecycleExpiration::builder()
-                    .days(setup.expire_unconfirmed_days)
-                    .build(),
-            )
-            .build(),
-    )?;
     client
         .put_bucket_lifecycle_configuration()
         .bucket(&setup.bucket)
         .lifecycle_configuration(built(
             BucketLifecycleConfiguration::builder()
-                .rules(rule)
-                .rules(stale)
+                .set_rules(Some(
+                    LIFECYCLE_RULES
+                        .iter()
+                        .map(lifecycle_rule)
+                        .collect::<Result<_, _>>()?,
+                ))
                 .build(),
         )?)
         .send()
