@@ -250,3 +250,42 @@ async fn an_authorization_removed_older_than_the_current_grant_changes_nothing()
     assert_eq!(me(&app, &again).await.0, 401);
     assert_eq!(log_count(&app, "TikTok authorization removed"), 1);
 }
+
+#[tokio::test]
+async fn concurrent_copies_of_one_delivery_are_applied_once() {
+    let app = TestApp::spawn().await;
+    let user = app.new_user().await;
+    let open_id = open_id(&app, &user).await;
+    let removed = event(
+        &open_id,
+        "authorization.removed",
+        now(),
+        json!({"reason": 1}),
+    );
+    let t = now();
+    let copies = (0..8).map(|_| deliver(&app, t, &removed));
+    let mut statuses = Vec::new();
+    for res in futures_util::future::join_all(copies).await {
+        statuses.push(res.status().as_u16());
+        if res.status() == 409 {
+            assert_eq!(
+                res.json::<Value>().await.unwrap()["code"],
+                "webhook_in_progress"
+            );
+        }
+    }
+    // Each copy is either the one applied, one seen as done, or told to come back.
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&200), "{statuses:?}");
+    // TikTok sends a 409'd copy again later: by then it is a duplicate.
+    assert_eq!(deliver(&app, t, &removed).await.status(), 200);
+    assert_eq!(
+        log_count(&app, "TikTok authorization removed"),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(me(&app, &user).await.0, 401);
+}

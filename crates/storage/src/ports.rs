@@ -179,9 +179,6 @@ pub trait BlobStore: Send + Sync + 'static {
         content_type: &str,
     ) -> Result<(), BlobError>;
 
-    /// A site file stored with [`Self::put_site_file`], if any.
-    async fn get_site_file(&self, name: &str) -> Result<Option<Vec<u8>>, BlobError>;
-
     /// Every site file under `dir/` (names relative to it), at most `max_files` of at most
     /// `max_bytes` each (larger ones are left out): small files served from memory.
     async fn site_files(

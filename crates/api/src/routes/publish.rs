@@ -66,7 +66,9 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
 /// header: the same key with the same body returns the same answer without a second call to
 /// TikTok; the same key with another body is 422. Answers 202 with the video in `PUBLISHING`
 /// (then follow it with `GET /v1/videos/{id}`), or in `FAILED` with the reason when TikTok
-/// refused the publish outright (for example `url_ownership_unverified`).
+/// refused the publish outright (for example `url_ownership_unverified`). Only the bytes
+/// upload-complete verified are ever sent: if the object was overwritten since (its upload
+/// URL is still valid for a while), the answer is 409 `upload_changed`.
 #[utoipa::path(
     tag = "publishing",
     operation_id = "videos.publish",
@@ -81,7 +83,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
         (status = 401, description = "Not signed in", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "tiktok_cannot_post_now, tiktok_scope_missing, tiktok_not_connected, tiktok_reauth_required, or CSRF", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such video of the caller", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Not UPLOADED/FAILED, a concurrent publish, or the same key still running", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Not UPLOADED/FAILED, a concurrent publish, the same key still running, or upload_changed (the stored bytes were overwritten after upload-complete verified them)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "privacy_level_not_allowed, branded_content_private, idempotency_key_reused or invalid body", body = ProblemDetails, content_type = "application/problem+json"),

@@ -319,29 +319,6 @@ impl BlobStore for S3Blobs {
     }
 
     #[instrument(skip(self))]
-    async fn get_site_file(&self, name: &str) -> Result<Option<Vec<u8>>, BlobError> {
-        let res = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(format!("{SITE_PREFIX}{name}"))
-            .send()
-            .await;
-        match res {
-            Ok(out) => Ok(Some(
-                out.body
-                    .collect()
-                    .await
-                    .map_err(|e| BlobError::Unavailable(Box::new(e)))?
-                    .into_bytes()
-                    .to_vec(),
-            )),
-            Err(e) if service_code(&e) == Some("NoSuchKey") => Ok(None),
-            Err(e) => Err(blob_error(e)),
-        }
-    }
-
-    #[instrument(skip(self))]
     async fn site_files(
         &self,
         dir: &str,

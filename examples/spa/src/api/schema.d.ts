@@ -245,7 +245,9 @@ export interface paths {
          * Download everything Postiqo holds about you.
          * @description One JSON document: profile, granted scopes, every video record with its status history,
          *     TikTok ids and S3 location, active sessions, and whether TikTok is connected. Secrets
-         *     (tokens, their hashes or ciphertexts) are never in it.
+         *     (tokens, their hashes or ciphertexts) are never in it. It is streamed as it is read, a
+         *     page of records at a time; if storage fails midway the transfer breaks off (the document
+         *     is then incomplete, never silently shortened).
          */
         get: operations["me.export"];
         put?: never;
@@ -282,16 +284,23 @@ export interface paths {
         };
         /**
          * Stream a video to TikTok (proxy media mode).
-         * @description The token is signed and expires (the download window); it names one video. Supports one
-         *     `Range`, streams from S3 without buffering the object, never redirects (TikTok does not
-         *     follow redirects).
+         * @description The token is signed and expires (the download window); it names one video and the content
+         *     verified at upload-complete: bytes written to the object afterwards are never served
+         *     (409 `upload_changed`). Supports one `Range`, streams from S3 without buffering the object,
+         *     never redirects (TikTok does not follow redirects).
          */
         get: operations["media.get"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * The headers of `GET /v1/media/{token}`, without the body.
+         * @description Whether TikTok's downloader or its URL-prefix verifier probes with `HEAD` is not
+         *     documented, so `HEAD` answers exactly as `GET` would (status, length, range, type), with
+         *     no body (errors too: their status and headers, no problem document).
+         */
+        head: operations["media.head"];
         patch?: never;
         trace?: never;
     };
@@ -381,7 +390,9 @@ export interface paths {
          *     header: the same key with the same body returns the same answer without a second call to
          *     TikTok; the same key with another body is 422. Answers 202 with the video in `PUBLISHING`
          *     (then follow it with `GET /v1/videos/{id}`), or in `FAILED` with the reason when TikTok
-         *     refused the publish outright (for example `url_ownership_unverified`).
+         *     refused the publish outright (for example `url_ownership_unverified`). Only the bytes
+         *     upload-complete verified are ever sent: if the object was overwritten since (its upload
+         *     URL is still valid for a while), the answer is 409 `upload_changed`.
          */
         post: operations["videos.publish"];
         delete?: never;
@@ -480,10 +491,14 @@ export interface paths {
         /**
          * Receive a TikTok webhook.
          * @description The `TikTok-Signature` header (`t=<unix>,s=<hex HMAC-SHA256>`) is checked over the raw body
-         *     with the app's client secret, and `t` must be recent; otherwise 401 and nothing changes.
-         *     `post.publish.*` events move the same state machine as status polling (duplicates are
-         *     harmless); `authorization.removed` disconnects the user (tokens deleted, sessions ended,
-         *     no second revoke). Answers 200 `{}` once verified, also for events about unknown users.
+         *     with the app's client secret; `t` may be up to `POSTIQO_WEBHOOK_TOLERANCE_SECS` old (TikTok
+         *     retries for 72 h) and a few minutes ahead; otherwise 401 and nothing changes. Replays are
+         *     recognised by remembering every delivery: one received before is acknowledged (200) and
+         *     ignored; one being processed at that moment gets 409 (TikTok sends it again).
+         *     `post.publish.*` events move the same state machine as status polling;
+         *     `authorization.removed` disconnects the user (tokens deleted, sessions ended, no second
+         *     revoke) unless it is older than the user's current grant. Answers 200 `{}` once verified,
+         *     also for events about unknown users.
          */
         post: operations["webhooks.tiktok"];
         delete?: never;
@@ -681,7 +696,8 @@ export interface components {
             sessions_ended: number;
         };
         /**
-         * @description Everything Postiqo holds about the caller.
+         * @description Everything Postiqo holds about the caller. The document is written piece by piece by
+         *     [`ExportWriter`]; this type gives its schema (and the tests' expected shape).
          * @example {
          *       "exported_at": "2025-06-01T12:02:00Z",
          *       "format": "postiqo-export/1",
@@ -2565,6 +2581,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description The object was overwritten after it was verified: not served */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description Storage unavailable */
             503: {
                 headers: {
@@ -2573,6 +2598,58 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
+            };
+        };
+    };
+    "media.head": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional single byte range, e.g. bytes=0-1023 */
+                Range?: string | null;
+            };
+            path: {
+                /** @description Signed media token from a publish */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole video would be sent */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The requested range would be sent */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unknown or expired token, or no such video */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The object was overwritten after it was verified */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Storage unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -3331,7 +3408,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Not UPLOADED/FAILED, a concurrent publish, or the same key still running */
+            /** @description Not UPLOADED/FAILED, a concurrent publish, the same key still running, or upload_changed (the stored bytes were overwritten after upload-complete verified them) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3608,7 +3685,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description upload_missing, or the video is past uploading */
+            /** @description upload_missing, upload_changed (the object was overwritten while it was checked: call again), or the video is past uploading */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3918,7 +3995,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Accepted */
+            /** @description Accepted (also a delivery received before, which changes nothing) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3927,6 +4004,15 @@ export interface operations {
             };
             /** @description Missing, wrong or stale signature */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The same delivery is being processed right now (TikTok retries) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -49,7 +49,7 @@ fn parse_complete_body(req: &HttpRequest, body: &[u8]) -> Result<CompleteUploadR
         (status = 400, description = "Malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid access token", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such video of the caller", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "upload_missing, or the video is past uploading", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "upload_missing, upload_changed (the object was overwritten while it was checked: call again), or the video is past uploading", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "upload_mismatch, upload_not_a_video, upload_parts_invalid or invalid body", body = ProblemDetails, content_type = "application/problem+json"),
