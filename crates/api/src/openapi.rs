@@ -111,6 +111,7 @@ pub fn complete(mut doc: utoipa::openapi::OpenApi, server: &str) -> utoipa::open
     for item in doc.paths.paths.values_mut() {
         for op in [
             &mut item.get,
+            &mut item.head,
             &mut item.post,
             &mut item.put,
             &mut item.patch,

@@ -354,10 +354,14 @@ fn resolve(t: &Value, v: &Value) -> String {
     }
 }
 
+/// A key the API accepts outside localhost (no repeated or stepped pattern, no published one).
 fn sample_key() -> String {
+    let bytes: Vec<u8> = (0u8..32)
+        .map(|i| i.wrapping_mul(97).wrapping_add(13) ^ 0x5a)
+        .collect();
     format!(
         "k1:{}",
-        base64::engine::general_purpose::STANDARD.encode([7u8; 32])
+        base64::engine::general_purpose::STANDARD.encode(bytes)
     )
 }
 

@@ -633,6 +633,16 @@ pub fn operations() -> BTreeMap<&'static str, OperationExamples> {
             },
         ),
         (
+            "media.head",
+            OperationExamples {
+                params: vec![
+                    ("token", json!("MDE5MGEwYjAuMTc0ODc4NjQwMC5zaWduYXR1cmU")),
+                    ("Range", json!("bytes=0-1048575")),
+                ],
+                ..Default::default()
+            },
+        ),
+        (
             "tiktok.creator_info",
             OperationExamples {
                 responses: vec![

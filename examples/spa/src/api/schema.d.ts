@@ -2605,11 +2605,17 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional single byte range, e.g. bytes=0-1023 */
+                /**
+                 * @description Optional single byte range, e.g. bytes=0-1023
+                 * @example bytes=0-1048575
+                 */
                 Range?: string | null;
             };
             path: {
-                /** @description Signed media token from a publish */
+                /**
+                 * @description Signed media token from a publish
+                 * @example MDE5MGEwYjAuMTc0ODc4NjQwMC5zaWduYXR1cmU
+                 */
                 token: string;
             };
             cookie?: never;
