@@ -18,11 +18,6 @@ pub struct TestUser {
     pub session_id: String,
 }
 
-/// Idle pooled connections are dropped before the API's keep-alive (5 s) closes them: reusing
-/// one the server has just closed fails the request ("connection closed before message
-/// completed"), a race a slow test step (generating 200 MiB) loses on a busy machine.
-const POOL_IDLE: Duration = Duration::from_secs(2);
-
 #[derive(Clone)]
 pub struct TestAppBuilder {
     env: HashMap<String, String>,
@@ -167,7 +162,6 @@ impl TestAppBuilder {
             http: reqwest::Client::builder()
                 .pool_idle_timeout(IDLE)
                 .redirect(reqwest::redirect::Policy::none())
-                .pool_idle_timeout(POOL_IDLE)
                 .build()
                 .expect("client"),
             process,
@@ -264,7 +258,6 @@ impl TestApp {
             .pool_idle_timeout(IDLE)
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(POOL_IDLE)
             .build()
             .unwrap()
     }
@@ -590,7 +583,6 @@ impl TestApp {
         self.http = reqwest::Client::builder()
             .pool_idle_timeout(IDLE)
             .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(POOL_IDLE)
             .build()
             .unwrap();
     }
