@@ -90,12 +90,14 @@ async fn s3_refuses_other_sizes_and_types() {
 #[tokio::test]
 async fn expired_presigned_url_is_refused() {
     let app = TestAppBuilder::new()
-        .env("POSTIQO_UPLOAD_URL_TTL_SECS", "1")
+        // Long enough that the fresh URL below is still valid when a busy machine sends it
+        // (the signature's clock has whole seconds), short enough to wait out once.
+        .env("POSTIQO_UPLOAD_URL_TTL_SECS", "3")
         .spawn()
         .await;
     let user = app.new_user().await;
     let created = app.create_video_ok(&user, "clip", "video/mp4", 100).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(4500)).await;
     let res = app.send_presigned(&created["upload"], mp4_bytes(100)).await;
     assert_eq!(res.status(), 403);
 
