@@ -40,6 +40,8 @@ pub const VARIABLES: &[&str] = &[
     "POSTIQO_MULTIPART_PART_BYTES",
     "POSTIQO_UPLOAD_URL_TTL_SECS",
     "POSTIQO_PENDING_VIDEO_TTL_SECS",
+    "POSTIQO_MEDIA_PROBE_MAX_READS",
+    "POSTIQO_MEDIA_PROBE_MAX_BYTES",
     "POSTIQO_JSON_LIMIT_BYTES",
     "POSTIQO_TOKEN_ENCRYPTION_KEY",
     "POSTIQO_TIKTOK_SCOPES",
@@ -412,6 +414,16 @@ pub struct UploadSettings {
     pub url_ttl: Duration,
     /// How long a video may stay PENDING before it expires.
     pub pending_ttl: Duration,
+    /// Bounds on reading a container's index at upload-complete.
+    pub probe: ProbeLimits,
+}
+
+/// How much of an object upload-complete may read to find the container's index: a few
+/// ranged GETs, never the file (a long video's `moov` can be several MiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeLimits {
+    pub max_reads: u32,
+    pub max_bytes: u64,
 }
 
 /// Storage settings: all `bootstrap` needs.
@@ -738,7 +750,27 @@ impl Settings {
             policy,
             url_ttl: r.secs("POSTIQO_UPLOAD_URL_TTL_SECS", 3600)?,
             pending_ttl: r.secs("POSTIQO_PENDING_VIDEO_TTL_SECS", 24 * 3600)?,
+            probe: ProbeLimits {
+                max_reads: r.parse("POSTIQO_MEDIA_PROBE_MAX_READS", 8, "a whole number")?,
+                max_bytes: r.parse(
+                    "POSTIQO_MEDIA_PROBE_MAX_BYTES",
+                    16 * MIB,
+                    "a number of bytes",
+                )?,
+            },
         };
+        if !(2..=64).contains(&uploads.probe.max_reads) {
+            return Err(err(
+                "POSTIQO_MEDIA_PROBE_MAX_READS",
+                "must be 2 to 64 (one read for the header, one for an index at the end)",
+            ));
+        }
+        if !(64 * 1024..=256 * MIB).contains(&uploads.probe.max_bytes) {
+            return Err(err(
+                "POSTIQO_MEDIA_PROBE_MAX_BYTES",
+                "must be 65536 (one read) to 268435456 bytes",
+            ));
+        }
         if uploads.url_ttl > Duration::from_secs(7 * 24 * 3600) {
             return Err(err(
                 "POSTIQO_UPLOAD_URL_TTL_SECS",

@@ -82,6 +82,11 @@ error_codes! {
     UploadMissing => CONFLICT, "upload_missing", "The uploaded object is not there yet";
     UploadMismatch => UNPROCESSABLE_ENTITY, "upload_mismatch", "The uploaded object does not match what was declared";
     UploadNotAVideo => UNPROCESSABLE_ENTITY, "upload_not_a_video", "The uploaded object is not a video of the declared type";
+    VideoTooLong => UNPROCESSABLE_ENTITY, "video_too_long", "The video is longer than this creator may post";
+    FrameRateUnsupported => UNPROCESSABLE_ENTITY, "frame_rate_unsupported", "TikTok takes 23 to 60 frames per second";
+    ResolutionUnsupported => UNPROCESSABLE_ENTITY, "resolution_unsupported", "TikTok takes 360 to 4096 pixels on each side";
+    CodecUnsupported => UNPROCESSABLE_ENTITY, "codec_unsupported", "TikTok takes H.264, H.265, VP8 or VP9";
+    CoverTimestampOutOfRange => UNPROCESSABLE_ENTITY, "cover_timestamp_out_of_range", "video_cover_timestamp_ms must fall inside the video";
     UploadPartsInvalid => UNPROCESSABLE_ENTITY, "upload_parts_invalid", "The uploaded parts do not match the multipart upload";
     UploadChanged => CONFLICT, "upload_changed", "The video's stored bytes changed after they were verified";
     StorageUnavailable => SERVICE_UNAVAILABLE, "storage_unavailable", "Storage is unavailable; retry shortly";

@@ -23,7 +23,7 @@ use postiqo_tiktok::{TikTokClient, TikTokConfig};
 
 use crate::crypto::TokenCipher;
 use crate::routes::{
-    account, auth, fallback, health, me, media, publish, tiktok, videos, webhooks,
+    account, auth, fallback, health, me, media, publish, publish_check, tiktok, videos, webhooks,
 };
 use crate::services::media::MediaService;
 use crate::services::{AccountService, AuthService, PublishService, TikTokAccess, VideoService};
@@ -167,6 +167,7 @@ where
                 .configure(account::configure)
                 .configure(videos::configure)
                 .configure(publish::configure)
+                .configure(publish_check::configure)
                 .configure(tiktok::configure)
                 .configure(media::configure)
                 .configure(webhooks::configure),

@@ -6,6 +6,7 @@
 
 mod ids;
 mod media;
+mod media_rules;
 mod posting_rules;
 mod publish;
 mod publish_job;
@@ -19,6 +20,10 @@ pub use ids::{IdParseError, ObjectKey, UserId, VideoId};
 pub use media::{
     ContainerCheck, ContentType, ContentTypeError, ETag, SizeError, VideoSize, sniff_container,
 };
+pub use media_rules::{
+    FrameRate, MAX_COVER_TIMESTAMP_MS, MAX_FRAME_RATE, MAX_SIDE_PX, MIN_FRAME_RATE, MIN_SIDE_PX,
+    MediaProblem, TIKTOK_CODECS, VideoMedia, media_problems,
+};
 pub use posting_rules::{
     AccessLoss, CREATOR_INFO_WINDOW, CreatorOptions, INIT_WINDOW, PRIVACY_PUBLIC_TO_EVERYONE,
     PRIVACY_SELF_ONLY, RateWindow, STATUS_WINDOW, SettingsError,
@@ -31,4 +36,4 @@ pub use upload::{MAX_PARTS, MIN_PART_SIZE, UploadPlan, UploadPlanError, UploadPo
 pub use user::{
     REMEMBERED_REFRESH_HASHES, RefreshCheck, RetiredRefresh, Session, SessionId, TikTokLink, User,
 };
-pub use video::{StatusChange, TransitionError, Video};
+pub use video::{HistoryEvent, StatusChange, TransitionError, Video};

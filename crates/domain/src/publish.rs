@@ -84,6 +84,14 @@ pub struct TikTokPublish {
     pub post_id: Option<String>,
     pub post_url: Option<String>,
     pub failure: Option<PublishFailure>,
+    /// TikTok's last word on whether the published post can be seen publicly
+    /// (`post.publish.publicly_available` / `no_longer_publicaly_available`); `None` until
+    /// it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publicly_available: Option<bool>,
+    /// When TikTok last changed `publicly_available`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility_changed_at: Option<DateTime<Utc>>,
 }
 
 /// The public URL of a post (the convention TikTok's web app uses).

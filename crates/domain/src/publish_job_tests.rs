@@ -221,7 +221,7 @@ fn video(status_after_upload: &[&str]) -> Video {
         None,
         at(0),
     )
-    .complete_upload(crate::ETag::parse("\"t\"").expect("tag"), at(0))
+    .complete_upload(crate::ETag::parse("\"t\"").expect("tag"), None, at(0))
     .expect("uploaded");
     let attempt = TikTokPublish {
         attempt_id: "a1".into(),
@@ -241,6 +241,8 @@ fn video(status_after_upload: &[&str]) -> Video {
         post_id: None,
         post_url: None,
         failure: None,
+        publicly_available: None,
+        visibility_changed_at: None,
     };
     for step in status_after_upload {
         v = match *step {

@@ -73,6 +73,7 @@ pub enum VideoAction {
     RecordPublishId,
     MarkPublished,
     MarkFailed,
+    NoteVisibility,
 }
 
 impl fmt::Display for VideoAction {
@@ -86,6 +87,7 @@ impl fmt::Display for VideoAction {
             VideoAction::RecordPublishId => "record the publish id",
             VideoAction::MarkPublished => "mark as published",
             VideoAction::MarkFailed => "mark as failed",
+            VideoAction::NoteVisibility => "note the post's visibility",
         })
     }
 }

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ContentType, ETag, ObjectKey, PublishFailure, TikTokPublish, Title, UploadPlan, UserId,
-    VideoAction, VideoId, VideoSize, VideoStatus,
+    VideoAction, VideoId, VideoMedia, VideoSize, VideoStatus,
 };
 
 /// An illegal move in the video state machine.
@@ -20,6 +20,37 @@ pub struct TransitionError {
 pub struct StatusChange {
     pub status: VideoStatus,
     pub at: DateTime<Utc>,
+    /// What happened without a change of status (TikTok took a published post down, or
+    /// made it visible again); absent for status changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<HistoryEvent>,
+}
+
+/// Something TikTok reported about a published post that does not change its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryEvent {
+    /// `post.publish.publicly_available`, after a takedown.
+    PubliclyAvailable,
+    /// `post.publish.no_longer_publicaly_available` (TikTok's spelling): taken down or made
+    /// private.
+    NoLongerPubliclyAvailable,
+}
+
+impl HistoryEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PubliclyAvailable => "publicly_available",
+            Self::NoLongerPubliclyAvailable => "no_longer_publicly_available",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::PubliclyAvailable, Self::NoLongerPubliclyAvailable]
+            .into_iter()
+            .find(|e| e.as_str() == raw)
+    }
 }
 
 /// A video as Postiqo tracks it.
@@ -44,6 +75,9 @@ pub struct Video {
     /// handed to TikTok. `None` before the upload is verified (and for videos verified before
     /// tags were kept).
     pub verified_etag: Option<ETag>,
+    /// What the container says (duration, picture size, frame rate, codec), read at
+    /// upload-complete; `None` before that (and for videos verified before it was kept).
+    pub media: Option<VideoMedia>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub history: Vec<StatusChange>,
@@ -76,11 +110,13 @@ impl Video {
             upload,
             multipart_upload_id,
             verified_etag: None,
+            media: None,
             created_at: now,
             updated_at: now,
             history: vec![StatusChange {
                 status: VideoStatus::Pending,
                 at: now,
+                event: None,
             }],
             tiktok: None,
             version: 1,
@@ -96,7 +132,11 @@ impl Video {
 
     fn moved_to(mut self, status: VideoStatus, now: DateTime<Utc>) -> Self {
         self.status = status;
-        self.history.push(StatusChange { status, at: now });
+        self.history.push(StatusChange {
+            status,
+            at: now,
+            event: None,
+        });
         self.touched(now)
     }
 
@@ -107,10 +147,11 @@ impl Video {
     }
 
     /// The bytes are in S3 and were verified: PENDING → UPLOADED, pinning the verified
-    /// content by its entity tag.
+    /// content by its entity tag, with what its container says.
     pub fn complete_upload(
         self,
         verified: ETag,
+        media: Option<VideoMedia>,
         now: DateTime<Utc>,
     ) -> Result<Self, TransitionError> {
         match self.status {
@@ -118,6 +159,7 @@ impl Video {
                 let mut next = self.moved_to(VideoStatus::Uploaded, now);
                 next.multipart_upload_id = None;
                 next.verified_etag = Some(verified);
+                next.media = media;
                 Ok(next)
             }
             VideoStatus::Uploaded
@@ -239,6 +281,42 @@ impl Video {
         }
     }
 
+    /// TikTok says a published post can (or can no longer) be seen publicly: noted with the
+    /// time and a history entry; the video stays PUBLISHED. A repeat of what is already
+    /// known changes nothing (webhooks are delivered at least once).
+    pub fn note_visibility(
+        mut self,
+        publicly_available: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TransitionError> {
+        if self.status != VideoStatus::Published {
+            return Err(self.refuse(VideoAction::NoteVisibility));
+        }
+        let Some(t) = self.tiktok.as_mut() else {
+            return Err(self.refuse(VideoAction::NoteVisibility));
+        };
+        let before = t.publicly_available.replace(publicly_available);
+        if before == Some(publicly_available) {
+            return Ok(self);
+        }
+        t.visibility_changed_at = Some(now);
+        // The first release of a public post is the publish itself (it brings the post id):
+        // only a change from what TikTok said before is an event of its own.
+        if before.is_none() && publicly_available {
+            return Ok(self.touched(now));
+        }
+        self.history.push(StatusChange {
+            status: VideoStatus::Published,
+            at: now,
+            event: Some(if publicly_available {
+                HistoryEvent::PubliclyAvailable
+            } else {
+                HistoryEvent::NoLongerPubliclyAvailable
+            }),
+        });
+        Ok(self.touched(now))
+    }
+
     /// Whether a TikTok post id is still to come, so a client should keep polling.
     ///
     /// Only public posts get one, after TikTok's moderation; Postiqo asks for it for `wait`
@@ -319,13 +397,15 @@ mod tests {
             post_id: None,
             post_url: None,
             failure: None,
+            publicly_available: None,
+            visibility_changed_at: None,
         }
     }
 
     #[test]
     fn publish_ids_are_recorded_once_and_post_ids_may_arrive_late() {
         let v = pending()
-            .complete_upload(etag(), at(1))
+            .complete_upload(etag(), None, at(1))
             .and_then(|v| v.start_publish(attempt(), at(2)))
             .expect("publishing");
         let v = v.record_publish_id("p1".into(), at(3)).expect("record");
@@ -372,7 +452,7 @@ mod tests {
             let mut a = attempt();
             a.settings.privacy_level = privacy.into();
             pending()
-                .complete_upload(ETag::parse("\"t\"").expect("tag"), at(1))
+                .complete_upload(ETag::parse("\"t\"").expect("tag"), None, at(1))
                 .and_then(|v| v.start_publish(a, at(2)))
                 .expect("publishing")
         };
@@ -409,7 +489,7 @@ mod tests {
         let v = pending();
         assert_eq!(v.status, VideoStatus::Pending);
         assert_eq!(v.verified_etag, None);
-        let v = v.complete_upload(etag(), at(1)).expect("upload");
+        let v = v.complete_upload(etag(), None, at(1)).expect("upload");
         assert_eq!(
             v.verified_etag,
             Some(etag()),
@@ -435,7 +515,7 @@ mod tests {
     #[test]
     fn failed_videos_can_be_retried() {
         let v = pending()
-            .complete_upload(etag(), at(1))
+            .complete_upload(etag(), None, at(1))
             .and_then(|v| v.start_publish(attempt(), at(2)))
             .and_then(|v| v.mark_failed(PublishFailure::timeout(), at(3)))
             .expect("fail");
@@ -461,11 +541,13 @@ mod tests {
         );
         assert_eq!(err.to_string(), "cannot publish while the video is PENDING");
 
-        let uploaded = pending().complete_upload(etag(), at(1)).expect("upload");
+        let uploaded = pending()
+            .complete_upload(etag(), None, at(1))
+            .expect("upload");
         assert_eq!(
             uploaded
                 .clone()
-                .complete_upload(etag(), at(2))
+                .complete_upload(etag(), None, at(2))
                 .map(|v| v.status),
             Err(TransitionError {
                 current: VideoStatus::Uploaded,
@@ -484,7 +566,7 @@ mod tests {
     fn titles_freeze_once_tiktok_has_them_and_publishing_blocks_delete() {
         let t = Title::parse("new").expect("title");
         let publishing = pending()
-            .complete_upload(etag(), at(1))
+            .complete_upload(etag(), None, at(1))
             .and_then(|v| v.start_publish(attempt(), at(2)))
             .expect("publishing");
         assert!(publishing.ensure_deletable().is_err());
@@ -501,6 +583,53 @@ mod tests {
     }
 
     #[test]
+    fn takedowns_are_noted_once_and_keep_the_video_published() {
+        let published = pending()
+            .complete_upload(etag(), None, at(1))
+            .and_then(|v| v.start_publish(attempt(), at(2)))
+            .and_then(|v| v.mark_published(None, None, at(3)))
+            .expect("published");
+        let down = published
+            .clone()
+            .note_visibility(false, at(10))
+            .expect("noted");
+        assert_eq!(down.status, VideoStatus::Published);
+        let t = down.tiktok.clone().expect("tiktok");
+        assert_eq!(t.publicly_available, Some(false));
+        assert_eq!(t.visibility_changed_at, Some(at(10)));
+        let last = down.history.last().expect("entry");
+        assert_eq!(
+            (last.status, last.at, last.event),
+            (
+                VideoStatus::Published,
+                at(10),
+                Some(HistoryEvent::NoLongerPubliclyAvailable)
+            )
+        );
+        // A repeated delivery changes nothing; a later release is a new entry.
+        assert_eq!(
+            down.clone().note_visibility(false, at(11)).expect("noop"),
+            down
+        );
+        // The first release (moderation passed) is no event: the publish itself records it.
+        let released = published
+            .note_visibility(true, at(4))
+            .expect("released");
+        assert_eq!(released.history.len(), 4);
+        assert_eq!(
+            released.tiktok.and_then(|t| t.publicly_available),
+            Some(true)
+        );
+        let up = down.note_visibility(true, at(12)).expect("noted");
+        assert_eq!(up.history.len(), 6);
+        assert_eq!(
+            up.history.last().and_then(|c| c.event),
+            Some(HistoryEvent::PubliclyAvailable)
+        );
+        assert!(pending().note_visibility(false, at(1)).is_err());
+    }
+
+    #[test]
     fn parts_only_for_pending_multipart_uploads() {
         assert!(pending().ensure_parts_requestable().is_err());
         let mut multi = pending();
@@ -510,7 +639,7 @@ mod tests {
         };
         multi.multipart_upload_id = Some("upload-1".into());
         assert!(multi.ensure_parts_requestable().is_ok());
-        let done = multi.complete_upload(etag(), at(1)).expect("upload");
+        let done = multi.complete_upload(etag(), None, at(1)).expect("upload");
         assert_eq!(done.multipart_upload_id, None);
         assert!(done.ensure_parts_requestable().is_err());
     }

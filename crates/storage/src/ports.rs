@@ -160,6 +160,17 @@ pub trait BlobStore: Send + Sync + 'static {
         if_match: Option<&ETag>,
     ) -> Result<Vec<u8>, BlobError>;
 
+    /// `len` bytes from `offset` (fewer at the end of the object), one ranged GET. With
+    /// `if_match`, only from that content: [`BlobError::Changed`] when the object holds other
+    /// bytes now.
+    async fn read_range(
+        &self,
+        key: &ObjectKey,
+        offset: u64,
+        len: u64,
+        if_match: Option<&ETag>,
+    ) -> Result<Vec<u8>, BlobError>;
+
     /// A GET anyone holding the URL can make until it expires (for TikTok's pull).
     async fn presign_get(
         &self,

@@ -108,6 +108,20 @@ fn attempt(privacy: &str) -> TikTokPublish {
         post_id: None,
         post_url: None,
         failure: None,
+        publicly_available: None,
+        visibility_changed_at: None,
+    }
+}
+
+/// What upload-complete reads from the example's container.
+fn media() -> postiqo_domain::VideoMedia {
+    postiqo_domain::VideoMedia {
+        duration_ms: 15_016,
+        width: 1080,
+        height: 1920,
+        frame_rate: postiqo_domain::FrameRate::from_fps(30.0),
+        video_codec: "h264".into(),
+        has_audio: true,
     }
 }
 
@@ -140,7 +154,7 @@ fn video(stage: Stage) -> Video {
     let steps = |v: Video| -> Result<Video, postiqo_domain::TransitionError> {
         let tag = ETag::parse("\"9b2cf535f27731c974343645a3985328\"")
             .unwrap_or_else(|| unreachable!("a literal entity tag of visible ASCII characters"));
-        let uploaded = v.complete_upload(tag, at(15))?;
+        let uploaded = v.complete_upload(tag, Some(media()), at(15))?;
         if matches!(stage, Stage::Uploaded) {
             return Ok(uploaded);
         }
@@ -363,6 +377,7 @@ pub fn schemas() -> BTreeMap<&'static str, Value> {
             value(StatusChange {
                 status: VideoStatus::Uploaded,
                 at: at(15),
+                event: None,
             }),
         ),
         ("StorageLocation", published["storage"].clone()),

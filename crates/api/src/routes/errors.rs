@@ -37,6 +37,28 @@ impl From<TikTokAccessError> for ApiError {
     }
 }
 
+/// The code of the first problem; the detail names every one, each with its limit.
+fn media_problem(problems: &[postiqo_domain::MediaProblem]) -> ApiError {
+    let code = match problems.first() {
+        Some(p) => problem_code(p),
+        None => ErrorCode::Internal,
+    };
+    let detail: Vec<String> = problems.iter().map(|p| p.detail()).collect();
+    ApiError::new(code).detail(detail.join(" "))
+}
+
+/// The stable problem code of a media problem.
+pub fn problem_code(p: &postiqo_domain::MediaProblem) -> ErrorCode {
+    use postiqo_domain::MediaProblem as M;
+    match p {
+        M::TooLong { .. } => ErrorCode::VideoTooLong,
+        M::FrameRateUnsupported { .. } => ErrorCode::FrameRateUnsupported,
+        M::ResolutionUnsupported { .. } => ErrorCode::ResolutionUnsupported,
+        M::CodecUnsupported { .. } => ErrorCode::CodecUnsupported,
+        M::CoverTimestampOutOfRange { .. } => ErrorCode::CoverTimestampOutOfRange,
+    }
+}
+
 impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> Self {
         match e {
@@ -71,6 +93,7 @@ impl From<PublishError> for ApiError {
                 "The video's bytes are no longer in storage. Delete this video and upload it again.",
             ),
             PublishError::Blobs(e) => e.into(),
+            PublishError::Media(problems) => media_problem(&problems),
             PublishError::IdempotencyInProgress => {
                 ApiError::new(ErrorCode::IdempotencyInProgress).retry_after(1)
             }

@@ -55,18 +55,24 @@ pub async fn creator_info(
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
     let info = state.publish.creator_info(user.user_id).await?;
-    Ok(HttpResponse::Ok().json(CreatorInfoResponse {
-        creator_nickname: info.creator_nickname,
-        creator_username: info.creator_username,
-        creator_avatar_url: info.creator_avatar_url,
-        privacy_level_options: info
-            .privacy_level_options
-            .iter()
-            .map(|p| p.as_str().to_owned())
-            .collect(),
-        comment_disabled: info.comment_disabled,
-        duet_disabled: info.duet_disabled,
-        stitch_disabled: info.stitch_disabled,
-        max_video_post_duration_sec: info.max_video_post_duration_sec,
-    }))
+    Ok(HttpResponse::Ok().json(CreatorInfoResponse::from(info)))
+}
+
+impl From<postiqo_tiktok::CreatorInfo> for CreatorInfoResponse {
+    fn from(info: postiqo_tiktok::CreatorInfo) -> Self {
+        Self {
+            creator_nickname: info.creator_nickname,
+            creator_username: info.creator_username,
+            creator_avatar_url: info.creator_avatar_url,
+            privacy_level_options: info
+                .privacy_level_options
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            comment_disabled: info.comment_disabled,
+            duet_disabled: info.duet_disabled,
+            stitch_disabled: info.stitch_disabled,
+            max_video_post_duration_sec: info.max_video_post_duration_sec,
+        }
+    }
 }

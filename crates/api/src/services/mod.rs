@@ -4,6 +4,7 @@
 pub mod account;
 pub mod auth;
 pub mod media;
+pub mod media_facts;
 pub mod ports;
 pub mod publishing;
 pub mod site_files;

@@ -12,6 +12,7 @@ use rand::RngCore;
 use tracing::{info, warn};
 
 use crate::config::UploadSettings;
+use crate::services::media_facts::{MediaReadError, read_media};
 use crate::problem::{ApiError, ErrorCode};
 
 /// What a client needs to send the bytes.
@@ -346,16 +347,42 @@ impl VideoService {
                 "The object is not a {declared} file; it was removed, upload it again."
             )));
         }
+        let media = match read_media(
+            &self.storage,
+            &video.object_key,
+            &etag,
+            video.content_type,
+            meta.size,
+            self.uploads.probe,
+        )
+        .await
+        {
+            Ok(media) => media,
+            Err(MediaReadError::Unreadable(why)) => {
+                let declared = video.content_type;
+                self.reject_object(video, "container index unreadable")
+                    .await?;
+                return Err(ApiError::new(ErrorCode::UploadNotAVideo).detail(format!(
+                    "The object is not a readable {declared} video: {why}. It was removed, upload it again."
+                )));
+            }
+            Err(MediaReadError::Changed) => {
+                return Err(ApiError::new(ErrorCode::UploadChanged).detail(
+                    "The object was overwritten while it was being checked; call this again.",
+                ));
+            }
+            Err(MediaReadError::Storage(e)) => return Err(e.into()),
+        };
 
         // Confirm the object before the state change: if this fails the video stays PENDING
         // and the client retries; the reverse order could leave an UPLOADED video whose
         // object the lifecycle rule later expires.
         self.storage.blobs.mark_confirmed(&video.object_key).await?;
         let expected = video.version;
-        let next = video.complete_upload(etag, now())?;
+        let next = video.complete_upload(etag, Some(media), now())?;
         match self.storage.videos.update(&next, expected, None).await {
             Ok(()) => {
-                info!(video_id = %next.id, etag = ?next.verified_etag, "upload verified");
+                info!(video_id = %next.id, etag = ?next.verified_etag, media = ?next.media, "upload verified");
                 Ok(next)
             }
             Err(RepoError::Conflict) => {

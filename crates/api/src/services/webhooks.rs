@@ -220,7 +220,17 @@ impl WebhookService {
                 let update = TikTokUpdate::Complete {
                     post_id: Some(post_id.as_str().to_owned()),
                 };
-                self.publish_update(user.id, &publish_id, update).await
+                self.publish_update(user.id, &publish_id, update).await?;
+                let visible = TikTokUpdate::Visibility {
+                    publicly_available: true,
+                };
+                self.publish_update(user.id, &publish_id, visible).await
+            }
+            WebhookEvent::NoLongerPubliclyAvailable { publish_id, .. } => {
+                let hidden = TikTokUpdate::Visibility {
+                    publicly_available: false,
+                };
+                self.publish_update(user.id, &publish_id, hidden).await
             }
             WebhookEvent::PublishFailed { publish_id, reason } => {
                 let update = TikTokUpdate::Failed {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use postiqo_domain::{
-    ContentType, ETag, ObjectKey, StatusChange, Title, UploadPlan, UserId, Video, VideoId,
+    ContentType, ETag, HistoryEvent, ObjectKey, StatusChange, Title, UploadPlan, UserId, Video, VideoId,
     VideoSize, VideoStatus,
 };
 
@@ -85,6 +85,11 @@ pub fn video_to_item(video: &Video, expires_at: Option<DateTime<Utc>>) -> Item {
     if let Some(etag) = &video.verified_etag {
         item.insert("verified_etag".into(), s(etag.as_str()));
     }
+    if let Some(media) = &video.media
+        && let Ok(json) = serde_json::to_string(media)
+    {
+        item.insert("media".into(), s(json));
+    }
     item.insert("created_at".into(), s(video.created_at.to_rfc3339()));
     item.insert("updated_at".into(), s(video.updated_at.to_rfc3339()));
     item.insert(
@@ -94,10 +99,14 @@ pub fn video_to_item(video: &Video, expires_at: Option<DateTime<Utc>>) -> Item {
                 .history
                 .iter()
                 .map(|c| {
-                    AttributeValue::M(HashMap::from([
+                    let mut entry = HashMap::from([
                         ("status".to_owned(), s(c.status.as_str())),
                         ("at".to_owned(), s(c.at.to_rfc3339())),
-                    ]))
+                    ]);
+                    if let Some(event) = c.event {
+                        entry.insert("event".to_owned(), s(event.as_str()));
+                    }
+                    AttributeValue::M(entry)
                 })
                 .collect(),
         ),
@@ -178,6 +187,14 @@ pub fn item_to_video(item: &Item) -> Result<Video, RepoError> {
                         .parse()
                         .map_err(corrupt("history.status"))?,
                     at: parse_time(get_s(m, "at")?, "history.at")?,
+                    event: match m.get("event") {
+                        Some(AttributeValue::S(e)) => Some(
+                            HistoryEvent::parse(e).ok_or_else(|| {
+                                RepoError::Corrupt("history.event has an invalid value".into())
+                            })?,
+                        ),
+                        _ => None,
+                    },
                 }),
                 _ => Err(RepoError::Corrupt("history entry is not a map".into())),
             })
@@ -205,6 +222,13 @@ pub fn item_to_video(item: &Item) -> Result<Video, RepoError> {
             Some(AttributeValue::S(v)) => Some(ETag::parse(v).ok_or_else(|| {
                 RepoError::Corrupt("attribute verified_etag has an invalid value".into())
             })?),
+            _ => None,
+        },
+        media: match item.get("media") {
+            Some(AttributeValue::S(json)) => Some(
+                serde_json::from_str(json)
+                    .map_err(|_| RepoError::Corrupt("attribute media is not valid".into()))?,
+            ),
             _ => None,
         },
         created_at: parse_time(get_s(item, "created_at")?, "created_at")?,
@@ -255,6 +279,21 @@ mod tests {
             assert_eq!(item_to_video(&item).expect("parse"), v);
             let mut v = v;
             v.verified_etag = ETag::parse("\"d41d8cd98f00b204e9800998ecf8427e\"");
+            let item = video_to_item(&v, None);
+            assert_eq!(item_to_video(&item).expect("parse"), v);
+            v.media = Some(postiqo_domain::VideoMedia {
+                duration_ms: 15_016,
+                width: 1080,
+                height: 1920,
+                frame_rate: postiqo_domain::FrameRate::from_fps(29.97),
+                video_codec: "h265".into(),
+                has_audio: true,
+            });
+            v.history.push(StatusChange {
+                status: v.status,
+                at: v.created_at,
+                event: Some(HistoryEvent::NoLongerPubliclyAvailable),
+            });
             let item = video_to_item(&v, None);
             assert_eq!(item_to_video(&item).expect("parse"), v);
         }

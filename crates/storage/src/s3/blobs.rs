@@ -246,12 +246,27 @@ impl BlobStore for S3Blobs {
         len: u64,
         if_match: Option<&ETag>,
     ) -> Result<Vec<u8>, BlobError> {
+        self.read_range(key, 0, len, if_match).await
+    }
+
+    #[instrument(skip(self), fields(key = %key))]
+    async fn read_range(
+        &self,
+        key: &ObjectKey,
+        offset: u64,
+        len: u64,
+        if_match: Option<&ETag>,
+    ) -> Result<Vec<u8>, BlobError> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let last = offset.saturating_add(len - 1);
         let res = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key.as_str())
-            .range(format!("bytes=0-{}", len.saturating_sub(1)))
+            .range(format!("bytes={offset}-{last}"))
             .set_if_match(if_match.map(|e| e.as_str().to_owned()))
             .send()
             .await;
@@ -259,17 +274,27 @@ impl BlobStore for S3Blobs {
             Ok(out) => out,
             Err(e) if service_code(&e) == Some("NoSuchKey") => return Err(BlobError::NotFound),
             Err(e) if precondition_failed(&e) => return Err(BlobError::Changed),
+            // A range starting past the end: nothing there.
+            Err(e) if service_code(&e) == Some("InvalidRange") => return Ok(Vec::new()),
             Err(e) => return Err(blob_error(e)),
         };
+        // A server that ignores Range answers 200 with the whole object: cut our range out.
+        let whole = out.content_range().is_none() && offset > 0;
         let bytes = out
             .body
             .collect()
             .await
             .map_err(|e| BlobError::Unavailable(Box::new(e)))?
             .into_bytes();
-        // A server that ignores Range would send the whole object; keep only what we asked for.
-        let keep = usize::try_from(len).unwrap_or(usize::MAX).min(bytes.len());
-        Ok(bytes.slice(..keep).to_vec())
+        let skip = if whole {
+            usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len())
+        } else {
+            0
+        };
+        let keep = usize::try_from(len)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len() - skip);
+        Ok(bytes.slice(skip..skip + keep).to_vec())
     }
 
     #[instrument(skip(self), fields(key = %key))]

@@ -113,7 +113,12 @@ pub struct VideoResponse {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub storage: StorageLocation,
-    /// Every status the video has been in, oldest first.
+    /// What the container says, read at upload-complete (absent before, and for videos
+    /// verified before Postiqo kept it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<postiqo_domain::VideoMedia>,
+    /// Every status the video has been in, oldest first; entries with an `event` record what
+    /// TikTok reported about a published post without changing its status (a takedown).
     pub history: Vec<StatusChange>,
     /// The current or last TikTok publish; absent until the first publish.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,6 +150,14 @@ pub struct TikTokPublishResponse {
     /// more changes until the client acts.
     pub post_id_expected: bool,
     pub failure: Option<postiqo_domain::PublishFailure>,
+    /// Whether TikTok says the published post can be seen publicly: `false` after
+    /// `post.publish.no_longer_publicaly_available` (taken down or made private), `true` after
+    /// `publicly_available`; absent until TikTok said either. The video stays `PUBLISHED`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publicly_available: Option<bool>,
+    /// When `publicly_available` last changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visibility_changed_at: Option<DateTime<Utc>>,
 }
 
 impl TikTokPublishResponse {
@@ -159,6 +172,8 @@ impl TikTokPublishResponse {
             post_url: t.post_url,
             post_id_expected,
             failure: t.failure,
+            publicly_available: t.publicly_available,
+            visibility_changed_at: t.visibility_changed_at,
         }
     }
 }
@@ -194,6 +209,7 @@ impl VideoResponse {
                 bucket: bucket.to_owned(),
                 key: v.object_key.as_str().to_owned(),
             },
+            media: v.media,
             history: v.history,
             tiktok: v
                 .tiktok

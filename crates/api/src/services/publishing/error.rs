@@ -57,6 +57,10 @@ pub enum PublishError {
     /// nothing is sent to TikTok.
     #[error("the video's stored bytes changed after they were verified")]
     UploadChanged { gone: bool },
+    /// TikTok would refuse this video (or this cover) for what its container says: nothing
+    /// was sent. Never empty.
+    #[error("TikTok would refuse this video ({})", .0.iter().map(|p| p.code()).collect::<Vec<_>>().join(", "))]
+    Media(Vec<postiqo_domain::MediaProblem>),
     #[error(transparent)]
     Storage(RepoError),
     #[error(transparent)]

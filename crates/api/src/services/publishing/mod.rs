@@ -19,6 +19,7 @@
 //! "initiating", and the worker fails the video with `publish_outcome_unknown` rather than
 //! calling init again: a second post is never made without the user asking for it.
 
+pub mod check;
 pub mod creator;
 pub mod error;
 pub mod queue;
@@ -36,6 +37,7 @@ use postiqo_storage::{
     IdempotencyStore, PublishStore, RateWindows, Storage, UserRepository, VideoRepository,
 };
 
+pub use check::PublishCheck;
 pub use error::PublishError;
 pub use start::Idempotent;
 pub use tracking::TikTokUpdate;

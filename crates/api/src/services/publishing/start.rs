@@ -12,6 +12,7 @@ use postiqo_tiktok::{PostInfo, PrivacyLevel, PublishId};
 use serde::Serialize;
 use tracing::{info, warn};
 
+use super::check::check_media;
 use super::creator::creator_options;
 use super::{PublishError, PublishService};
 use crate::auth::secrets::digest;
@@ -151,6 +152,7 @@ impl PublishService {
         }
         let creator = self.creator_info(user).await?;
         let settings = requested.validated(&creator_options(&creator))?;
+        check_media(&video, &settings, &creator)?;
 
         let at = self.now();
         let attempt = TikTokPublish {
@@ -162,6 +164,8 @@ impl PublishService {
             post_id: None,
             post_url: None,
             failure: None,
+            publicly_available: None,
+            visibility_changed_at: None,
         };
         let job = PublishJob::start(
             user,

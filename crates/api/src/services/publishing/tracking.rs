@@ -19,6 +19,9 @@ pub enum TikTokUpdate {
     Processing(String),
     Complete { post_id: Option<String> },
     Failed { reason: String },
+    /// A published post became (or stopped being) publicly visible: a takedown, or its
+    /// reversal. The video stays PUBLISHED.
+    Visibility { publicly_available: bool },
 }
 
 impl TikTokUpdate {
@@ -122,6 +125,16 @@ impl PublishService {
                     None => JobNext::Keep,
                 };
                 (next, job_next)
+            }
+            TikTokUpdate::Visibility { publicly_available } => {
+                let Ok(next) = video.clone().note_visibility(publicly_available, at) else {
+                    return Ok(());
+                };
+                if next == video {
+                    return Ok(());
+                }
+                info!(video_id = %video.id, publicly_available, "TikTok changed the post's visibility");
+                (next, JobNext::Keep)
             }
             TikTokUpdate::Failed { reason } => {
                 let failure = self.failure_for(&video, &reason).await;

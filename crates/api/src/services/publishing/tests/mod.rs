@@ -55,6 +55,18 @@ pub struct World {
     videos: AtomicU8,
 }
 
+/// What upload-complete reads from a short, ordinary phone video.
+pub fn media() -> postiqo_domain::VideoMedia {
+    postiqo_domain::VideoMedia {
+        duration_ms: 15_000,
+        width: 1080,
+        height: 1920,
+        frame_rate: postiqo_domain::FrameRate::from_fps(30.0),
+        video_codec: "h264".into(),
+        has_audio: true,
+    }
+}
+
 impl World {
     pub fn new() -> Self {
         let store = Arc::new(MemoryStore::new());
@@ -119,6 +131,7 @@ impl World {
         )
         .complete_upload(
             postiqo_domain::ETag::parse("\"verified\"").expect("tag"),
+            Some(media()),
             now,
         )
         .expect("uploaded");
