@@ -121,7 +121,7 @@ async fn expired_presigned_url_is_refused() {
 async fn completing_early_or_with_a_non_video_keeps_it_pending() {
     let app = TestApp::spawn().await;
     let user = app.new_user().await;
-    let created = app.create_video_ok(&user, "clip", "video/mp4", 512).await;
+    let created = app.create_video_ok(&user, "clip", "video/mp4", 1024).await;
     let id = created["video"]["id"].as_str().unwrap();
     let key = created["video"]["storage"]["key"]
         .as_str()
@@ -177,7 +177,9 @@ async fn completing_early_or_with_a_non_video_keeps_it_pending() {
     );
 
     // The client uploads the right file and succeeds.
-    let put = app.send_presigned(&created["upload"], mp4_bytes(512)).await;
+    let put = app
+        .send_presigned(&created["upload"], mp4_bytes(1024))
+        .await;
     assert_eq!(put.status(), 200);
     assert_eq!(app.complete_upload(&user, id, None).await.status(), 200);
 }

@@ -21,8 +21,14 @@ pub fn s256(verifier: &str) -> String {
         .encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
-/// Bytes that start like an MP4 file (an `ftyp` box), padded to `len`.
+/// A well-formed MP4 of `len` bytes (one second of 640x360 H.264 at 30 fps, as far as its
+/// index says), which upload-complete accepts. Below
+/// [`postiqo_media_probe::sample::MIN_LEN`] the boxes do not fit: then only the first bytes look
+/// like an MP4 (an `ftyp` box), which upload-complete refuses.
 pub fn mp4_bytes(len: usize) -> Vec<u8> {
+    if len >= postiqo_media_probe::sample::MIN_LEN {
+        return postiqo_media_probe::sample::mp4(len);
+    }
     let mut v = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41".to_vec();
     v.resize(len, 0xAB);
     v

@@ -24,11 +24,9 @@ pub struct UploadResult {
     pub transfer: Duration,
 }
 
-/// Bytes that start like an MP4 file (an `ftyp` box), so the API's container check passes.
+/// A well-formed MP4 of `len` bytes, so upload-complete's container checks pass.
 fn mp4_bytes(len: usize) -> Bytes {
-    let mut v = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41".to_vec();
-    v.resize(len, 0xAB);
-    Bytes::from(v)
+    Bytes::from(postiqo_media_probe::sample::mp4(len))
 }
 
 fn presigned(http: &reqwest::Client, req: &Value, body: Bytes) -> Result<reqwest::RequestBuilder> {
@@ -100,7 +98,12 @@ pub async fn upload(
                 .as_array()
                 .context("multipart without parts")?;
             let part_size = upload["part_size"].as_u64().context("no part_size")?;
-            let data = mp4_bytes(usize::try_from(part_size).context("part size")?);
+            // Only the first part carries the MP4's boxes; the others are its mdat.
+            let part_len = usize::try_from(part_size).context("part size")?;
+            let mut first = postiqo_media_probe::sample::mp4_head(size);
+            first.resize(part_len.max(first.len()), 0xAB);
+            let first = Bytes::from(first);
+            let data = Bytes::from(vec![0xABu8; part_len]);
             let mut done = Vec::with_capacity(list.len());
             for window in list.chunks(4) {
                 let mut puts = tokio::task::JoinSet::new();
@@ -108,7 +111,8 @@ pub async fn upload(
                     let n = part["part_number"].as_u64().context("part_number")?;
                     let len = usize::try_from(part["size_bytes"].as_u64().context("part size")?)
                         .context("part size")?;
-                    let body = data.slice(..len.min(data.len()));
+                    let source = if n == 1 { &first } else { &data };
+                    let body = source.slice(..len.min(source.len()));
                     let (http, part) = (http.clone(), part.clone());
                     puts.spawn(async move {
                         Ok::<_, crate::error::Error>((n, put(http, part, body).await?))

@@ -612,9 +612,7 @@ mod tests {
             down
         );
         // The first release (moderation passed) is no event: the publish itself records it.
-        let released = published
-            .note_visibility(true, at(4))
-            .expect("released");
+        let released = published.note_visibility(true, at(4)).expect("released");
         assert_eq!(released.history.len(), 4);
         assert_eq!(
             released.tiktok.and_then(|t| t.publicly_available),

@@ -105,19 +105,20 @@ fn facts(moov: &Moov) -> Result<MediaFacts, ProbeError> {
         ),
     };
 
-    let (frames, ticks) = video
-        .mdia
-        .minf
-        .stbl
-        .stts
-        .entries
-        .iter()
-        .fold((0u64, 0u64), |(f, t), e| {
-            (
-                f + u64::from(e.sample_count),
-                t + u64::from(e.sample_count) * u64::from(e.sample_delta),
-            )
-        });
+    let (frames, ticks) =
+        video
+            .mdia
+            .minf
+            .stbl
+            .stts
+            .entries
+            .iter()
+            .fold((0u64, 0u64), |(f, t), e| {
+                (
+                    f + u64::from(e.sample_count),
+                    t + u64::from(e.sample_count) * u64::from(e.sample_delta),
+                )
+            });
     let timescale = video.mdia.mdhd.timescale;
     let frame_rate = (timescale > 0)
         .then(|| rate(frames as f64, ticks as f64 / f64::from(timescale)))

@@ -9,6 +9,8 @@
 
 mod isobmff;
 mod matroska;
+#[cfg(feature = "sample")]
+pub mod sample;
 mod sparse;
 
 use sparse::{Gap, Sparse};

@@ -46,9 +46,7 @@ impl Sparse {
             .chunks
             .iter()
             .find(|c| c.0 <= offset && offset < end(c))?;
-        chunk
-            .1
-            .get(usize::try_from(offset - chunk.0).ok()?..)
+        chunk.1.get(usize::try_from(offset - chunk.0).ok()?..)
     }
 
     /// `len` bytes from `offset`, or the first gap in them.

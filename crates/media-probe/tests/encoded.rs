@@ -18,10 +18,18 @@ fn encode(seconds: f64, size: &str, fps: u32, extra: &[&str], ext: &str) -> Vec<
     ));
     let source = format!("testsrc=duration={seconds}:size={size}:rate={fps}");
     let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(&source)
-        .args(extra)
-        .arg(&path);
+    cmd.args([
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+    ])
+    .arg(&source)
+    .args(extra)
+    .arg(&path);
     let out = cmd
         .output()
         .expect("ffmpeg runs (scripts/test installs it: apt-get install ffmpeg)");
@@ -35,7 +43,14 @@ fn encode(seconds: f64, size: &str, fps: u32, extra: &[&str], ext: &str) -> Vec<
     bytes
 }
 
-const H264: &[&str] = &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"];
+const H264: &[&str] = &[
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-pix_fmt",
+    "yuv420p",
+];
 
 /// Runs the probe to its answer, serving exactly the ranges it asks for.
 fn probe(file: &[u8], container: Container) -> (Result<MediaFacts, ProbeError>, u32, u64) {
@@ -93,7 +108,16 @@ fn h265_mov_vp9_webm_and_audio() {
         1.5,
         "480x360",
         25,
-        &["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error", "-tag:v", "hvc1"],
+        &[
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-x265-params",
+            "log-level=error",
+            "-tag:v",
+            "hvc1",
+        ],
         "mov",
     );
     let f = facts(&mov, Container::IsoBmff);
@@ -105,7 +129,20 @@ fn h265_mov_vp9_webm_and_audio() {
         1.0,
         "400x400",
         24,
-        &["-f", "lavfi", "-i", "sine=duration=1", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"],
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-c:v",
+            "libvpx-vp9",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "8",
+            "-c:a",
+            "libopus",
+        ],
         "webm",
     );
     let f = facts(&webm, Container::Matroska);
@@ -135,9 +172,25 @@ fn cut_files_and_other_bytes_are_refused() {
     let cut = end_moov.get(..end_moov.len() - 100).expect("cut");
     assert_eq!(probe(cut, Container::IsoBmff).0, Err(ProbeError::Truncated));
 
-    let webm = encode(1.0, "400x400", 24, &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"], "webm");
+    let webm = encode(
+        1.0,
+        "400x400",
+        24,
+        &[
+            "-c:v",
+            "libvpx-vp9",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "8",
+        ],
+        "webm",
+    );
     let cut = webm.get(..webm.len() / 2).expect("cut");
-    assert_eq!(probe(cut, Container::Matroska).0, Err(ProbeError::Truncated));
+    assert_eq!(
+        probe(cut, Container::Matroska).0,
+        Err(ProbeError::Truncated)
+    );
 
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR and more bytes".to_vec();
     assert!(probe(&png, Container::IsoBmff).0.is_err());
@@ -161,4 +214,24 @@ fn a_moov_after_a_big_mdat_is_reached_in_a_few_reads() {
     assert_about(f.duration_ms, 1000);
     assert!(reads <= 4, "{reads} reads");
     assert!(bytes < 1024 * 1024, "{bytes} bytes read");
+}
+
+#[cfg(feature = "sample")]
+#[test]
+fn the_sample_mp4_reads_as_one_second_of_video() {
+    for len in [1024, 4096, 100_000] {
+        let file = postiqo_media_probe::sample::mp4(len);
+        assert_eq!(file.len(), len);
+        let f = facts(&file, Container::IsoBmff);
+        assert_eq!(
+            (
+                f.duration_ms,
+                f.width,
+                f.height,
+                f.frame_rate,
+                f.video_codec.as_str()
+            ),
+            (1000, 640, 360, Some(30.0), "h264")
+        );
+    }
 }

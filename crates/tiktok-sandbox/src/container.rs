@@ -1,5 +1,7 @@
-//! Cheap media checks on the first bytes of a pulled file: container signature (fact
-//! sheet §5.3: MP4, MOV, WebM) and, for MP4/MOV, the duration from `moov/mvhd`.
+//! TikTok's media checks on a pulled file (fact sheet §5.3): container signature (MP4, MOV,
+//! WebM), then duration, frame rate and picture size from the container's index.
+
+use postiqo_media_probe::{Container as ProbeContainer, MediaFacts, Probe, Step};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Container {
@@ -19,45 +21,44 @@ pub(crate) fn sniff(head: &[u8]) -> Option<Container> {
     }
 }
 
-fn be_u32(data: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn be_u64(data: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_be_bytes(data.get(at..at + 8)?.try_into().ok()?))
-}
-
-/// Payload of the first complete box of type `kind` directly inside `data`.
-fn find_box<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
-    let mut pos = 0usize;
-    while pos + 8 <= data.len() {
-        let size32 = be_u32(data, pos)?;
-        let (size, header) = match size32 {
-            0 => (data.len() - pos, 8),
-            1 => (usize::try_from(be_u64(data, pos + 8)?).ok()?, 16),
-            n => (usize::try_from(n).ok()?, 8),
-        };
-        if size < header {
-            return None;
-        }
-        let end = pos.checked_add(size)?;
-        if data.get(pos + 4..pos + 8)? == kind {
-            return data.get(pos + header..end);
-        }
-        pos = end;
-    }
-    None
-}
-
-/// Duration in seconds, when `moov` lies completely within `head` (a "fast start" file;
-/// otherwise the check is skipped rather than guessed).
-pub(crate) fn mp4_duration_secs(head: &[u8]) -> Option<f64> {
-    let mvhd = find_box(find_box(head, b"moov")?, b"mvhd")?;
-    let (timescale, duration) = match mvhd.first()? {
-        1 => (be_u32(mvhd, 20)?, be_u64(mvhd, 24)?),
-        _ => (be_u32(mvhd, 12)?, u64::from(be_u32(mvhd, 16)?)),
+/// What TikTok's checks of a pulled file find (fact sheet §5.3), as its `fail_reason`.
+///
+/// The file's facts come from its container index, read from the bytes kept of the download
+/// (its head and its tail, which hold the index of every file but a huge one with `moov`
+/// in the middle); when the index is not within them the checks are skipped, not guessed.
+pub(crate) fn media_check(
+    container: Container,
+    size: u64,
+    head: &[u8],
+    tail: &[u8],
+    max_duration_secs: Option<u32>,
+) -> Result<Option<MediaFacts>, &'static str> {
+    let kind = match container {
+        Container::IsoBmff => ProbeContainer::IsoBmff,
+        Container::WebM => ProbeContainer::Matroska,
     };
-    (timescale > 0).then(|| duration as f64 / f64::from(timescale))
+    let mut probe = Probe::new(kind, size);
+    probe.feed(0, head.to_vec());
+    probe.feed(size.saturating_sub(tail.len() as u64), tail.to_vec());
+    let facts = match probe.step() {
+        Ok(Step::Done(facts)) => facts,
+        Ok(Step::Need(_)) => return Ok(None),
+        Err(_) => return Err("file_format_check_failed"),
+    };
+    if max_duration_secs.is_some_and(|max| facts.duration_ms > u64::from(max) * 1000) {
+        return Err("duration_check_failed");
+    }
+    if facts
+        .frame_rate
+        .is_some_and(|fps| !(23.0..=60.0).contains(&fps))
+    {
+        return Err("frame_rate_check_failed");
+    }
+    let side = 360..=4096;
+    if !side.contains(&facts.width) || !side.contains(&facts.height) {
+        return Err("picture_size_check_failed");
+    }
+    Ok(Some(facts))
 }
 
 #[cfg(test)]
@@ -74,11 +75,22 @@ mod tests {
     }
 
     #[test]
-    fn reads_mvhd_duration() {
-        assert_eq!(mp4_duration_secs(&mp4_bytes(42)), Some(42.0));
-        // Truncated before moov ends: no guess.
-        let bytes = mp4_bytes(42);
-        assert_eq!(mp4_duration_secs(bytes.get(..40).unwrap_or_default()), None);
-        assert_eq!(mp4_duration_secs(b"\0\0\0\x01ftyp"), None);
+    fn checks_duration_from_the_index() {
+        let ok = mp4_bytes(5);
+        let size = ok.len() as u64;
+        let facts = media_check(Container::IsoBmff, size, &ok, &[], Some(600))
+            .expect("passes")
+            .expect("index within the head");
+        assert_eq!(facts.duration_ms, 5000);
+        assert_eq!(
+            media_check(Container::IsoBmff, size, &ok, &[], Some(4)),
+            Err("duration_check_failed")
+        );
+        // Cut short: not a readable file.
+        let cut = ok.get(..ok.len() / 2).unwrap_or_default();
+        assert_eq!(
+            media_check(Container::IsoBmff, cut.len() as u64, cut, &[], None),
+            Err("file_format_check_failed")
+        );
     }
 }

@@ -7,7 +7,7 @@ use actix_web::web;
 use serde_json::json;
 
 use crate::{
-    container::{Container, mp4_duration_secs, sniff},
+    container::{media_check, sniff},
     ids,
     model::PublishState,
     state::AppState,
@@ -15,8 +15,10 @@ use crate::{
 };
 
 const MAX_SIZE: u64 = 4 * 1024 * 1024 * 1024;
-/// Enough for `ftyp` plus a fast-start `moov` of typical short videos.
+/// Kept of each download: its head and its tail, where the container's index sits (a
+/// fast-start `moov`, Matroska's `Info` and `Tracks`; or a `moov` after `mdat`).
 const HEAD_MAX: usize = 8 * 1024 * 1024;
+const TAIL_MAX: usize = 8 * 1024 * 1024;
 const POLL: Duration = Duration::from_millis(50);
 /// `publish_type` for Direct Post is UNCONFIRMED (§6.3); this is the obvious guess.
 const PUBLISH_TYPE: &str = "DIRECT_POST";
@@ -65,32 +67,39 @@ async fn pull(state: web::Data<AppState>, publish_id: String) {
         waited += POLL;
     }
     let outcome = download(&state, &publish_id, &url).await;
-    let head = match outcome {
-        Ok(head) => head,
+    let pulled = match outcome {
+        Ok(pulled) => pulled,
         Err(reason) => return fail(&state, &publish_id, reason),
     };
-    let container = sniff(&head);
-    let duration = match container {
-        Some(Container::IsoBmff) => mp4_duration_secs(&head),
-        _ => None,
+    let Some(container) = sniff(&pulled.head) else {
+        return fail(&state, &publish_id, "file_format_check_failed");
     };
     let max_duration = state
         .lock()
         .user(&open_id)
-        .map(|u| f64::from(u.max_video_post_duration_sec));
-    if container.is_none() {
-        return fail(&state, &publish_id, "file_format_check_failed");
-    }
-    if let (Some(d), Some(max)) = (duration, max_duration)
-        && d > max
-    {
-        return fail(&state, &publish_id, "duration_check_failed");
-    }
+        .map(|u| u.max_video_post_duration_sec);
+    let duration = match media_check(
+        container,
+        pulled.size,
+        &pulled.head,
+        &pulled.tail,
+        max_duration,
+    ) {
+        Ok(facts) => facts.map(|f| f.duration_ms as f64 / 1000.0),
+        Err(reason) => return fail(&state, &publish_id, reason),
+    };
     complete(state, publish_id, duration).await;
 }
 
-/// Streams the file, keeping only its head; `Err` is a `fail_reason`.
-async fn download(state: &AppState, publish_id: &str, url: &str) -> Result<Vec<u8>, &'static str> {
+/// What is kept of a download: its first and last bytes, and its length.
+struct Pulled {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+    size: u64,
+}
+
+/// Streams the file, keeping only its head and tail; `Err` is a `fail_reason`.
+async fn download(state: &AppState, publish_id: &str, url: &str) -> Result<Pulled, &'static str> {
     let mut resp = state
         .http
         .get(url)
@@ -105,6 +114,7 @@ async fn download(state: &AppState, publish_id: &str, url: &str) -> Result<Vec<u
         return Err("file_format_check_failed");
     }
     let mut head = Vec::new();
+    let mut tail: Vec<u8> = Vec::new();
     let mut total: u64 = 0;
     loop {
         let chunk = match resp.chunk().await {
@@ -118,6 +128,10 @@ async fn download(state: &AppState, publish_id: &str, url: &str) -> Result<Vec<u
         }
         let room = HEAD_MAX.saturating_sub(head.len());
         head.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+        tail.extend_from_slice(&chunk);
+        if tail.len() > 2 * TAIL_MAX {
+            tail.drain(..tail.len() - TAIL_MAX);
+        }
         if let Some(p) = state.lock().publish_mut(publish_id) {
             p.downloaded_bytes = total;
         }
@@ -127,7 +141,14 @@ async fn download(state: &AppState, publish_id: &str, url: &str) -> Result<Vec<u
             Step::Gone => return Err("internal"),
         }
     }
-    Ok(head)
+    if tail.len() > TAIL_MAX {
+        tail.drain(..tail.len() - TAIL_MAX);
+    }
+    Ok(Pulled {
+        head,
+        tail,
+        size: total,
+    })
 }
 
 pub(crate) fn fail(state: &web::Data<AppState>, publish_id: &str, reason: &str) {

@@ -13,32 +13,11 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, dev::ServerHandle, w
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A minimal MP4: `ftyp`, a `moov` with an `mvhd` of the given duration, and a small `mdat`.
-/// Good enough for the sandbox's signature and duration checks, not for a player.
+/// A minimal well-formed MP4 whose index says 640x360 H.264 at 30 fps lasting
+/// `duration_secs`: passes the sandbox's checks (except the duration one when too long), not
+/// a player.
 pub fn mp4_bytes(duration_secs: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    // ftyp: size, type, major brand, minor version, one compatible brand.
-    out.extend_from_slice(&20u32.to_be_bytes());
-    out.extend_from_slice(b"ftypisom");
-    out.extend_from_slice(&0x200u32.to_be_bytes());
-    out.extend_from_slice(b"isom");
-    // mvhd v0: version+flags, creation, modification, timescale, duration, then 80 bytes of
-    // rate/volume/matrix/next-track fields that the checks ignore.
-    let timescale: u32 = 1000;
-    let mut mvhd = vec![0u8; 4 + 4 + 4];
-    mvhd.extend_from_slice(&timescale.to_be_bytes());
-    mvhd.extend_from_slice(&duration_secs.saturating_mul(timescale).to_be_bytes());
-    mvhd.extend_from_slice(&[0u8; 80]);
-    let mvhd_size = u32::try_from(8 + mvhd.len()).unwrap_or(u32::MAX);
-    out.extend_from_slice(&(mvhd_size + 8).to_be_bytes());
-    out.extend_from_slice(b"moov");
-    out.extend_from_slice(&mvhd_size.to_be_bytes());
-    out.extend_from_slice(b"mvhd");
-    out.extend_from_slice(&mvhd);
-    out.extend_from_slice(&16u32.to_be_bytes());
-    out.extend_from_slice(b"mdat");
-    out.extend_from_slice(&[0u8; 8]);
-    out
+    postiqo_media_probe::sample::mp4_lasting(4096, duration_secs)
 }
 
 /// EBML magic followed by filler: passes the WebM signature check.
@@ -53,7 +32,8 @@ pub fn webm_bytes() -> Vec<u8> {
 type Files = Arc<Mutex<HashMap<String, Vec<u8>>>>;
 
 /// Serves files from memory at `/<name>`; `/redirect/<name>` answers 302 to `/<name>`.
-/// Starts with `ok.mp4` (5 s), `long.mp4` (1 h), `ok.webm` and `bad.bin` (not a video).
+/// Starts with `ok.mp4` (5 s), `long.mp4` (1 h), `ok.webm` (a WebM signature only, which the
+/// pull checks refuse) and `bad.bin` (not a video).
 pub struct MediaServer {
     base_url: String,
     files: Files,

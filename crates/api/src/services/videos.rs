@@ -12,8 +12,8 @@ use rand::RngCore;
 use tracing::{info, warn};
 
 use crate::config::UploadSettings;
-use crate::services::media_facts::{MediaReadError, read_media};
 use crate::problem::{ApiError, ErrorCode};
+use crate::services::media_facts::{MediaReadError, read_media};
 
 /// What a client needs to send the bytes.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use postiqo_domain::{
-    ContentType, ETag, HistoryEvent, ObjectKey, StatusChange, Title, UploadPlan, UserId, Video, VideoId,
-    VideoSize, VideoStatus,
+    ContentType, ETag, HistoryEvent, ObjectKey, StatusChange, Title, UploadPlan, UserId, Video,
+    VideoId, VideoSize, VideoStatus,
 };
 
 use super::keys::{self, EXPIRES_AT, GSI1PK, GSI1SK, PK, SK};
@@ -188,11 +188,11 @@ pub fn item_to_video(item: &Item) -> Result<Video, RepoError> {
                         .map_err(corrupt("history.status"))?,
                     at: parse_time(get_s(m, "at")?, "history.at")?,
                     event: match m.get("event") {
-                        Some(AttributeValue::S(e)) => Some(
-                            HistoryEvent::parse(e).ok_or_else(|| {
+                        Some(AttributeValue::S(e)) => {
+                            Some(HistoryEvent::parse(e).ok_or_else(|| {
                                 RepoError::Corrupt("history.event has an invalid value".into())
-                            })?,
-                        ),
+                            })?)
+                        }
                         _ => None,
                     },
                 }),

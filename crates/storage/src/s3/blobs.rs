@@ -287,7 +287,9 @@ impl BlobStore for S3Blobs {
             .map_err(|e| BlobError::Unavailable(Box::new(e)))?
             .into_bytes();
         let skip = if whole {
-            usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len())
+            usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len())
         } else {
             0
         };

@@ -177,7 +177,7 @@ async fn private_post_completes_without_post_id() {
     let t = spawn().await;
     let tokens = t.login("alice").await;
     let (_, body) = t
-        .init(&tokens.access, "SELF_ONLY", &t.media.url("ok.webm"))
+        .init(&tokens.access, "SELF_ONLY", &t.media.url("ok.mp4"))
         .await;
     let publish_id = body["data"]["publish_id"].as_str().unwrap().to_owned();
     let (body, _) = t

@@ -17,11 +17,17 @@ use crate::services::tiktok_access::TikTokAccessError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TikTokUpdate {
     Processing(String),
-    Complete { post_id: Option<String> },
-    Failed { reason: String },
+    Complete {
+        post_id: Option<String>,
+    },
+    Failed {
+        reason: String,
+    },
     /// A published post became (or stopped being) publicly visible: a takedown, or its
     /// reversal. The video stays PUBLISHED.
-    Visibility { publicly_available: bool },
+    Visibility {
+        publicly_available: bool,
+    },
 }
 
 impl TikTokUpdate {
