@@ -5,6 +5,7 @@ mod account;
 mod auth;
 mod basics;
 mod connections;
+mod container;
 mod deploy;
 mod edge;
 mod export;
