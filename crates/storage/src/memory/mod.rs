@@ -17,6 +17,8 @@ mod account;
 mod auth;
 mod blobs;
 mod publish;
+#[cfg(test)]
+mod tests;
 mod webhooks;
 
 use std::collections::{BTreeMap, HashMap};
