@@ -19,15 +19,15 @@ use postiqo_tiktok::{
 };
 use url::Url;
 
-use crate::auth::JwtCodec;
-use crate::auth::session_cache::SessionCache;
 use crate::config::{AllowedOrigin, JwtSettings, KeyRing};
+use crate::credentials::JwtCodec;
+use crate::credentials::session_cache::SessionCache;
 use crate::crypto::TokenCipher;
-use crate::services::auth::SessionPolicy;
 use crate::services::media::PinError;
 use crate::services::ports::{Clock, MediaSource, MediaUrlError, TikTokCallError, TikTokPosting};
 use crate::services::sessions::SessionService;
-use crate::services::{AccountService, AuthService, TikTokAccess};
+use crate::services::signin::SessionPolicy;
+use crate::services::{AccountService, SignInService, TikTokAccess};
 
 /// A clock that moves only when told to.
 pub struct ManualClock(Mutex<DateTime<Utc>>);
@@ -303,7 +303,7 @@ pub struct Services {
     pub store: Arc<MemoryStore>,
     pub storage: Storage,
     pub clock: Arc<ManualClock>,
-    pub auth: AuthService,
+    pub signin: SignInService,
     pub sessions: SessionService,
     pub account: AccountService,
 }
@@ -326,7 +326,7 @@ impl Services {
         let origins: Vec<AllowedOrigin> = AllowedOrigin::parse("https://app.postiqo.test")
             .into_iter()
             .collect();
-        let auth = AuthService::new(
+        let signin = SignInService::new(
             storage.clone(),
             client.clone(),
             cipher.clone(),
@@ -352,7 +352,7 @@ impl Services {
             store,
             storage,
             clock,
-            auth,
+            signin,
             sessions,
             account,
         }

@@ -10,8 +10,8 @@ use postiqo_domain::{
 };
 use postiqo_storage::JobChange;
 
-use crate::services::auth::IssuedTokens;
 use crate::services::ports::Clock;
+use crate::services::signin::IssuedTokens;
 use crate::test_support::Services;
 
 /// What a seeded account holds besides its profile and tokens.
@@ -54,9 +54,9 @@ fn uploaded_video(s: &Services, user: UserId, n: u8) -> Video {
 /// key and a rate window.
 pub async fn seed(s: &Services, open_id: &str) -> Seeded {
     let user = s.sign_up(open_id).await;
-    let caller = s.auth.create_session(user, None).await.expect("session");
+    let caller = s.signin.create_session(user, None).await.expect("session");
     let other = s
-        .auth
+        .signin
         .create_session(user, Some("other device".into()))
         .await
         .expect("session");

@@ -6,18 +6,18 @@ use std::time::Duration;
 use postiqo_domain::SessionId;
 use postiqo_storage::SessionRepository;
 
-use crate::services::auth::{IssuedTokens, SignInError};
 use crate::services::ports::Clock;
 use crate::services::sessions::SessionError;
+use crate::services::signin::{IssuedTokens, SignInError};
 use crate::test_support::{REUSE_INTERVAL, SESSION_TTL, Services};
 
 async fn signed_in(s: &Services) -> IssuedTokens {
     let user = s.sign_up("open-alice").await;
-    s.auth.create_session(user, None).await.expect("session")
+    s.signin.create_session(user, None).await.expect("session")
 }
 
 async fn session_exists(s: &Services, t: &IssuedTokens) -> bool {
-    let (user, id, _) = crate::services::AuthService::parse_refresh_token(&t.refresh_token)
+    let (user, id, _) = crate::services::SignInService::parse_refresh_token(&t.refresh_token)
         .expect("a refresh token we issued parses");
     SessionRepository::get(&*s.store, user, &id, s.clock.now())
         .await
@@ -33,20 +33,20 @@ fn secs(n: u64) -> Duration {
 async fn a_rotated_token_is_replaced_and_works_once() {
     let s = Services::new();
     let t0 = signed_in(&s).await;
-    let t1 = s.auth.refresh(&t0.refresh_token).await.expect("rotate");
+    let t1 = s.signin.refresh(&t0.refresh_token).await.expect("rotate");
     assert_ne!(
         t1.refresh_token, t0.refresh_token,
         "rotation issues a new token"
     );
     assert_eq!(t1.session_id, t0.session_id, "the same session");
     let t2 = s
-        .auth
+        .signin
         .refresh(&t1.refresh_token)
         .await
         .expect("rotate again");
     assert_ne!(t2.refresh_token, t1.refresh_token);
     // t0 is two rotations old: not the retired token the interval forgives, so a reuse.
-    let err = s.auth.refresh(&t0.refresh_token).await.err();
+    let err = s.signin.refresh(&t0.refresh_token).await.err();
     assert!(
         matches!(err, Some(SignInError::RefreshTokenReused)),
         "an old token, even within the interval, is reuse: {err:?}"
@@ -58,9 +58,13 @@ async fn a_rotated_token_is_replaced_and_works_once() {
 async fn the_retired_token_within_the_reuse_interval_yields_the_current_tokens() {
     let s = Services::new();
     let t0 = signed_in(&s).await;
-    let t1 = s.auth.refresh(&t0.refresh_token).await.expect("rotate");
+    let t1 = s.signin.refresh(&t0.refresh_token).await.expect("rotate");
     s.clock.advance(REUSE_INTERVAL - secs(1));
-    let again = s.auth.refresh(&t0.refresh_token).await.expect("second tab");
+    let again = s
+        .signin
+        .refresh(&t0.refresh_token)
+        .await
+        .expect("second tab");
     assert_eq!(
         again.refresh_token, t1.refresh_token,
         "the second tab gets the successor the first got, not a new rotation"
@@ -68,7 +72,7 @@ async fn the_retired_token_within_the_reuse_interval_yields_the_current_tokens()
     assert_eq!(again.session_id, t1.session_id);
     // The successor is still current: nothing was rotated by the reissue.
     let t2 = s
-        .auth
+        .signin
         .refresh(&t1.refresh_token)
         .await
         .expect("successor works");
@@ -83,15 +87,15 @@ async fn the_retired_token_after_the_interval_is_reuse_and_ends_the_session() {
         .authenticate(&t0.access_token)
         .await
         .expect("alive (and now cached)");
-    let t1 = s.auth.refresh(&t0.refresh_token).await.expect("rotate");
+    let t1 = s.signin.refresh(&t0.refresh_token).await.expect("rotate");
     s.clock.advance(REUSE_INTERVAL + secs(1));
-    let err = s.auth.refresh(&t0.refresh_token).await.err();
+    let err = s.signin.refresh(&t0.refresh_token).await.err();
     assert!(
         matches!(err, Some(SignInError::RefreshTokenReused)),
         "{err:?}"
     );
     assert!(!session_exists(&s, &t1).await, "the session is gone");
-    let err = s.auth.refresh(&t1.refresh_token).await.err();
+    let err = s.signin.refresh(&t1.refresh_token).await.err();
     assert!(
         matches!(err, Some(SignInError::InvalidRefreshToken)),
         "the newest token dies with its session: {err:?}"
@@ -110,24 +114,24 @@ async fn a_session_expires_by_the_clock_and_each_rotation_restarts_its_lifetime(
     let day = secs(86_400);
     s.clock.advance(SESSION_TTL - day);
     let t1 = s
-        .auth
+        .signin
         .refresh(&t0.refresh_token)
         .await
         .expect("still alive");
     s.clock.advance(day * 2);
     let t2 = s
-        .auth
+        .signin
         .refresh(&t1.refresh_token)
         .await
         .expect("past the first lifetime, alive: the rotation restarted it");
     s.clock.advance(SESSION_TTL);
-    let err = s.auth.refresh(&t2.refresh_token).await.err();
+    let err = s.signin.refresh(&t2.refresh_token).await.err();
     assert!(
         matches!(err, Some(SignInError::InvalidRefreshToken)),
         "expired at its lifetime's end: {err:?}"
     );
     assert!(
-        s.auth
+        s.signin
             .session_of_refresh_token(&t2.refresh_token)
             .await
             .expect("read")
@@ -140,13 +144,13 @@ async fn a_token_with_a_wrong_secret_is_invalid_and_harms_nothing() {
     let s = Services::new();
     let t0 = signed_in(&s).await;
     let (user, id, _) =
-        crate::services::AuthService::parse_refresh_token(&t0.refresh_token).expect("parses");
+        crate::services::SignInService::parse_refresh_token(&t0.refresh_token).expect("parses");
     for forged in [
         format!("{user}.{id}.not-the-secret"),
         format!("{user}.{}.x", SessionId::from_random([3; 16])),
         "garbage".to_owned(),
     ] {
-        let err = s.auth.refresh(&forged).await.err();
+        let err = s.signin.refresh(&forged).await.err();
         assert!(
             matches!(err, Some(SignInError::InvalidRefreshToken)),
             "{forged}: {err:?}"
@@ -156,7 +160,7 @@ async fn a_token_with_a_wrong_secret_is_invalid_and_harms_nothing() {
         session_exists(&s, &t0).await,
         "a guess ends nobody's session"
     );
-    s.auth
+    s.signin
         .refresh(&t0.refresh_token)
         .await
         .expect("the real token still rotates");
@@ -167,18 +171,18 @@ async fn logout_ends_the_session_at_once_and_only_that_one() {
     let s = Services::new();
     let t0 = signed_in(&s).await;
     let (user, _, _) =
-        crate::services::AuthService::parse_refresh_token(&t0.refresh_token).expect("parses");
-    let other = s.auth.create_session(user, None).await.expect("second");
+        crate::services::SignInService::parse_refresh_token(&t0.refresh_token).expect("parses");
+    let other = s.signin.create_session(user, None).await.expect("second");
     for t in [&t0, &other] {
         s.sessions
             .authenticate(&t.access_token)
             .await
             .expect("alive (and now cached)");
     }
-    s.auth.logout(user, &t0.session_id).await.expect("logout");
+    s.signin.logout(user, &t0.session_id).await.expect("logout");
     let err = s.sessions.authenticate(&t0.access_token).await.err();
     assert!(matches!(err, Some(SessionError::Ended)), "{err:?}");
-    let err = s.auth.refresh(&t0.refresh_token).await.err();
+    let err = s.signin.refresh(&t0.refresh_token).await.err();
     assert!(
         matches!(err, Some(SignInError::InvalidRefreshToken)),
         "{err:?}"
@@ -187,7 +191,7 @@ async fn logout_ends_the_session_at_once_and_only_that_one() {
         .authenticate(&other.access_token)
         .await
         .expect("the other device stays signed in");
-    s.auth
+    s.signin
         .logout(user, &t0.session_id)
         .await
         .expect("logging out twice is fine");
