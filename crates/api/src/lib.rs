@@ -1,9 +1,9 @@
 //! Postiqo's HTTP API. `main.rs` only parses the command and calls into here.
 
 pub mod admission;
-pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod credentials;
 pub mod crypto;
 pub mod edge;
 pub mod extract;
@@ -17,6 +17,7 @@ pub mod readiness;
 pub mod routes;
 pub mod services;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::AuthenticatedUser;
+use crate::credentials::AuthenticatedUser;
+use crate::problem::from_services::problem_code;
 use crate::problem::{ApiError, ProblemDetails};
-use crate::routes::errors::problem_code;
 use crate::routes::tiktok::CreatorInfoResponse;
 use crate::routes::videos::parse_id;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(publish_check);
@@ -86,7 +86,7 @@ pub async fn publish_check(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let check = state
-        .publish
+        .publish()
         .publish_check(user.user_id, id, query.video_cover_timestamp_ms)
         .await?;
     let problems: Vec<PublishProblem> = check
