@@ -43,7 +43,7 @@ fn uploaded_video(s: &Services, user: UserId, n: u8) -> Video {
         None,
         now,
     )
-    .complete_upload(etag, now)
+    .complete_upload(etag, None, now)
     .expect("uploaded");
     s.store.put_video(video.clone());
     video
