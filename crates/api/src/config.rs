@@ -11,6 +11,7 @@ use std::time::Duration;
 use base64::Engine;
 use postiqo_domain::UploadPolicy;
 use postiqo_storage::StorageConfig;
+use postiqo_storage::job_shards::{DEFAULT_JOB_SHARDS, JobShards, MAX_JOB_SHARDS};
 use secrecy::SecretString;
 use url::{Host, Url};
 
@@ -27,6 +28,7 @@ pub const VARIABLES: &[&str] = &[
     "POSTIQO_BUCKET",
     "POSTIQO_S3_PUBLIC_ENDPOINT",
     "POSTIQO_S3_FORCE_PATH_STYLE",
+    "POSTIQO_JOB_SHARDS",
     "POSTIQO_TIKTOK_CLIENT_KEY",
     "POSTIQO_TIKTOK_CLIENT_SECRET",
     "POSTIQO_TIKTOK_AUTH_URL",
@@ -513,6 +515,16 @@ impl StorageSettings {
         let endpoint_overridden =
             r.opt("AWS_ENDPOINT_URL_S3").is_some() || r.opt("AWS_ENDPOINT_URL").is_some();
         let s3_force_path_style = r.bool("POSTIQO_S3_FORCE_PATH_STYLE", endpoint_overridden)?;
+        let job_shards = r
+            .parse("POSTIQO_JOB_SHARDS", DEFAULT_JOB_SHARDS, "a whole number")
+            .and_then(|n| {
+                JobShards::new(n).map_err(|_| {
+                    err(
+                        "POSTIQO_JOB_SHARDS",
+                        format!("must be from 1 to {MAX_JOB_SHARDS}"),
+                    )
+                })
+            })?;
         let raw_origins = r.required("POSTIQO_ALLOWED_ORIGINS")?;
         let allowed_origins = raw_origins
             .split(',')
@@ -539,6 +551,7 @@ impl StorageSettings {
                 bucket,
                 s3_public_endpoint,
                 s3_force_path_style,
+                job_shards,
             },
             allowed_origins,
         })
@@ -910,6 +923,26 @@ mod tests {
                 max_connections: 2048,
             }
         );
+    }
+
+    #[test]
+    fn the_job_queue_shard_count_is_bounded() {
+        let shards = |env: &HashMap<String, String>| {
+            Settings::from_env(env).map(|s| s.storage.storage.job_shards.count())
+        };
+        assert_eq!(shards(&base()).expect("valid"), DEFAULT_JOB_SHARDS);
+        for (value, ok) in [("1", true), ("128", true), ("0", false), ("129", false), ("x", false)]
+        {
+            let mut env = base();
+            env.insert("POSTIQO_JOB_SHARDS".into(), value.into());
+            match shards(&env) {
+                Ok(n) => assert!(ok && n.to_string() == value, "{value}"),
+                Err(e) => {
+                    assert!(!ok, "{value}: {e}");
+                    assert_eq!(e.var, "POSTIQO_JOB_SHARDS");
+                }
+            }
+        }
     }
 
     #[test]
