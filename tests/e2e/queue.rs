@@ -102,58 +102,48 @@ async fn users_with_videos(
                 (user, ids)
             }
         })
-        .buffer_unordered(8)
+        .buffer_unordered(12)
         .collect()
         .await
 }
 
-/// Polls until every video is `PUBLISHED` with its post id (the job's last step) or the
-/// deadline passes; returns the videos.
-async fn wait_all_published(
-    http: &reqwest::Client,
-    base: &str,
-    videos: &[(TestUser, String)],
-    secs: u64,
-) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut done: HashMap<String, Value> = HashMap::new();
-    loop {
-        let pending: Vec<&(TestUser, String)> =
-            videos.iter().filter(|(_, id)| !done.contains_key(id)).collect();
-        if pending.is_empty() {
-            return videos.iter().map(|(_, id)| done[id].clone()).collect();
-        }
-        let seen: Vec<Value> = futures_util::stream::iter(pending)
-            .map(|(user, id)| async move {
-                http.get(format!("{base}/v1/videos/{id}"))
-                    .bearer_auth(&user.token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json::<Value>()
-                    .await
-                    .unwrap()
-            })
-            .buffer_unordered(16)
-            .collect()
-            .await;
-        for v in seen {
-            assert_ne!(v["status"], "FAILED", "{v}");
-            if v["status"] == "PUBLISHED" && v["tiktok"]["post_id"].is_string() {
-                done.insert(v["id"].as_str().unwrap().to_owned(), v);
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} videos not published with a post id in {secs} s",
-            videos.len() - done.len(),
-            videos.len()
+/// Every video, read once through the API: `PUBLISHED` with its post id, by way of
+/// `PUBLISHING` once.
+async fn assert_all_published(http: &reqwest::Client, base: &str, videos: &[(TestUser, String)]) {
+    let seen: Vec<Value> = futures_util::stream::iter(videos)
+        .map(|(user, id)| async move {
+            http.get(format!("{base}/v1/videos/{id}"))
+                .bearer_auth(&user.token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    for v in &seen {
+        assert_eq!(v["status"], "PUBLISHED", "{v}");
+        assert!(v["tiktok"]["post_id"].is_string(), "{v}");
+        let statuses: Vec<&str> = v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            statuses,
+            ["PENDING", "UPLOADED", "PUBLISHING", "PUBLISHED"],
+            "{v}"
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    assert_eq!(seen.len(), videos.len());
 }
 
-/// Waits until no job is left in the table (the last step of each deletes it).
+/// Waits until no job is left in the table: each job's last step (the post id recorded, or
+/// a failure) deletes it.
 async fn wait_no_jobs(table: &str, secs: u64) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
@@ -161,8 +151,37 @@ async fn wait_no_jobs(table: &str, secs: u64) {
         if left.is_empty() {
             return;
         }
-        assert!(Instant::now() < deadline, "jobs left: {left:?}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            Instant::now() < deadline,
+            "{} jobs left after {secs} s: {left:?}",
+            left.len()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// `POST /v1/videos/{id}/publish` as a careful client sends it: with an idempotency key, and
+/// again with the same key when no answer came (a busy machine resets some connections) or the
+/// first attempt is still running. Returns the last status and the attempts made.
+async fn publish(http: &reqwest::Client, base: &str, user: &TestUser, id: &str) -> (u16, usize) {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let res = http
+            .post(format!("{base}/v1/videos/{id}/publish"))
+            .bearer_auth(&user.token)
+            .header("idempotency-key", format!("queue-{id}"))
+            .json(&public())
+            .send()
+            .await;
+        let again = match &res {
+            Err(_) => true,
+            Ok(r) => matches!(r.status().as_u16(), 409 | 503),
+        };
+        if !again || tries == 10 {
+            return (res.map_or(0, |r| r.status().as_u16()), tries);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -178,12 +197,34 @@ async fn scrape(http: &reqwest::Client, addr: &str) -> Scrape {
     Scrape::parse(&text).unwrap()
 }
 
+/// Lets the sandbox take media URLs on the storage server (presigned mode).
+async fn verify_s3_prefix(app: &TestApp) {
+    let s3 = std::env::var("AWS_ENDPOINT_URL_S3")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .unwrap();
+    app.sandbox(
+        Method::PATCH,
+        "/settings",
+        Some(json!({"verified_url_prefixes": [format!("{s3}/")]})),
+    )
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const SHARDS: &str = "8";
-const USERS: usize = 40;
 /// Under TikTok's 6 inits a minute per user, so no init is deferred a minute.
 const PER_USER: usize = 5;
+
+/// Users (of `PER_USER` publishes each): 20 in the test command; scripts/soak sets
+/// POSTIQO_QUEUE_USERS=120 (600 publishes).
+fn users() -> usize {
+    std::env::var("POSTIQO_QUEUE_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20usize)
+        .clamp(1, 1000)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_processes_and_a_worker_process_do_every_job_exactly_once() {
@@ -194,12 +235,18 @@ async fn api_processes_and_a_worker_process_do_every_job_exactly_once() {
         TestAppBuilder::new()
             .env("POSTIQO_JOB_SHARDS", SHARDS)
             .env("POSTIQO_RATE_LIMIT", "off")
+            // Four workers each querying 8 shards and 4 strays a pass: every 500 ms keeps the
+            // storage emulator's share of two busy cores for the publishes.
+            .env("POSTIQO_WORKER_INTERVAL_MS", "500")
             .env("POSTIQO_METRICS_BIND", &metrics[0])
+            // Media straight from S3: TikTok's pulls do not queue on one API process.
+            .env("POSTIQO_MEDIA_MODE", "presigned")
             // Every status change comes from the workers' polls, none from a webhook.
             .env("SANDBOX_WEBHOOK_URL", "")
             .spawn()
             .await,
     );
+    verify_s3_prefix(&app).await;
     // Two more API processes, each with its worker, and the worker alone: four workers on
     // one queue.
     let (_peer1, url1) = app.spawn_peer_with(&[("POSTIQO_METRICS_BIND", &metrics[1])]);
@@ -208,13 +255,17 @@ async fn api_processes_and_a_worker_process_do_every_job_exactly_once() {
     let apis = [app.base_url.clone(), url1, url2];
 
     let t0 = Instant::now();
-    let prepared = users_with_videos(&app, USERS, PER_USER).await;
+    let users = users();
+    let prepared = users_with_videos(&app, users, PER_USER).await;
     let videos: Vec<(TestUser, String)> = prepared
         .iter()
         .flat_map(|(u, ids)| ids.iter().map(move |id| (u.clone(), id.clone())))
         .collect();
     let n = videos.len();
-    eprintln!("queue: {n} videos of {USERS} users ready in {:?}", t0.elapsed());
+    eprintln!(
+        "queue: {n} videos of {users} users ready in {:?}",
+        t0.elapsed()
+    );
 
     // Every publish at once, spread over the three API processes.
     let t1 = Instant::now();
@@ -222,25 +273,17 @@ async fn api_processes_and_a_worker_process_do_every_job_exactly_once() {
         .pool_idle_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    let accepted: Vec<u16> = futures_util::stream::iter(videos.iter().enumerate())
-        .map(|(i, (user, id))| {
-            let (http, base) = (http.clone(), apis[i % apis.len()].clone());
-            async move {
-                http.post(format!("{base}/v1/videos/{id}/publish"))
-                    .bearer_auth(&user.token)
-                    .header("idempotency-key", format!("queue-{id}"))
-                    .json(&public())
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            }
-        })
-        .buffer_unordered(32)
+    let outcomes: Vec<(u16, usize)> = futures_util::stream::iter(videos.iter().enumerate())
+        .map(|(i, (user, id))| publish(&http, &apis[i % apis.len()], user, id))
+        .buffer_unordered(16)
         .collect()
         .await;
-    assert!(accepted.iter().all(|s| *s == 202), "{accepted:?}");
+    let retried = outcomes.iter().filter(|(_, tries)| *tries > 1).count();
+    eprintln!(
+        "queue: {n} publishes accepted {:?} after the first was sent ({retried} needed a retry)",
+        t1.elapsed()
+    );
+    assert!(outcomes.iter().all(|(s, _)| *s == 202), "{outcomes:?}");
 
     // While they are in flight, the jobs sit in the configured shards, and in most of them.
     let in_flight = jobs(&app.table).await;
@@ -252,32 +295,24 @@ async fn api_processes_and_a_worker_process_do_every_job_exactly_once() {
     assert!(used.iter().all(|s| *s < 8), "{used:?}");
     assert!(used.len() >= 6, "jobs spread over the shards: {used:?}");
 
-    let published = wait_all_published(&http, &apis[1], &videos, 90).await;
-    let took = t1.elapsed();
-    wait_no_jobs(&app.table, 30).await;
+    wait_no_jobs(&app.table, 90).await;
     eprintln!(
-        "queue: {n} publishes PUBLISHED with post ids {took:?} after the first was sent; no job left after {:?}",
+        "queue: {n} publishes done (no job left) {:?} after the first was sent",
         t1.elapsed()
     );
-    assert_eq!(published.len(), n);
+    assert_all_published(&http, &apis[1], &videos).await;
 
-    // Exactly one init per video at TikTok: five per user, for every user.
+    // Exactly one init per video at TikTok, for every user.
     let by_open_id = inits(&app).await;
     for (user, ids) in &prepared {
         let open_id = open_id(&app, user).await;
-        assert_eq!(by_open_id.get(&open_id).copied(), Some(ids.len() as u64), "{open_id}");
+        assert_eq!(
+            by_open_id.get(&open_id).copied(),
+            Some(ids.len() as u64),
+            "{open_id}"
+        );
     }
     assert_eq!(by_open_id.values().sum::<u64>(), n as u64);
-    // Each video's history went through PUBLISHING to PUBLISHED once.
-    for v in &published {
-        let statuses: Vec<&str> = v["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h["status"].as_str().unwrap())
-            .collect();
-        assert_eq!(statuses, ["PENDING", "UPLOADED", "PUBLISHING", "PUBLISHED"], "{v}");
-    }
     // Each PUBLISHED transition was made once, by one of the four processes, and the worker
     // process did its share.
     let mut finished = Vec::new();
@@ -287,31 +322,26 @@ async fn api_processes_and_a_worker_process_do_every_job_exactly_once() {
     }
     eprintln!("queue: PUBLISHED by [api, api, api, worker]: {finished:?}");
     assert_eq!(finished.iter().sum::<u64>(), n as u64, "{finished:?}");
-    assert!(finished[3] > 0, "the worker process took jobs: {finished:?}");
+    assert!(
+        finished[3] > 0,
+        "the worker process took jobs: {finished:?}"
+    );
     drop(worker);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_shard_count_between_runs_loses_no_job() {
-    // Media straight from S3, so TikTok's downloads do not depend on the restarts.
-    let s3 = std::env::var("AWS_ENDPOINT_URL_S3")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .unwrap();
     // First run: 16 shards and no worker, so every job stays where it was written.
     let app = TestAppBuilder::new()
         .env("POSTIQO_JOB_SHARDS", "16")
         .env("POSTIQO_WORKER", "off")
+        // Media straight from S3, so TikTok's downloads do not depend on the restart.
         .env("POSTIQO_MEDIA_MODE", "presigned")
         .env("POSTIQO_RATE_LIMIT", "off")
         .env("SANDBOX_WEBHOOK_URL", "")
         .spawn()
         .await;
-    app.sandbox(
-        Method::PATCH,
-        "/settings",
-        Some(json!({"verified_url_prefixes": [format!("{s3}/")]})),
-    )
-    .await;
+    verify_s3_prefix(&app).await;
     let app_arc = Arc::new(app);
     let prepared = users_with_videos(&app_arc, 8, 5).await;
     let Ok(mut app) = Arc::try_unwrap(app_arc) else {
@@ -330,7 +360,10 @@ async fn changing_the_shard_count_between_runs_loses_no_job() {
     let shards: HashSet<u16> = written.values().map(|k| shard(k)).collect();
     assert!(shards.iter().all(|s| *s < 16), "{shards:?}");
     let above_four = written.values().filter(|k| shard(k) >= 4).count();
-    assert!(above_four > 0, "some jobs sit above the next count: {written:?}");
+    assert!(
+        above_four > 0,
+        "some jobs sit above the next count: {written:?}"
+    );
 
     // One job as the release before sharding left it: in the single partition `PUBJOB`.
     let (legacy_user, legacy_video) = &videos[0];
@@ -353,38 +386,14 @@ async fn changing_the_shard_count_between_runs_loses_no_job() {
     app.set_env("POSTIQO_WORKER", "on");
     let t = Instant::now();
     app.restart_api().await;
-    let mut moved = HashSet::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    // Until every job was rewritten or deleted: none stays outside the new shards for long.
-    loop {
-        let now = jobs(&app.table).await;
-        for (video, key) in &now {
-            if key != "PUBJOB" && shard(key) < 4 && written.get(video) != Some(key) {
-                moved.insert(video.clone());
-            }
-        }
-        // New writes go to shards 0..3 only: a job elsewhere was not taken yet.
-        let stranded: Vec<_> = now
-            .iter()
-            .filter(|(_, key)| *key == "PUBJOB" || shard(key) >= 4)
-            .collect();
-        if stranded.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "jobs never swept: {stranded:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    let http = reqwest::Client::new();
-    let published = wait_all_published(&http, &app.base_url, &videos, 90).await;
-    wait_no_jobs(&app.table, 30).await;
+    wait_no_jobs(&app.table, 90).await;
+    assert_all_published(&reqwest::Client::new(), &app.base_url, &videos).await;
     eprintln!(
-        "queue: {} jobs written over {} of 16 shards ({above_four} above 4, one legacy) all published {:?} after the restart with 4 shards; {} seen moved into shards 0..3",
+        "queue: {} jobs written over {} of 16 shards ({above_four} above 4, one legacy) all published {:?} after the restart with 4 shards",
         videos.len(),
         shards.len(),
         t.elapsed(),
-        moved.len()
     );
-    assert_eq!(published.len(), videos.len());
     let by_open_id = inits(&app).await;
     assert_eq!(by_open_id.values().sum::<u64>(), videos.len() as u64);
     for (user, ids) in &prepared {

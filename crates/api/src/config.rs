@@ -931,8 +931,13 @@ mod tests {
             Settings::from_env(env).map(|s| s.storage.storage.job_shards.count())
         };
         assert_eq!(shards(&base()).expect("valid"), DEFAULT_JOB_SHARDS);
-        for (value, ok) in [("1", true), ("128", true), ("0", false), ("129", false), ("x", false)]
-        {
+        for (value, ok) in [
+            ("1", true),
+            ("128", true),
+            ("0", false),
+            ("129", false),
+            ("x", false),
+        ] {
             let mut env = base();
             env.insert("POSTIQO_JOB_SHARDS".into(), value.into());
             match shards(&env) {

@@ -118,9 +118,7 @@ impl JobShards {
         // The stray ring: shards count..MAX, then the legacy key.
         let ring = u64::from(MAX_JOB_SHARDS - self.count) + 1;
         let take = (STRAY_SHARDS_PER_PASS as u64).min(ring);
-        let first = seed
-            .wrapping_add(round.wrapping_mul(STRAY_SHARDS_PER_PASS as u64))
-            % ring;
+        let first = seed.wrapping_add(round.wrapping_mul(STRAY_SHARDS_PER_PASS as u64)) % ring;
         let strays = (0..take)
             .map(|i| {
                 let at = (first + i) % ring;

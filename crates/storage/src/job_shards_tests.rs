@@ -20,7 +20,10 @@ fn the_count_is_bounded() {
     assert_eq!(JobShards::new(0), Err(InvalidShardCount));
     assert_eq!(JobShards::new(MAX_JOB_SHARDS + 1), Err(InvalidShardCount));
     assert_eq!(JobShards::new(1).unwrap().count(), 1);
-    assert_eq!(JobShards::new(MAX_JOB_SHARDS).unwrap().count(), MAX_JOB_SHARDS);
+    assert_eq!(
+        JobShards::new(MAX_JOB_SHARDS).unwrap().count(),
+        MAX_JOB_SHARDS
+    );
     assert_eq!(JobShards::default().count(), DEFAULT_JOB_SHARDS);
 }
 
@@ -35,7 +38,11 @@ fn keys_are_spelled_as_documented() {
 fn a_videos_shard_is_stable_across_processes_and_releases() {
     // Pinned: jobs already in the table were placed by this function.
     let v = video("01923456-789a-7bcd-8ef0-123456789abc");
-    assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c, "FNV-1a's published test vector");
+    assert_eq!(
+        fnv1a(b"a"),
+        0xaf63_dc4c_8601_ec8c,
+        "FNV-1a's published test vector"
+    );
     let shards = JobShards::new(32).unwrap();
     let pinned = shards.of(v);
     assert_eq!(pinned, Partition::Shard(PINNED_SHARD), "{pinned:?}");
@@ -127,7 +134,11 @@ fn strays_cover_every_shard_above_the_count_and_the_legacy_key_in_turn() {
                 swept.insert(*p);
             }
         }
-        assert_eq!(swept.len(), ring, "count {count}: all within {rounds} passes");
+        assert_eq!(
+            swept.len(),
+            ring,
+            "count {count}: all within {rounds} passes"
+        );
         assert!(swept.contains(&Partition::Legacy));
     }
 }
@@ -200,7 +211,9 @@ async fn a_busy_batch_takes_one_job_from_each_of_many_shards() {
     let shards: HashSet<u32> = batch.iter().map(|j| j / 1000).collect();
     assert_eq!(shards.len(), 25, "one from each: {batch:?}");
     // The next round starts one shard further, so the shards left out get their turn.
-    let next = index.batch(&JobShards::new(32).unwrap().plan(3, 1), 25).await;
+    let next = index
+        .batch(&JobShards::new(32).unwrap().plan(3, 1), 25)
+        .await;
     assert_ne!(batch[0] / 1000, next[0] / 1000);
 }
 
@@ -210,7 +223,10 @@ async fn one_backlogged_shard_still_fills_the_batch() {
     let visit = JobShards::new(8).unwrap().plan(0, 0);
     let batch = index.batch(&visit, 25).await;
     assert_eq!(batch.len(), 25);
-    assert!(batch.contains(&9000), "the other shard's job is in: {batch:?}");
+    assert!(
+        batch.contains(&9000),
+        "the other shard's job is in: {batch:?}"
+    );
     let from_five = batch.iter().filter(|j| **j / 1000 == 5).count();
     assert_eq!(from_five, 24);
     // Each partition once at the cap (25 over 8 shards: 4), then shard 5 once more.
@@ -231,11 +247,7 @@ async fn a_quiet_pass_returns_everything_due() {
 #[tokio::test]
 async fn jobs_left_above_a_lowered_count_are_found_by_the_sweep() {
     // Written while the count was 16; the count is now 4.
-    let index = FakeIndex::new([
-        backlog(12, 2),
-        (Partition::Legacy, vec![77]),
-        backlog(2, 1),
-    ]);
+    let index = FakeIndex::new([backlog(12, 2), (Partition::Legacy, vec![77]), backlog(2, 1)]);
     let shards = JobShards::new(4).unwrap();
     let mut found = HashSet::new();
     let passes = (usize::from(MAX_JOB_SHARDS - 4) + 1).div_ceil(STRAY_SHARDS_PER_PASS) as u64;
