@@ -14,6 +14,9 @@ pub mod tiktok_access;
 pub mod videos;
 pub mod webhooks;
 
+#[cfg(test)]
+mod tests;
+
 pub use account::AccountService;
 pub use publishing::PublishService;
 pub use signin::SignInService;
