@@ -149,7 +149,9 @@ async fn completing_early_or_with_a_non_video_keeps_it_pending() {
     );
 
     // A PNG renamed .mp4: right size and declared type, wrong bytes.
-    let put = app.send_presigned(&created["upload"], png_bytes(1024)).await;
+    let put = app
+        .send_presigned(&created["upload"], png_bytes(1024))
+        .await;
     assert_eq!(put.status(), 200);
     let res = app.complete_upload(&user, id, None).await;
     assert_eq!(res.status(), 422);
