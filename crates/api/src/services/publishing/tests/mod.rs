@@ -25,6 +25,8 @@ use crate::test_support::{FakeMedia, FakeTikTok, ManualClock};
 pub const LEASE: Duration = Duration::from_secs(30);
 pub const DEADLINE: Duration = Duration::from_secs(7200);
 pub const POST_ID_WAIT: Duration = Duration::from_secs(3600);
+pub const SCHEDULE_MIN_LEAD: Duration = Duration::from_secs(60);
+pub const SCHEDULE_GRACE: Duration = Duration::from_secs(3600);
 
 fn cfg() -> PublishConfig {
     PublishConfig {
@@ -39,6 +41,8 @@ fn cfg() -> PublishConfig {
         poll_max: Duration::from_secs(60),
         webhook_tolerance: Duration::from_secs(300),
         abandoned_deletion_after: Duration::from_secs(600),
+        schedule_min_lead: SCHEDULE_MIN_LEAD,
+        schedule_grace: SCHEDULE_GRACE,
     }
 }
 
