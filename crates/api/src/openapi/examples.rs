@@ -108,6 +108,8 @@ fn attempt(privacy: &str) -> TikTokPublish {
         post_id: None,
         post_url: None,
         failure: None,
+        mode: postiqo_domain::PublishMode::Direct,
+        scheduled_at: None,
     }
 }
 

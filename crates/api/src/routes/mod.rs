@@ -9,6 +9,7 @@ pub mod health;
 pub mod me;
 pub mod media;
 pub mod publish;
+pub mod schedule;
 pub mod tiktok;
 pub mod videos;
 pub mod webhooks;
