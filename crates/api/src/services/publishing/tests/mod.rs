@@ -1,7 +1,9 @@
 //! Publishing's use cases in process: in-memory storage, a scripted TikTok, a manual clock.
 //! Tokio's clock is paused, so the services' short waits (idempotency, retries) take no time.
 
+mod inbox;
 mod queue;
+mod schedule;
 mod start;
 mod tracking;
 mod windows;
@@ -15,7 +17,7 @@ use postiqo_domain::{
     VideoId, VideoSize,
 };
 use postiqo_storage::memory::MemoryStore;
-use postiqo_storage::{PublishStore, VideoRepository};
+use postiqo_storage::{PublishStore, UserRepository, VideoRepository};
 
 use super::{PublishPorts, PublishService, PublishStorage};
 use crate::config::{MediaMode, PublishConfig};
@@ -141,6 +143,16 @@ impl World {
         PublishStore::job(&*self.store, self.user, id)
             .await
             .expect("read")
+    }
+
+    /// The user grants `video.upload` as well (drafts need it).
+    pub async fn grant_upload_scope(&self) {
+        let mut user = UserRepository::get(&*self.store, self.user)
+            .await
+            .expect("read")
+            .expect("user");
+        user.scopes.push("video.upload".into());
+        self.store.put_user(user);
     }
 
     pub fn advance(&self, d: Duration) {
