@@ -21,8 +21,8 @@ pub use media::{
 };
 pub use posting_rules::{
     AccessLoss, CREATOR_INFO_WINDOW, CreatorOptions, INBOX_PENDING_LIMIT, INBOX_PENDING_WINDOW,
-    INIT_WINDOW, PRIVACY_PUBLIC_TO_EVERYONE,
-    PRIVACY_SELF_ONLY, RateWindow, STATUS_WINDOW, SettingsError,
+    INIT_WINDOW, PRIVACY_PUBLIC_TO_EVERYONE, PRIVACY_SELF_ONLY, RateWindow, STATUS_WINDOW,
+    SettingsError,
 };
 pub use publish::{PublishFailure, PublishMode, PublishSettings, TikTokPublish, post_url};
 pub use publish_job::{Backoff, JobAction, JobPhase, JobStep, JobTransitionError, PublishJob};

@@ -345,7 +345,11 @@ fn a_schedule_is_due_at_its_time_unleased_and_ends_at_the_grace() {
     let started = leased.begin_scheduled(at(101), DEADLINE).expect("start");
     assert_eq!(started.phase, JobPhase::Initiating);
     assert_eq!(started.lease_owner.as_deref(), Some("worker"));
-    assert_eq!(started.next_run_at, at(130), "due again when the lease ends");
+    assert_eq!(
+        started.next_run_at,
+        at(130),
+        "due again when the lease ends"
+    );
     assert_eq!(started.deadline, at(101 + 7200));
 }
 
@@ -364,19 +368,23 @@ fn only_a_leased_scheduled_job_may_start_or_move() {
         .filter(|p| *p != JobPhase::Scheduled)
     {
         let j = in_phase(phase);
+        assert!(j.clone().reschedule(at(500), GRACE).is_err(), "{phase}");
+        let leased = j.leased("w", at(10_000), at(9_000)).expect("lease");
         assert!(
-            j.clone().reschedule(at(500), GRACE).is_err(),
+            leased.begin_scheduled(at(9_001), DEADLINE).is_err(),
             "{phase}"
         );
-        let leased = j.leased("w", at(10_000), at(9_000)).expect("lease");
-        assert!(leased.begin_scheduled(at(9_001), DEADLINE).is_err(), "{phase}");
     }
     assert!(
         scheduled()
             .await_post_id(at(1), &BACKOFF, Duration::from_secs(60))
             .is_err()
     );
-    assert!(scheduled().record_publish_id("p".into(), at(1), LEASE).is_err());
+    assert!(
+        scheduled()
+            .record_publish_id("p".into(), at(1), LEASE)
+            .is_err()
+    );
     assert!(scheduled().defer_init(at(1), LEASE).is_err());
     assert!(scheduled().begin_init_retry(at(1)).is_err());
     assert!(scheduled().keep_tracking(at(1), &BACKOFF).is_err());

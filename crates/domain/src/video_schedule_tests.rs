@@ -168,11 +168,7 @@ fn every_status_against_every_scheduling_and_inbox_move() {
     for &(action, status, expected) in table {
         let v = in_status(status);
         assert_eq!(v.status, status, "setup for {status}");
-        assert_eq!(
-            outcome(v, action),
-            expected,
-            "{action:?} from {status}"
-        );
+        assert_eq!(outcome(v, action), expected, "{action:?} from {status}");
     }
 }
 

@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AuthenticatedUser;
+use crate::extract::field_error;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
 use crate::routes::videos::dto::VideoResponse;
-use crate::extract::field_error;
 use crate::services::publishing::{Idempotent, PublishPlan};
 use crate::startup::AppState;
 

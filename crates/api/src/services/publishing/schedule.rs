@@ -100,7 +100,8 @@ impl PublishService {
     ) -> Result<Video, PublishError> {
         self.check_schedule_range(at)?;
         for _ in 0..ATTEMPTS {
-            let (video, job) = scheduled(&self.store, user, id, VideoAction::Reschedule, self.now()).await?;
+            let (video, job) =
+                scheduled(&self.store, user, id, VideoAction::Reschedule, self.now()).await?;
             let read = job.version;
             let moved_job = job
                 .reschedule(at, self.cfg.schedule_grace)

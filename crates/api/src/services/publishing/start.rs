@@ -198,12 +198,15 @@ impl PublishService {
             .into());
         }
         if let Some(due) = plan.scheduled_at {
+            // TikTok is not called before the due time (its per-minute windows are for
+            // then); the choices are checked against the creator's options of that moment.
             self.check_schedule_range(due)?;
-        }
-        let settings = self.start_checks(&video, &plan).await?;
-        if plan.scheduled_at.is_some() {
+            self.check_media(&video).await?;
+            self.check_scope(video.owner, plan.mode).await?;
+            let settings = plan.settings.clone();
             return self.schedule(video, plan, settings).await;
         }
+        let settings = self.start_checks(&video, &plan).await?;
 
         let at = self.now();
         let attempt = TikTokPublish {
@@ -256,14 +259,7 @@ impl PublishService {
         video: &Video,
         plan: &PublishPlan,
     ) -> Result<PublishSettings, PublishError> {
-        // Refused before anything changes, so the owner learns it now rather than from a
-        // failed publish (the init checks again: the object can change in between).
-        match self.media.pinned(video).await {
-            Ok(_) => {}
-            Err(PinError::Changed) => return Err(PublishError::UploadChanged { gone: false }),
-            Err(PinError::Missing) => return Err(PublishError::UploadChanged { gone: true }),
-            Err(PinError::Storage(e)) => return Err(PublishError::Blobs(e)),
-        }
+        self.check_media(video).await?;
         if plan.mode == PublishMode::Draft {
             self.check_draft(video.owner).await?;
             return Ok(PublishSettings::draft());
@@ -273,6 +269,37 @@ impl PublishService {
             .settings
             .clone()
             .validated(&creator_options(&creator))?)
+    }
+
+    /// The verified bytes are still what is stored. Refused before anything changes, so the
+    /// owner learns it now rather than from a failed publish (the init checks again: the
+    /// object can change in between).
+    async fn check_media(&self, video: &Video) -> Result<(), PublishError> {
+        match self.media.pinned(video).await {
+            Ok(_) => Ok(()),
+            Err(PinError::Changed) => Err(PublishError::UploadChanged { gone: false }),
+            Err(PinError::Missing) => Err(PublishError::UploadChanged { gone: true }),
+            Err(PinError::Storage(e)) => Err(PublishError::Blobs(e)),
+        }
+    }
+
+    /// The user granted the scope this mode needs (from our records: no TikTok call).
+    async fn check_scope(&self, user: UserId, mode: PublishMode) -> Result<(), PublishError> {
+        let profile = self
+            .store
+            .users
+            .get(user)
+            .await?
+            .ok_or(PublishError::AccountGone)?;
+        match mode {
+            PublishMode::Direct if !profile.has_scope("video.publish") => {
+                Err(PublishError::ScopeMissing)
+            }
+            PublishMode::Draft if !profile.has_scope("video.upload") => {
+                Err(PublishError::UploadScopeMissing)
+            }
+            PublishMode::Direct | PublishMode::Draft => Ok(()),
+        }
     }
 
     /// The intent is stored and our lease held: init now, or when TikTok's 6 inits a minute

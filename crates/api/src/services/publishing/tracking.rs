@@ -20,8 +20,12 @@ pub enum TikTokUpdate {
     /// A draft reached the creator's TikTok inbox (`SEND_TO_USER_INBOX`,
     /// `post.publish.inbox_delivered`); the creator finishes it in the app.
     InboxDelivered,
-    Complete { post_id: Option<String> },
-    Failed { reason: String },
+    Complete {
+        post_id: Option<String>,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 impl TikTokUpdate {

@@ -7,8 +7,8 @@ use postiqo_domain::{PublishMode, PublishSettings, VideoId, VideoStatus};
 use postiqo_tiktok::PublishState;
 
 use super::{World, failure_code};
-use crate::services::publishing::PublishError;
 use crate::services::ports::Clock;
+use crate::services::publishing::PublishError;
 use crate::services::publishing::{PublishPlan, TikTokUpdate};
 use crate::test_support::{Step, status, tiktok_error};
 
@@ -72,7 +72,11 @@ async fn tiktoks_own_pending_share_refusal_is_the_same_answer() {
     );
     let v = w.video(id).await;
     assert_eq!(failure_code(&v).as_deref(), Some("tiktok_inbox_full"));
-    assert!(v.tiktok.and_then(|t| t.failure).is_some_and(|f| f.retryable));
+    assert!(
+        v.tiktok
+            .and_then(|t| t.failure)
+            .is_some_and(|f| f.retryable)
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -10,8 +10,8 @@ use postiqo_storage::PublishStore;
 use postiqo_tiktok::{CreatorInfo, PrivacyLevel};
 
 use super::{SCHEDULE_GRACE, World, failure_code, settings};
-use crate::services::publishing::PublishError;
 use crate::services::ports::Clock;
+use crate::services::publishing::PublishError;
 use crate::services::publishing::PublishPlan;
 use crate::test_support::{Step, tiktok_error};
 
@@ -43,17 +43,28 @@ async fn a_schedule_must_be_between_the_minimum_lead_and_30_days() {
     let w = World::new();
     for secs in [-5, 0, 59, 30 * 86_400 + 1] {
         let id = w.uploaded();
-        let r = w.api.publish_plan(w.user, id, plan("SELF_ONLY", in_secs(&w, secs))).await;
+        let r = w
+            .api
+            .publish_plan(w.user, id, plan("SELF_ONLY", in_secs(&w, secs)))
+            .await;
         assert!(
-            matches!(r, Err(PublishError::ScheduleOutOfRange { min_lead_secs: 60 })),
+            matches!(
+                r,
+                Err(PublishError::ScheduleOutOfRange { min_lead_secs: 60 })
+            ),
             "{secs} s ahead: {r:?}"
         );
-        assert_eq!(w.video(id).await.status, VideoStatus::Uploaded, "nothing changed");
+        assert_eq!(
+            w.video(id).await.status,
+            VideoStatus::Uploaded,
+            "nothing changed"
+        );
     }
     for secs in [60, 30 * 86_400] {
         scheduled(&w, "SELF_ONLY", secs).await;
     }
     assert!(w.tiktok.inits().is_empty());
+    assert_eq!(w.tiktok.creator_calls(), 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -65,7 +76,7 @@ async fn nothing_goes_to_tiktok_until_it_is_due_then_exactly_one_init() {
     let job = w.job(id).await.expect("job");
     assert_eq!((job.phase, job.next_run_at), (JobPhase::Scheduled, at));
     let creator_calls = w.tiktok.creator_calls();
-    assert_eq!(creator_calls, 1, "the posting screen's check when scheduling");
+    assert_eq!(creator_calls, 0, "no TikTok call before the due time");
 
     w.advance(Duration::from_secs(599));
     assert_eq!(w.worker.run_due(25).await, 0);
@@ -76,10 +87,19 @@ async fn nothing_goes_to_tiktok_until_it_is_due_then_exactly_one_init() {
     let (a, b) = tokio::join!(w.worker.run_due(25), w.api.run_due(25));
     assert_eq!(a + b, 1, "leased once");
     assert_eq!(w.tiktok.inits().len(), 1, "one init");
-    assert_eq!(w.tiktok.creator_calls(), creator_calls + 1, "fresh creator info");
+    assert_eq!(
+        w.tiktok.creator_calls(),
+        creator_calls + 1,
+        "fresh creator info"
+    );
     let v = w.video(id).await;
     assert_eq!(v.status, VideoStatus::Publishing);
-    assert!(v.tiktok.as_ref().and_then(|t| t.publish_id.clone()).is_some());
+    assert!(
+        v.tiktok
+            .as_ref()
+            .and_then(|t| t.publish_id.clone())
+            .is_some()
+    );
     assert_eq!(v.tiktok.as_ref().map(|t| t.started_at), Some(at));
     assert_eq!(w.job(id).await.map(|j| j.phase), Some(JobPhase::Tracking));
     w.advance(Duration::from_secs(60));
@@ -98,9 +118,17 @@ async fn a_late_start_within_the_grace_runs_and_past_it_is_missed() {
     let v = w.video(missed).await;
     assert_eq!(v.status, VideoStatus::Failed);
     assert_eq!(failure_code(&v).as_deref(), Some("schedule_missed"));
-    assert!(v.tiktok.and_then(|t| t.failure).is_some_and(|f| f.retryable));
+    assert!(
+        v.tiktok
+            .and_then(|t| t.failure)
+            .is_some_and(|f| f.retryable)
+    );
     assert!(w.job(missed).await.is_none());
-    assert_eq!(w.video(late).await.status, VideoStatus::Publishing, "within its grace");
+    assert_eq!(
+        w.video(late).await.status,
+        VideoStatus::Publishing,
+        "within its grace"
+    );
     assert_eq!(w.tiktok.inits().len(), 1);
 }
 
@@ -115,8 +143,15 @@ async fn a_privacy_level_no_longer_offered_fails_retryable_without_an_init() {
     w.advance(Duration::from_secs(60));
     w.worker.run_due(25).await;
     let v = w.video(id).await;
-    assert_eq!(failure_code(&v).as_deref(), Some("privacy_level_not_allowed"));
-    assert!(v.tiktok.and_then(|t| t.failure).is_some_and(|f| f.retryable));
+    assert_eq!(
+        failure_code(&v).as_deref(),
+        Some("privacy_level_not_allowed")
+    );
+    assert!(
+        v.tiktok
+            .and_then(|t| t.failure)
+            .is_some_and(|f| f.retryable)
+    );
     assert!(w.tiktok.inits().is_empty(), "nothing posted");
     assert!(w.job(id).await.is_none());
 }
@@ -129,7 +164,11 @@ async fn a_creator_who_cannot_post_at_the_due_time_fails_and_tiktok_trouble_wait
         .on_creator_info(Step::Reply(Err(tiktok_error("internal_error", 503))));
     w.advance(Duration::from_secs(60));
     w.worker.run_due(25).await;
-    assert_eq!(w.video(id).await.status, VideoStatus::Scheduled, "waits it out");
+    assert_eq!(
+        w.video(id).await.status,
+        VideoStatus::Scheduled,
+        "waits it out"
+    );
     let job = w.job(id).await.expect("job");
     assert_eq!(job.phase, JobPhase::Scheduled);
     assert_eq!((job.next_run_at - w.clock.now()).num_seconds(), 10);
@@ -150,7 +189,11 @@ async fn cancelled_and_moved_schedules_fire_never_and_at_the_new_time_only() {
     let w = World::new();
     let (cancelled, _) = scheduled(&w, "SELF_ONLY", 60).await;
     let (moved, _) = scheduled(&w, "SELF_ONLY", 60).await;
-    let v = w.api.cancel_schedule(w.user, cancelled).await.expect("cancel");
+    let v = w
+        .api
+        .cancel_schedule(w.user, cancelled)
+        .await
+        .expect("cancel");
     assert_eq!((v.status, v.tiktok), (VideoStatus::Uploaded, None));
     assert!(w.job(cancelled).await.is_none());
     let new_at = in_secs(&w, 300);
@@ -218,7 +261,11 @@ async fn schedules_due_together_start_within_tiktoks_init_window_in_order() {
     }
     w.advance(Duration::from_secs(60));
     w.worker.run_due(25).await;
-    assert_eq!(w.tiktok.inits().len(), 5, "our window holds one below TikTok's 6");
+    assert_eq!(
+        w.tiktok.inits().len(),
+        5,
+        "our window holds one below TikTok's 6"
+    );
     let waiting: Vec<_> = {
         let mut v = Vec::new();
         for id in &ids {
@@ -227,7 +274,10 @@ async fn schedules_due_together_start_within_tiktoks_init_window_in_order() {
         v
     };
     assert_eq!(
-        waiting.iter().filter(|p| **p == Some(JobPhase::InitRetry)).count(),
+        waiting
+            .iter()
+            .filter(|p| **p == Some(JobPhase::InitRetry))
+            .count(),
         2
     );
     w.advance(Duration::from_secs(62));
