@@ -209,9 +209,13 @@ test("the SPA's whole flow: sign in, upload to S3, publish, page, delete, export
     await panel.locator("#schedule-at").fill(local);
     await expect(panel.locator("#schedule-utc")).toContainText(scheduledUtc);
     const schedule = panel.getByRole("button", { name: "Schedule", exact: true });
-    const sent = page.waitForRequest((r) => r.url().endsWith("/publish") && r.method() === "POST");
+    const answered = page.waitForResponse((r) => r.url().endsWith("/publish") && r.request().method() === "POST");
     await schedule.click();
-    expect((await sent).postDataJSON()).toMatchObject({ privacy_level: "SELF_ONLY", scheduled_at: scheduledUtc });
+    // The API echoes the UTC instant it was sent.
+    const scheduledVideo = await (await answered).json();
+    expect(scheduledVideo.status).toBe("SCHEDULED");
+    expect(new Date(scheduledVideo.scheduled_at).toISOString()).toBe(scheduledUtc);
+    expect(scheduledVideo.tiktok.privacy_level).toBe("SELF_ONLY");
     await expect(panel.locator("#publish-result")).toHaveAttribute("data-status", "SCHEDULED");
     const scheduledRow = row(page, `Short clip ${run}`);
     await expect(scheduledRow.getByTestId("video-status")).toHaveText("SCHEDULED");
@@ -246,9 +250,11 @@ test("the SPA's whole flow: sign in, upload to S3, publish, page, delete, export
     await expect(panel.locator("#privacy-level")).toHaveCount(0);
     const send = panel.getByRole("button", { name: "Send to TikTok inbox", exact: true });
     await expect(send).toBeEnabled();
-    const sent = page.waitForRequest((r) => r.url().endsWith("/publish") && r.method() === "POST");
+    const answered = page.waitForResponse((r) => r.url().endsWith("/publish") && r.request().method() === "POST");
     await send.click();
-    expect((await sent).postDataJSON()).toEqual({ mode: "draft" });
+    const drafted = await (await answered).json();
+    expect(drafted.tiktok.mode).toBe("draft");
+    expect(drafted.tiktok.privacy_level).toBe("");
     await expect(panel.locator("#publish-result")).toHaveAttribute("data-status", "SENT_TO_INBOX", { timeout: 60_000 });
     await expect(row(page, `Short clip ${run}`).getByTestId("video-status")).toHaveText("SENT_TO_INBOX");
   }
