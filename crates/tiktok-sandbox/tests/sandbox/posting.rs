@@ -407,7 +407,11 @@ async fn injected_server_errors_and_delays() {
     t.stop().await;
 }
 
-async fn inbox_init(t: &crate::helpers::TestSandbox, token: &str, url: &str) -> (StatusCode, Value) {
+async fn inbox_init(
+    t: &crate::helpers::TestSandbox,
+    token: &str,
+    url: &str,
+) -> (StatusCode, Value) {
     let (status, body, _) = t
         .post(
             "/v2/post/publish/inbox/video/init/",
