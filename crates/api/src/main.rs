@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use postiqo_api::config::{ProcessEnv, Settings, StorageSettings};
+use postiqo_api::config::{BootstrapSettings, ProcessEnv, Settings};
 use postiqo_api::metrics::MetricsServer;
 use postiqo_api::startup::Application;
 use postiqo_api::{bootstrap, openapi, telemetry};
@@ -119,7 +119,7 @@ async fn shutdown_signal() {
 /// Uploads TikTok's verification file where the media proxy serves it, so the URL prefix
 /// `{POSTIQO_PUBLIC_URL}/v1/media/` can be verified in TikTok's developer portal.
 async fn put_verification_file(path: &str) -> ExitCode {
-    let settings = match StorageSettings::from_env(&ProcessEnv) {
+    let settings = match BootstrapSettings::from_env(&ProcessEnv) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -163,7 +163,7 @@ async fn put_verification_file(path: &str) -> ExitCode {
 }
 
 async fn run_bootstrap() -> ExitCode {
-    let settings = match StorageSettings::from_env(&ProcessEnv) {
+    let settings = match BootstrapSettings::from_env(&ProcessEnv) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };

@@ -55,16 +55,16 @@ impl AppState {
     /// are contacted when requests need them.
     pub async fn build(settings: Settings) -> std::io::Result<Self> {
         let sdk = postiqo_storage::sdk_config().await;
-        let storage = postiqo_storage::connect(&sdk, &settings.storage.storage);
+        let storage = postiqo_storage::connect(&sdk, &settings.storage);
         let client = Arc::new(tiktok_client(&settings)?);
-        let cipher = Arc::new(TokenCipher::new(&settings.sessions.encryption_keys));
+        let cipher = Arc::new(TokenCipher::new(&settings.token_sealing_keys));
         let jwt = Arc::new(JwtCodec::new(&settings.jwt));
         let auth = AuthService::new(
             storage.clone(),
             client.clone(),
             cipher.clone(),
             jwt.clone(),
-            settings.storage.allowed_origins.clone(),
+            settings.allowed_origins.clone(),
             settings.sessions.ttl,
             settings.sessions.refresh_reuse_interval,
         );
@@ -107,9 +107,9 @@ impl AppState {
             media,
             auth,
             jwt,
-            bucket: settings.storage.storage.bucket.clone(),
+            bucket: settings.storage.bucket.clone(),
             video_view: crate::routes::videos::dto::VideoView {
-                bucket: settings.storage.storage.bucket.clone(),
+                bucket: settings.storage.bucket.clone(),
                 post_id_wait: settings.publish.post_id_wait,
             },
             storage,
@@ -200,7 +200,7 @@ fn cors(settings: &Settings) -> Cors {
         .supports_credentials()
         .max_age(3600);
     // Exact origins only: credentials are never combined with a wildcard.
-    for origin in &settings.storage.allowed_origins {
+    for origin in &settings.allowed_origins {
         cors = cors.allowed_origin(origin.as_str());
     }
     cors

@@ -45,7 +45,6 @@ pub fn check_csrf(req: &HttpRequest, state: &AppState, sid: &str) -> Result<(), 
         .and_then(|v| v.to_str().ok())
         && !state
             .settings
-            .storage
             .allowed_origins
             .iter()
             .any(|o| o.as_str() == origin)
