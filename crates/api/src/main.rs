@@ -86,12 +86,12 @@ async fn run_worker() -> ExitCode {
     if let Some(m) = &metrics {
         tracing::info!(address = %m.addr(), "metrics listening");
     }
-    let state = match postiqo_api::startup::AppState::build(settings).await {
-        Ok(s) => s,
+    let worker = match postiqo_api::state::AppState::build(&settings).await {
+        Ok((_, worker)) => worker,
         Err(e) => return fail(format_args!("cannot start: {e}")),
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let worker = actix_web::rt::spawn(state.worker().run(rx));
+    let worker = actix_web::rt::spawn(worker.run(rx));
     shutdown_signal().await;
     let _ = tx.send(true);
     let _ = worker.await;

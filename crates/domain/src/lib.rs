@@ -30,6 +30,7 @@ pub use status::{VideoAction, VideoStatus, VideoStatusParseError};
 pub use title::{TITLE_MAX_UTF16_UNITS, Title, TitleError};
 pub use upload::{MAX_PARTS, MIN_PART_SIZE, UploadPlan, UploadPlanError, UploadPolicy};
 pub use user::{
-    REMEMBERED_REFRESH_HASHES, RefreshCheck, RetiredRefresh, Session, SessionId, TikTokLink, User,
+    Profile, REMEMBERED_REFRESH_HASHES, RefreshCheck, RetiredRefresh, Session, SessionId,
+    TikTokLink, User,
 };
 pub use video::{StatusChange, TransitionError, Video};

@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthenticatedUser;
 use crate::problem::{ApiError, ProblemDetails};
-use crate::routes::videos::dto::VideoResponse;
-use crate::startup::AppState;
+use crate::routes::videos::dto::{VideoResponse, VideoView};
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,16 +44,17 @@ pub struct ScheduleRequest {
 #[patch("/videos/{id}/schedule")]
 pub async fn move_schedule(
     state: web::Data<AppState>,
+    view: web::Data<VideoView>,
     user: AuthenticatedUser,
     id: web::Path<String>,
     body: web::Json<ScheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = super::videos::parse_id(&id)?;
     let video = state
-        .publish
+        .publish()
         .reschedule(user.user_id, id, body.into_inner().scheduled_at)
         .await?;
-    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &state.video_view)))
+    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &view)))
 }
 
 /// Cancel a scheduled publish: the video goes back to `UPLOADED` and nothing is sent to
@@ -75,10 +76,11 @@ pub async fn move_schedule(
 #[delete("/videos/{id}/schedule")]
 pub async fn cancel_schedule(
     state: web::Data<AppState>,
+    view: web::Data<VideoView>,
     user: AuthenticatedUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = super::videos::parse_id(&id)?;
-    let video = state.publish.cancel_schedule(user.user_id, id).await?;
-    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &state.video_view)))
+    let video = state.publish().cancel_schedule(user.user_id, id).await?;
+    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &view)))
 }
