@@ -444,3 +444,37 @@ async fn the_sixth_pending_draft_is_refused_without_calling_tiktok() {
         .await;
     assert_eq!(res.status(), 202);
 }
+
+#[tokio::test]
+async fn the_export_lists_schedules_and_drafts_and_disconnecting_cancels_schedules() {
+    let app = builder().spawn().await;
+    let user = app.new_user().await;
+    let oid = open_id(&app, &user).await;
+    let later = app.uploaded_video(&user, 4096).await;
+    let drafted = app.uploaded_video(&user, 4096).await;
+    let due = at(3600);
+    schedule(&app, &user, &later, scheduled("SELF_ONLY", due)).await;
+    assert_eq!(draft(&app, &user, &drafted).await.status(), 202);
+
+    let export: Value = app.get_json("/v1/me/export", &user.token).await;
+    let videos = export["videos"].as_array().unwrap();
+    let find = |id: &str| videos.iter().find(|v| v["id"] == id).unwrap().clone();
+    let s = find(&later);
+    assert_eq!(s["status"], "SCHEDULED");
+    let at: DateTime<Utc> = s["scheduled_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(at.timestamp(), due.timestamp());
+    assert_eq!(find(&drafted)["tiktok"]["mode"], "draft");
+
+    let res = app
+        .http
+        .post(app.url("/v1/auth/tiktok/disconnect"))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let again = app.sign_in(&user.username).await;
+    let v: Value = app.get_video(&again, &later).await.json().await.unwrap();
+    assert_eq!(v["status"], "UPLOADED", "the schedule was cancelled: {v}");
+    assert_eq!(inits(&app, &oid).await, 1, "only the draft went to TikTok");
+}
