@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::AuthenticatedUser;
+use crate::credentials::AuthenticatedUser;
 use crate::problem::{ApiError, ProblemDetails};
 use crate::routes::videos::dto::{VideoResponse, VideoView};
 use crate::state::AppState;
