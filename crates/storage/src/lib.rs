@@ -8,6 +8,7 @@ mod config;
 pub mod definition;
 mod dynamo;
 mod error;
+pub mod job_shards;
 #[cfg(feature = "memory")]
 pub mod memory;
 pub mod observe;
@@ -20,6 +21,7 @@ pub use dynamo::{
     DynamoAccounts, DynamoIdentity, DynamoPublish, DynamoVideos, DynamoWebhooks, bootstrap_table,
 };
 pub use error::{BlobError, RepoError};
+pub use job_shards::JobShards;
 pub use ports::{AccountStore, SessionPage};
 pub use ports::{
     BlobStore, CompletedPart, DeliveryBegin, DeliveryRecord, IdempotencyBegin, IdempotencyStore,
