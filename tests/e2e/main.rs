@@ -17,6 +17,7 @@ mod outage;
 mod production;
 mod publish;
 mod queue;
+mod schedule;
 mod security;
 mod sessions;
 mod signin;

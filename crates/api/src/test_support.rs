@@ -94,6 +94,7 @@ struct Script {
     init: VecDeque<Step<PublishId>>,
     status: VecDeque<Step<PublishStatus>>,
     inits: Vec<PostInfo>,
+    inbox_inits: usize,
     creator_calls: usize,
     status_calls: usize,
     cancels: Vec<String>,
@@ -130,6 +131,11 @@ impl FakeTikTok {
     /// Every init TikTok received, in order.
     pub fn inits(&self) -> Vec<PostInfo> {
         self.script().inits.clone()
+    }
+
+    /// How many inbox (draft) inits TikTok received; they share the `on_init` script.
+    pub fn inbox_inits(&self) -> usize {
+        self.script().inbox_inits
     }
 
     pub fn creator_calls(&self) -> usize {
@@ -186,6 +192,20 @@ impl TikTokPosting for FakeTikTok {
             (s.init.pop_front(), s.next_id)
         };
         run(step, || PublishId::new(format!("v_pub_url~v2.{id}"))).await
+    }
+
+    async fn init_inbox(
+        &self,
+        _user: UserId,
+        _video_url: &Url,
+    ) -> Result<PublishId, TikTokCallError> {
+        let (step, id) = {
+            let mut s = self.script();
+            s.inbox_inits += 1;
+            s.next_id += 1;
+            (s.init.pop_front(), s.next_id)
+        };
+        run(step, || PublishId::new(format!("v_inbox_url~v2.{id}"))).await
     }
 
     async fn fetch_status(

@@ -25,10 +25,11 @@ pub use media_rules::{
     MediaProblem, TIKTOK_CODECS, VideoMedia, media_problems,
 };
 pub use posting_rules::{
-    AccessLoss, CREATOR_INFO_WINDOW, CreatorOptions, INIT_WINDOW, PRIVACY_PUBLIC_TO_EVERYONE,
-    PRIVACY_SELF_ONLY, RateWindow, STATUS_WINDOW, SettingsError,
+    AccessLoss, CREATOR_INFO_WINDOW, CreatorOptions, INBOX_PENDING_LIMIT, INBOX_PENDING_WINDOW,
+    INIT_WINDOW, PRIVACY_PUBLIC_TO_EVERYONE, PRIVACY_SELF_ONLY, RateWindow, STATUS_WINDOW,
+    SettingsError,
 };
-pub use publish::{PublishFailure, PublishSettings, TikTokPublish, post_url};
+pub use publish::{PublishFailure, PublishMode, PublishSettings, TikTokPublish, post_url};
 pub use publish_job::{Backoff, JobAction, JobPhase, JobStep, JobTransitionError, PublishJob};
 pub use status::{VideoAction, VideoStatus, VideoStatusParseError};
 pub use title::{TITLE_MAX_UTF16_UNITS, Title, TitleError};

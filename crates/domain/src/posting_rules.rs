@@ -82,6 +82,11 @@ pub const STATUS_WINDOW: RateWindow = RateWindow {
     window: Duration::from_secs(61),
 };
 
+/// TikTok keeps at most 5 inbox drafts per creator that were not posted yet, over 24 h
+/// (`spam_risk_too_many_pending_share`, §3.4).
+pub const INBOX_PENDING_LIMIT: usize = 5;
+pub const INBOX_PENDING_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
 /// TikTok's codes (init refusals and `fail_reason`s) with what they tell the user and
 /// whether publishing the same thing again may work.
 const CODES: &[(&str, &str, bool)] = &[
@@ -153,6 +158,11 @@ const CODES: &[(&str, &str, bool)] = &[
         false,
     ),
     ("spam_risk", "TikTok refused the post as spam risk.", false),
+    (
+        "spam_risk_too_many_pending_share",
+        "The creator's TikTok inbox already holds 5 drafts not yet posted.",
+        true,
+    ),
 ];
 
 fn known(code: &str) -> Option<(&'static str, bool)> {

@@ -19,6 +19,35 @@ pub struct PublishSettings {
     pub is_aigc: bool,
 }
 
+impl PublishSettings {
+    /// A draft's settings: TikTok's inbox endpoint takes none of the posting choices (the
+    /// creator makes them in the TikTok app), so none are recorded.
+    pub fn draft() -> Self {
+        Self {
+            privacy_level: String::new(),
+            disable_comment: false,
+            disable_duet: false,
+            disable_stitch: false,
+            video_cover_timestamp_ms: None,
+            brand_content_toggle: false,
+            brand_organic_toggle: false,
+            is_aigc: false,
+        }
+    }
+}
+
+/// How a video goes to TikTok.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum PublishMode {
+    /// Direct Post: TikTok publishes it with the creator's choices.
+    #[default]
+    Direct,
+    /// Inbox upload: TikTok puts it in the creator's inbox, to finish in the TikTok app.
+    Draft,
+}
+
 /// Why a publish failed, as a stable code with a human message and whether trying again can
 /// help.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +89,25 @@ impl PublishFailure {
         )
     }
 
+    /// Every instance was down at the due time, and starting it this late would post at a
+    /// time nobody chose.
+    pub fn schedule_missed() -> Self {
+        Self::new(
+            "schedule_missed",
+            "Postiqo could not start this scheduled publish on time. Publish or schedule it again.",
+            true,
+        )
+    }
+
+    /// The creator's TikTok inbox holds TikTok's maximum of pending drafts.
+    pub fn inbox_full() -> Self {
+        Self::new(
+            "tiktok_inbox_full",
+            "The creator's TikTok inbox already holds 5 drafts not yet posted. Post or delete one in the TikTok app, then try again.",
+            true,
+        )
+    }
+
     pub fn timeout() -> Self {
         Self::new(
             "publish_timeout",
@@ -92,6 +140,12 @@ pub struct TikTokPublish {
     /// When TikTok last changed `publicly_available`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility_changed_at: Option<DateTime<Utc>>,
+    /// Direct Post or inbox draft (stored before drafts existed: direct).
+    #[serde(default)]
+    pub mode: PublishMode,
+    /// When a scheduled publish is (or was) due.
+    #[serde(default)]
+    pub scheduled_at: Option<DateTime<Utc>>,
 }
 
 /// The public URL of a post (the convention TikTok's web app uses).

@@ -2,6 +2,8 @@
 //! machine of publishing (the video's is in `video.rs`).
 //!
 //! ```text
+//!  schedule ──▶ Scheduled ──begin_scheduled──┐   (reschedule: Scheduled → Scheduled)
+//!                                            ▼
 //!  start ──▶ Initiating ──record_publish_id──▶ Tracking ──await_post_id──▶ AwaitPostId
 //!              │    ▲                           │  ▲ keep_tracking          │ ▲ await_post_id
 //!   defer_init │    │ begin_init_retry          └──┘                        └─┘
@@ -24,6 +26,9 @@ use crate::{UserId, Video, VideoId, VideoStatus};
 /// Where the tracking of one publish stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobPhase {
+    /// A scheduled publish waiting for its time (`next_run_at`); nothing was sent to TikTok.
+    /// Its `deadline` is the due time plus the grace: later than that it is not started.
+    Scheduled,
     /// Someone is calling TikTok's init (under the job's lease). If the lease runs out in
     /// this phase, the process died mid-call: the outcome is unknown.
     Initiating,
@@ -37,7 +42,8 @@ pub enum JobPhase {
 }
 
 impl JobPhase {
-    pub const ALL: [JobPhase; 4] = [
+    pub const ALL: [JobPhase; 5] = [
+        JobPhase::Scheduled,
         JobPhase::Initiating,
         JobPhase::InitRetry,
         JobPhase::Tracking,
@@ -46,6 +52,7 @@ impl JobPhase {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            JobPhase::Scheduled => "scheduled",
             JobPhase::Initiating => "initiating",
             JobPhase::InitRetry => "init_retry",
             JobPhase::Tracking => "tracking",
@@ -68,6 +75,8 @@ impl fmt::Display for JobPhase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobAction {
     Lease,
+    Reschedule,
+    BeginScheduled,
     RecordPublishId,
     DeferInit,
     BeginInitRetry,
@@ -79,6 +88,8 @@ impl fmt::Display for JobAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             JobAction::Lease => "lease",
+            JobAction::Reschedule => "move the schedule",
+            JobAction::BeginScheduled => "start the scheduled publish",
             JobAction::RecordPublishId => "record a publish id",
             JobAction::DeferInit => "defer the init",
             JobAction::BeginInitRetry => "retry the init",
@@ -124,6 +135,10 @@ pub enum JobStep {
     OutcomeUnknown,
     RetryInit,
     Poll,
+    /// A scheduled publish is due: check the creator's options again, then init.
+    StartScheduled,
+    /// A scheduled publish is due but later than the grace: fail it with `schedule_missed`.
+    ScheduleMissed,
 }
 
 fn later(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
@@ -174,6 +189,65 @@ impl PublishJob {
             lease_until: Some(lease_until),
             version: 1,
         }
+    }
+
+    /// A scheduled publish, due at `at` and started no later than `at + grace`. Nobody
+    /// holds it until a worker leases it when it is due.
+    pub fn schedule(
+        owner: UserId,
+        video: VideoId,
+        attempt_id: String,
+        at: DateTime<Utc>,
+        grace: Duration,
+    ) -> Self {
+        Self {
+            owner,
+            video,
+            attempt_id,
+            phase: JobPhase::Scheduled,
+            publish_id: None,
+            next_run_at: at,
+            deadline: later(at, grace),
+            runs: 0,
+            lease_owner: None,
+            lease_until: None,
+            version: 1,
+        }
+    }
+
+    /// Scheduled → Scheduled at another time, lease released: a worker that leased it to
+    /// start it then fails its conditional write, so it never starts at the old time.
+    pub fn reschedule(
+        self,
+        at: DateTime<Utc>,
+        grace: Duration,
+    ) -> Result<Self, JobTransitionError> {
+        if self.phase != JobPhase::Scheduled {
+            return Err(self.refuse(JobAction::Reschedule));
+        }
+        let mut next = self.released().next_version();
+        next.next_run_at = at;
+        next.deadline = later(at, grace);
+        next.runs = 0;
+        Ok(next)
+    }
+
+    /// Scheduled → Initiating under the lease the worker holds, with the publish deadline
+    /// counted from now. Stored before init is called, like an immediate publish's intent.
+    pub fn begin_scheduled(
+        self,
+        now: DateTime<Utc>,
+        deadline: Duration,
+    ) -> Result<Self, JobTransitionError> {
+        if self.phase != JobPhase::Scheduled || !self.is_leased_at(now) {
+            return Err(self.refuse(JobAction::BeginScheduled));
+        }
+        let mut next = self.next_version();
+        next.phase = JobPhase::Initiating;
+        next.next_run_at = next.lease_until.unwrap_or(now);
+        next.deadline = later(now, deadline);
+        next.runs = 0;
+        Ok(next)
     }
 
     fn refuse(&self, action: JobAction) -> JobTransitionError {
@@ -296,7 +370,7 @@ impl PublishJob {
         let entering = match self.phase {
             JobPhase::Tracking => true,
             JobPhase::AwaitPostId => false,
-            JobPhase::Initiating | JobPhase::InitRetry => {
+            JobPhase::Scheduled | JobPhase::Initiating | JobPhase::InitRetry => {
                 return Err(self.refuse(JobAction::AwaitPostId));
             }
         };
@@ -319,19 +393,30 @@ impl PublishJob {
             .tiktok
             .as_ref()
             .is_some_and(|t| t.attempt_id == self.attempt_id);
-        let live = video.status == VideoStatus::Publishing
-            || (video.status == VideoStatus::Published && self.phase == JobPhase::AwaitPostId);
+        let live = match self.phase {
+            JobPhase::Scheduled => video.status == VideoStatus::Scheduled,
+            JobPhase::AwaitPostId => matches!(
+                video.status,
+                VideoStatus::Publishing | VideoStatus::SentToInbox | VideoStatus::Published
+            ),
+            JobPhase::Initiating | JobPhase::InitRetry | JobPhase::Tracking => {
+                video.status == VideoStatus::Publishing
+            }
+        };
         if !same_attempt || !live {
             return JobStep::Discard;
         }
         if now > self.deadline {
-            return if self.phase == JobPhase::AwaitPostId {
-                JobStep::StopAwaitingPostId
-            } else {
-                JobStep::TimedOut
+            return match self.phase {
+                JobPhase::Scheduled => JobStep::ScheduleMissed,
+                JobPhase::AwaitPostId => JobStep::StopAwaitingPostId,
+                JobPhase::Initiating | JobPhase::InitRetry | JobPhase::Tracking => {
+                    JobStep::TimedOut
+                }
             };
         }
         match self.phase {
+            JobPhase::Scheduled => JobStep::StartScheduled,
             JobPhase::Initiating => JobStep::OutcomeUnknown,
             JobPhase::InitRetry => JobStep::RetryInit,
             JobPhase::Tracking | JobPhase::AwaitPostId => JobStep::Poll,

@@ -35,6 +35,7 @@ fn job() -> PublishJob {
 fn in_phase(phase: JobPhase) -> PublishJob {
     let j = job();
     match phase {
+        JobPhase::Scheduled => PublishJob::schedule(j.owner, j.video, j.attempt_id, at(0), LEASE),
         JobPhase::Initiating => j,
         JobPhase::InitRetry => j.defer_init(at(1), LEASE).expect("defer"),
         JobPhase::Tracking => j
@@ -210,21 +211,9 @@ fn phases_round_trip_their_stored_names() {
     assert_eq!(JobPhase::parse("done"), None);
 }
 
-fn video(status_after_upload: &[&str]) -> Video {
-    let mut v = Video::new(
-        VideoId::new_v7(1, [1; 10]),
-        UserId::new_v7(1, [2; 10]),
-        Title::parse("t").expect("title"),
-        ContentType::Mp4,
-        VideoSize::parse(10, 100).expect("size"),
-        UploadPlan::Single,
-        None,
-        at(0),
-    )
-    .complete_upload(crate::ETag::parse("\"t\"").expect("tag"), None, at(0))
-    .expect("uploaded");
-    let attempt = TikTokPublish {
-        attempt_id: "a1".into(),
+fn publish_attempt(id: &str) -> TikTokPublish {
+    TikTokPublish {
+        attempt_id: id.into(),
         settings: PublishSettings {
             privacy_level: "SELF_ONLY".into(),
             disable_comment: false,
@@ -243,7 +232,25 @@ fn video(status_after_upload: &[&str]) -> Video {
         failure: None,
         publicly_available: None,
         visibility_changed_at: None,
-    };
+        mode: crate::PublishMode::Direct,
+        scheduled_at: None,
+    }
+}
+
+fn video(status_after_upload: &[&str]) -> Video {
+    let mut v = Video::new(
+        VideoId::new_v7(1, [1; 10]),
+        UserId::new_v7(1, [2; 10]),
+        Title::parse("t").expect("title"),
+        ContentType::Mp4,
+        VideoSize::parse(10, 100).expect("size"),
+        UploadPlan::Single,
+        None,
+        at(0),
+    )
+    .complete_upload(crate::ETag::parse("\"t\"").expect("tag"), None, at(0))
+    .expect("uploaded");
+    let attempt = publish_attempt("a1");
     for step in status_after_upload {
         v = match *step {
             "publish" => v.start_publish(attempt.clone(), at(0)).expect("publish"),
@@ -304,5 +311,134 @@ fn the_worker_step_follows_phase_deadline_and_video() {
     assert_eq!(
         waiting.next_step(Some(&published), at(3603)),
         JobStep::StopAwaitingPostId
+    );
+}
+
+const GRACE: Duration = Duration::from_secs(600);
+
+fn scheduled() -> PublishJob {
+    PublishJob::schedule(
+        UserId::new_v7(1, [2; 10]),
+        VideoId::new_v7(1, [1; 10]),
+        "a1".into(),
+        at(100),
+        GRACE,
+    )
+}
+
+#[test]
+fn a_schedule_is_due_at_its_time_unleased_and_ends_at_the_grace() {
+    let j = scheduled();
+    assert_eq!(j.phase, JobPhase::Scheduled);
+    assert_eq!(j.next_run_at, at(100));
+    assert_eq!(j.deadline, at(700));
+    assert!(!j.is_leased_at(at(0)));
+    let moved = j.clone().reschedule(at(200), GRACE).expect("moved");
+    assert_eq!(moved.next_run_at, at(200));
+    assert_eq!(moved.deadline, at(800));
+    assert_eq!(moved.version, 2);
+    let leased = j.leased("worker", at(130), at(100)).expect("lease");
+    let moved_while_leased = leased.clone().reschedule(at(300), GRACE).expect("moved");
+    assert_eq!(
+        moved_while_leased.lease_owner, None,
+        "the worker's start then fails on the version"
+    );
+    assert!(moved_while_leased.version > leased.version);
+    let started = leased.begin_scheduled(at(101), DEADLINE).expect("start");
+    assert_eq!(started.phase, JobPhase::Initiating);
+    assert_eq!(started.lease_owner.as_deref(), Some("worker"));
+    assert_eq!(
+        started.next_run_at,
+        at(130),
+        "due again when the lease ends"
+    );
+    assert_eq!(started.deadline, at(101 + 7200));
+}
+
+#[test]
+fn only_a_leased_scheduled_job_may_start_or_move() {
+    assert_eq!(
+        scheduled().begin_scheduled(at(100), DEADLINE),
+        Err(JobTransitionError {
+            phase: JobPhase::Scheduled,
+            action: JobAction::BeginScheduled
+        }),
+        "unleased"
+    );
+    for phase in JobPhase::ALL
+        .into_iter()
+        .filter(|p| *p != JobPhase::Scheduled)
+    {
+        let j = in_phase(phase);
+        assert!(j.clone().reschedule(at(500), GRACE).is_err(), "{phase}");
+        let leased = j.leased("w", at(10_000), at(9_000)).expect("lease");
+        assert!(
+            leased.begin_scheduled(at(9_001), DEADLINE).is_err(),
+            "{phase}"
+        );
+    }
+    assert!(
+        scheduled()
+            .await_post_id(at(1), &BACKOFF, Duration::from_secs(60))
+            .is_err()
+    );
+    assert!(
+        scheduled()
+            .record_publish_id("p".into(), at(1), LEASE)
+            .is_err()
+    );
+    assert!(scheduled().defer_init(at(1), LEASE).is_err());
+    assert!(scheduled().begin_init_retry(at(1)).is_err());
+    assert!(scheduled().keep_tracking(at(1), &BACKOFF).is_err());
+}
+
+#[test]
+fn a_due_schedule_starts_until_the_grace_then_is_missed() {
+    let mut v = video(&[]);
+    v = v
+        .schedule(
+            TikTokPublish {
+                scheduled_at: Some(at(100)),
+                ..publish_attempt("a1")
+            },
+            at(5),
+        )
+        .expect("scheduled");
+    let j = scheduled();
+    assert_eq!(j.next_step(Some(&v), at(100)), JobStep::StartScheduled);
+    assert_eq!(j.next_step(Some(&v), at(700)), JobStep::StartScheduled);
+    assert_eq!(j.next_step(Some(&v), at(701)), JobStep::ScheduleMissed);
+    let cancelled = v.clone().cancel_schedule(at(6)).expect("cancel");
+    assert_eq!(j.next_step(Some(&cancelled), at(100)), JobStep::Discard);
+    let other = TikTokPublish {
+        scheduled_at: Some(at(100)),
+        ..publish_attempt("a2")
+    };
+    let rescheduled_elsewhere = cancelled.schedule(other, at(7)).expect("again");
+    assert_eq!(
+        j.next_step(Some(&rescheduled_elsewhere), at(100)),
+        JobStep::Discard,
+        "another attempt's schedule"
+    );
+}
+
+#[test]
+fn a_draft_in_the_inbox_is_still_followed_for_the_creators_post() {
+    let mut a = publish_attempt("a1");
+    a.mode = crate::PublishMode::Draft;
+    let v = video(&[])
+        .start_publish(a, at(2))
+        .and_then(|v| v.mark_sent_to_inbox(at(3)))
+        .expect("inbox");
+    let waiting = in_phase(JobPhase::AwaitPostId);
+    assert_eq!(waiting.next_step(Some(&v), at(4)), JobStep::Poll);
+    assert_eq!(
+        waiting.next_step(Some(&v), at(3603)),
+        JobStep::StopAwaitingPostId
+    );
+    assert_eq!(
+        in_phase(JobPhase::Tracking).next_step(Some(&v), at(4)),
+        JobStep::Discard,
+        "tracking is for PUBLISHING only"
     );
 }

@@ -12,8 +12,12 @@ pub enum VideoStatus {
     Pending,
     /// The object is in S3 and was verified.
     Uploaded,
+    /// A publish is scheduled for `scheduled_at`; nothing was sent to TikTok yet.
+    Scheduled,
     /// A TikTok publish is in flight.
     Publishing,
+    /// A draft is in the creator's TikTok inbox, to be finished in the TikTok app.
+    SentToInbox,
     /// TikTok published the post.
     Published,
     /// The last publish attempt failed; the video may be published again.
@@ -25,10 +29,12 @@ pub enum VideoStatus {
 pub struct VideoStatusParseError;
 
 impl VideoStatus {
-    pub const ALL: [VideoStatus; 5] = [
+    pub const ALL: [VideoStatus; 7] = [
         VideoStatus::Pending,
         VideoStatus::Uploaded,
+        VideoStatus::Scheduled,
         VideoStatus::Publishing,
+        VideoStatus::SentToInbox,
         VideoStatus::Published,
         VideoStatus::Failed,
     ];
@@ -37,6 +43,8 @@ impl VideoStatus {
         match self {
             VideoStatus::Pending => "PENDING",
             VideoStatus::Uploaded => "UPLOADED",
+            VideoStatus::Scheduled => "SCHEDULED",
+            VideoStatus::SentToInbox => "SENT_TO_INBOX",
             VideoStatus::Publishing => "PUBLISHING",
             VideoStatus::Published => "PUBLISHED",
             VideoStatus::Failed => "FAILED",
@@ -70,7 +78,12 @@ pub enum VideoAction {
     EditTitle,
     Delete,
     StartPublish,
+    Schedule,
+    Reschedule,
+    CancelSchedule,
+    StartScheduled,
     RecordPublishId,
+    MarkSentToInbox,
     MarkPublished,
     MarkFailed,
     NoteVisibility,
@@ -84,6 +97,11 @@ impl fmt::Display for VideoAction {
             VideoAction::EditTitle => "edit the title",
             VideoAction::Delete => "delete the video",
             VideoAction::StartPublish => "publish",
+            VideoAction::Schedule => "schedule a publish",
+            VideoAction::Reschedule => "move the schedule",
+            VideoAction::CancelSchedule => "cancel the schedule",
+            VideoAction::StartScheduled => "start the scheduled publish",
+            VideoAction::MarkSentToInbox => "mark as sent to the inbox",
             VideoAction::RecordPublishId => "record the publish id",
             VideoAction::MarkPublished => "mark as published",
             VideoAction::MarkFailed => "mark as failed",

@@ -2,8 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ContentType, ETag, ObjectKey, PublishFailure, TikTokPublish, Title, UploadPlan, UserId,
-    VideoAction, VideoId, VideoMedia, VideoSize, VideoStatus,
+    ContentType, ETag, ObjectKey, PublishFailure, PublishMode, PublishSettings, TikTokPublish,
+    Title, UploadPlan, UserId, VideoAction, VideoId, VideoMedia, VideoSize, VideoStatus,
 };
 
 /// An illegal move in the video state machine.
@@ -163,7 +163,9 @@ impl Video {
                 Ok(next)
             }
             VideoStatus::Uploaded
+            | VideoStatus::Scheduled
             | VideoStatus::Publishing
+            | VideoStatus::SentToInbox
             | VideoStatus::Published
             | VideoStatus::Failed => Err(self.refuse(VideoAction::CompleteUpload)),
         }
@@ -181,28 +183,111 @@ impl Video {
         }
     }
 
-    /// Titles can change until TikTok has them: not while publishing, not once published.
+    /// Titles can change until TikTok has them: not while publishing, not once published or
+    /// in the creator's inbox. A scheduled publish sends the title it has when it starts.
     pub fn edit_title(mut self, title: Title, now: DateTime<Utc>) -> Result<Self, TransitionError> {
         match self.status {
-            VideoStatus::Pending | VideoStatus::Uploaded | VideoStatus::Failed => {
+            VideoStatus::Pending
+            | VideoStatus::Uploaded
+            | VideoStatus::Scheduled
+            | VideoStatus::Failed => {
                 self.title = title;
                 Ok(self.touched(now))
             }
-            VideoStatus::Publishing | VideoStatus::Published => {
+            VideoStatus::Publishing | VideoStatus::SentToInbox | VideoStatus::Published => {
                 Err(self.refuse(VideoAction::EditTitle))
             }
         }
     }
 
-    /// A video may be deleted unless TikTok may still be pulling its bytes.
+    /// A video may be deleted unless TikTok may still be pulling its bytes. Deleting a
+    /// scheduled video cancels its schedule (its job goes in the same transaction).
     pub fn ensure_deletable(&self) -> Result<(), TransitionError> {
         match self.status {
             VideoStatus::Publishing => Err(self.refuse(VideoAction::Delete)),
             VideoStatus::Pending
             | VideoStatus::Uploaded
+            | VideoStatus::Scheduled
+            | VideoStatus::SentToInbox
             | VideoStatus::Published
             | VideoStatus::Failed => Ok(()),
         }
+    }
+
+    /// UPLOADED (or FAILED) → SCHEDULED: the attempt, with its `scheduled_at`, is recorded
+    /// now; TikTok is called only when it is due.
+    pub fn schedule(
+        self,
+        attempt: TikTokPublish,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TransitionError> {
+        match self.status {
+            VideoStatus::Uploaded | VideoStatus::Failed if attempt.scheduled_at.is_some() => {
+                let mut next = self.moved_to(VideoStatus::Scheduled, now);
+                next.tiktok = Some(attempt);
+                Ok(next)
+            }
+            _ => Err(self.refuse(VideoAction::Schedule)),
+        }
+    }
+
+    /// SCHEDULED → SCHEDULED at another time.
+    pub fn reschedule(
+        mut self,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TransitionError> {
+        match (self.status, self.tiktok.as_mut()) {
+            (VideoStatus::Scheduled, Some(t)) => {
+                t.scheduled_at = Some(at);
+                Ok(self.touched(now))
+            }
+            _ => Err(self.refuse(VideoAction::Reschedule)),
+        }
+    }
+
+    /// SCHEDULED → UPLOADED: the schedule is dropped; nothing was sent to TikTok.
+    pub fn cancel_schedule(self, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+        match self.status {
+            VideoStatus::Scheduled => {
+                let mut next = self.moved_to(VideoStatus::Uploaded, now);
+                next.tiktok = None;
+                Ok(next)
+            }
+            _ => Err(self.refuse(VideoAction::CancelSchedule)),
+        }
+    }
+
+    /// SCHEDULED → PUBLISHING when it is due, with the choices checked against the
+    /// creator's options of now.
+    pub fn start_scheduled(
+        mut self,
+        settings: PublishSettings,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TransitionError> {
+        match (self.status, self.tiktok.as_mut()) {
+            (VideoStatus::Scheduled, Some(t)) => {
+                t.settings = settings;
+                t.started_at = now;
+                Ok(self.moved_to(VideoStatus::Publishing, now))
+            }
+            _ => Err(self.refuse(VideoAction::StartScheduled)),
+        }
+    }
+
+    /// The schedule's due time, while the video is scheduled.
+    pub fn scheduled_at(&self) -> Option<DateTime<Utc>> {
+        match self.status {
+            VideoStatus::Scheduled => self.tiktok.as_ref().and_then(|t| t.scheduled_at),
+            _ => None,
+        }
+    }
+
+    /// The publish in flight (or done) is an inbox draft.
+    pub fn is_draft(&self) -> bool {
+        self.tiktok
+            .as_ref()
+            .is_some_and(|t| t.mode == PublishMode::Draft)
     }
 
     /// UPLOADED (or FAILED, as an explicit retry) → PUBLISHING, recording the attempt before
@@ -218,9 +303,11 @@ impl Video {
                 next.tiktok = Some(attempt);
                 Ok(next)
             }
-            VideoStatus::Pending | VideoStatus::Publishing | VideoStatus::Published => {
-                Err(self.refuse(VideoAction::StartPublish))
-            }
+            VideoStatus::Pending
+            | VideoStatus::Scheduled
+            | VideoStatus::Publishing
+            | VideoStatus::SentToInbox
+            | VideoStatus::Published => Err(self.refuse(VideoAction::StartPublish)),
         }
     }
 
@@ -250,8 +337,25 @@ impl Video {
         self
     }
 
-    /// PUBLISHING → PUBLISHED. Idempotent for the post id: a later call on a PUBLISHED video
-    /// may add the post id once TikTok's moderation released it.
+    /// PUBLISHING (a draft: SENT_TO_INBOX) → SENT_TO_INBOX: TikTok delivered the draft to
+    /// the creator's inbox. Repeats change nothing.
+    pub fn mark_sent_to_inbox(self, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+        match self.status {
+            VideoStatus::Publishing if self.is_draft() => {
+                let mut next = self.moved_to(VideoStatus::SentToInbox, now);
+                if let Some(t) = next.tiktok.as_mut() {
+                    t.tiktok_status = Some("SEND_TO_USER_INBOX".into());
+                }
+                Ok(next)
+            }
+            VideoStatus::SentToInbox => Ok(self),
+            _ => Err(self.refuse(VideoAction::MarkSentToInbox)),
+        }
+    }
+
+    /// PUBLISHING (or SENT_TO_INBOX, when the creator posted the draft) → PUBLISHED.
+    /// Idempotent for the post id: a later call on a PUBLISHED video may add the post id once
+    /// TikTok's moderation released it.
     pub fn mark_published(
         mut self,
         post_id: Option<String>,
@@ -259,7 +363,7 @@ impl Video {
         now: DateTime<Utc>,
     ) -> Result<Self, TransitionError> {
         match self.status {
-            VideoStatus::Publishing => {
+            VideoStatus::Publishing | VideoStatus::SentToInbox => {
                 if let Some(t) = self.tiktok.as_mut() {
                     t.tiktok_status = Some("PUBLISH_COMPLETE".into());
                     t.post_id = post_id.or(t.post_id.take());
@@ -275,9 +379,10 @@ impl Video {
                 }
                 _ => Ok(self),
             },
-            VideoStatus::Pending | VideoStatus::Uploaded | VideoStatus::Failed => {
-                Err(self.refuse(VideoAction::MarkPublished))
-            }
+            VideoStatus::Pending
+            | VideoStatus::Uploaded
+            | VideoStatus::Scheduled
+            | VideoStatus::Failed => Err(self.refuse(VideoAction::MarkPublished)),
         }
     }
 
@@ -337,18 +442,22 @@ impl Video {
                 .rev()
                 .find(|c| c.status == VideoStatus::Published)
                 .is_some_and(|c| now < c.at + wait),
-            VideoStatus::Pending | VideoStatus::Uploaded | VideoStatus::Failed => false,
+            VideoStatus::Pending
+            | VideoStatus::Uploaded
+            | VideoStatus::Scheduled
+            | VideoStatus::SentToInbox
+            | VideoStatus::Failed => false,
         }
     }
 
-    /// PUBLISHING → FAILED with the reason.
+    /// PUBLISHING (or SCHEDULED, when it could not start) → FAILED with the reason.
     pub fn mark_failed(
         mut self,
         failure: PublishFailure,
         now: DateTime<Utc>,
     ) -> Result<Self, TransitionError> {
         match self.status {
-            VideoStatus::Publishing => {
+            VideoStatus::Publishing | VideoStatus::Scheduled => {
                 if let Some(t) = self.tiktok.as_mut() {
                     t.failure = Some(failure);
                 }
@@ -356,11 +465,16 @@ impl Video {
             }
             VideoStatus::Pending
             | VideoStatus::Uploaded
+            | VideoStatus::SentToInbox
             | VideoStatus::Published
             | VideoStatus::Failed => Err(self.refuse(VideoAction::MarkFailed)),
         }
     }
 }
+
+#[cfg(test)]
+#[path = "video_schedule_tests.rs"]
+mod schedule_tests;
 
 #[cfg(test)]
 mod tests {
@@ -399,6 +513,8 @@ mod tests {
             failure: None,
             publicly_available: None,
             visibility_changed_at: None,
+            mode: PublishMode::Direct,
+            scheduled_at: None,
         }
     }
 

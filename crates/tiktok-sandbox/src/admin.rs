@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::{
     faults::FaultRule,
-    media::fail,
+    media::{INBOX_SHARE, fail, release_post},
     model::{PublishState, SettingsPatch, TestUser, UserSpec},
     ratelimit::Endpoint,
     state::AppState,
@@ -165,6 +165,50 @@ async fn get_stats(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(body)
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct PostFromInboxBody {
+    /// What the creator chose in the app; a public post gets a post id after moderation.
+    privacy_level: Option<String>,
+}
+
+/// Plays "the creator posted the draft from the TikTok inbox": the publish becomes
+/// `PUBLISH_COMPLETE` and `post.publish.complete` (`INBOX_SHARE`) is sent; a public post
+/// then gets its post id and `post.publish.publicly_available`, like a Direct Post.
+#[post("/_sandbox/publishes/{publish_id}/post-from-inbox")]
+async fn post_from_inbox(
+    state: web::Data<AppState>,
+    publish_id: web::Path<String>,
+    body: Option<web::Json<PostFromInboxBody>>,
+) -> HttpResponse {
+    let privacy = body
+        .and_then(|b| b.into_inner().privacy_level)
+        .unwrap_or_else(|| "PUBLIC_TO_EVERYONE".to_owned());
+    let open_id = {
+        let mut inner = state.lock();
+        let Some(p) = inner.publish_mut(&publish_id) else {
+            return not_found("publish");
+        };
+        if !p.inbox || p.status != PublishState::SendToUserInbox {
+            return bad_request("only a draft waiting in the creator's inbox can be posted");
+        }
+        p.status = PublishState::PublishComplete;
+        p.privacy_level = privacy.clone();
+        p.open_id.clone()
+    };
+    emit(
+        &state,
+        &open_id,
+        "post.publish.complete",
+        json!({"publish_id": publish_id.as_str(), "publish_type": INBOX_SHARE}),
+    );
+    if privacy == "PUBLIC_TO_EVERYONE" {
+        let (state, id) = (state.clone(), publish_id.into_inner());
+        tokio::spawn(async move { release_post(state, id, open_id, INBOX_SHARE).await });
+    }
+    HttpResponse::Ok().json(json!({"posted": true}))
+}
+
 #[get("/_sandbox/publishes")]
 async fn list_publishes(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(&state.lock().publishes)
@@ -282,6 +326,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(disconnect_user)
         .service(get_stats)
         .service(list_publishes)
+        .service(post_from_inbox)
         .service(list_webhooks)
         .service(get_settings)
         .service(patch_settings)

@@ -22,6 +22,8 @@ const TAIL_MAX: usize = 8 * 1024 * 1024;
 const POLL: Duration = Duration::from_millis(50);
 /// `publish_type` for Direct Post is UNCONFIRMED (§6.3); this is the obvious guess.
 const PUBLISH_TYPE: &str = "DIRECT_POST";
+/// The one documented `publish_type` (§6.3).
+pub(crate) const INBOX_SHARE: &str = "INBOX_SHARE";
 
 enum Step {
     Continue,
@@ -174,23 +176,37 @@ pub(crate) fn fail(state: &web::Data<AppState>, publish_id: &str, reason: &str) 
 }
 
 async fn complete(state: web::Data<AppState>, publish_id: String, duration: Option<f64>) {
-    let (open_id, public, moderation) = {
+    let (open_id, public, inbox) = {
         let mut inner = state.lock();
-        let moderation = Duration::from_millis(inner.settings.moderation_delay_ms);
         let Some(p) = inner.publish_mut(&publish_id) else {
             return;
         };
         if p.status != PublishState::ProcessingDownload {
             return;
         }
-        p.status = PublishState::PublishComplete;
+        // An inbox upload waits for the creator to post it in the app (§3.4).
+        p.status = if p.inbox {
+            PublishState::SendToUserInbox
+        } else {
+            PublishState::PublishComplete
+        };
         p.duration_secs = duration;
         (
             p.open_id.clone(),
             p.privacy_level == "PUBLIC_TO_EVERYONE",
-            moderation,
+            p.inbox,
         )
     };
+    if inbox {
+        tracing::info!(publish_id, "draft delivered to the creator's inbox");
+        emit(
+            &state,
+            &open_id,
+            "post.publish.inbox_delivered",
+            json!({"publish_id": publish_id, "publish_type": INBOX_SHARE}),
+        );
+        return;
+    }
     tracing::info!(publish_id, "publish complete");
     emit(
         &state,
@@ -199,9 +215,19 @@ async fn complete(state: web::Data<AppState>, publish_id: String, duration: Opti
         json!({"publish_id": publish_id, "publish_type": PUBLISH_TYPE}),
     );
     // Only public posts pass moderation and get a post id (§3.6).
-    if !public {
-        return;
+    if public {
+        release_post(state, publish_id, open_id, PUBLISH_TYPE).await;
     }
+}
+
+/// A public post passes moderation and gets its post id (status and webhook).
+pub(crate) async fn release_post(
+    state: web::Data<AppState>,
+    publish_id: String,
+    open_id: String,
+    publish_type: &'static str,
+) {
+    let moderation = Duration::from_millis(state.lock().settings.moderation_delay_ms);
     tokio::time::sleep(moderation).await;
     let post_id = ids::post_id();
     {
@@ -218,7 +244,7 @@ async fn complete(state: web::Data<AppState>, publish_id: String, duration: Opti
         json!({
             "publish_id": publish_id,
             "post_id": post_id.to_string(),
-            "publish_type": PUBLISH_TYPE,
+            "publish_type": publish_type,
         }),
     );
 }

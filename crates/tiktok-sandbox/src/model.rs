@@ -173,6 +173,8 @@ pub(crate) struct RefreshToken {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PublishState {
     ProcessingDownload,
+    /// An inbox upload was delivered; the creator has not posted it yet.
+    SendToUserInbox,
     PublishComplete,
     Failed,
 }
@@ -194,6 +196,12 @@ pub struct Publish {
     pub cancel_requested: bool,
     /// Probed from the MP4 `mvhd` box when it was within reach.
     pub duration_secs: Option<f64>,
+    /// An inbox upload (draft, §3.4) rather than a Direct Post.
+    pub inbox: bool,
+    /// An inbox upload the creator has not posted yet counts against the 5 pending shares
+    /// until then (or for 24 h).
+    #[serde(skip)]
+    pub created: std::time::Instant,
 }
 
 /// Values that `PATCH /_sandbox/settings` may change while running.

@@ -1,5 +1,5 @@
-//! Content Posting API: creator info, Direct Post init (PULL_FROM_URL), status, cancel
-//! (fact sheet §3, errors §4.2).
+//! Content Posting API: creator info, Direct Post and inbox (draft) init (PULL_FROM_URL),
+//! status, cancel (fact sheet §3, errors §4.2).
 
 use std::time::Instant;
 
@@ -20,6 +20,9 @@ use crate::{
 const BAD: StatusCode = StatusCode::BAD_REQUEST;
 const FORBIDDEN: StatusCode = StatusCode::FORBIDDEN;
 const POST_SCOPES: &[&str] = &["video.publish"];
+const INBOX_SCOPES: &[&str] = &["video.upload"];
+/// At most this many unposted inbox shares per creator in 24 h (§3.4).
+const PENDING_SHARES: usize = 5;
 const STATUS_SCOPES: &[&str] = &["video.publish", "video.upload"];
 
 /// The posting tables spell it `invalid_param` (singular, §4.2).
@@ -122,9 +125,29 @@ async fn video_init(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Reject> {
     let caller = authorize(&state, &req, Endpoint::VideoInit, POST_SCOPES)?;
-    let publish_id = init(&state, &req, &body, &caller)?;
+    let publish_id = init(&state, &req, &body, &caller, Kind::Direct)?;
     spawn_pull(state.clone(), publish_id.clone());
     Ok(api_ok(json!({ "publish_id": publish_id })))
+}
+
+/// Inbox upload (§3.4): only `source_info`; the video lands in the creator's inbox as a
+/// draft, at most 5 unposted ones per creator in 24 h.
+#[post("/v2/post/publish/inbox/video/init/")]
+async fn inbox_init(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Reject> {
+    let caller = authorize(&state, &req, Endpoint::InboxInit, INBOX_SCOPES)?;
+    let publish_id = init(&state, &req, &body, &caller, Kind::Inbox)?;
+    spawn_pull(state.clone(), publish_id.clone());
+    Ok(api_ok(json!({ "publish_id": publish_id })))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Direct,
+    Inbox,
 }
 
 fn init(
@@ -132,12 +155,18 @@ fn init(
     req: &HttpRequest,
     body: &[u8],
     caller: &Caller,
+    kind: Kind,
 ) -> Result<String, Reject> {
     let body = json_body(req, body)?;
-    let info = body
-        .get("post_info")
-        .and_then(Value::as_object)
-        .ok_or_else(|| invalid("post_info is required."))?;
+    let empty = Map::new();
+    let info = match kind {
+        Kind::Direct => body
+            .get("post_info")
+            .and_then(Value::as_object)
+            .ok_or_else(|| invalid("post_info is required."))?,
+        // The creator makes the choices in the app; nothing of post_info is used.
+        Kind::Inbox => &empty,
+    };
     let source = body
         .get("source_info")
         .and_then(Value::as_object)
@@ -156,7 +185,9 @@ fn init(
         .and_then(Value::as_str)
         .filter(|u| !u.is_empty())
         .ok_or_else(|| invalid("source_info.video_url is required."))?;
-    check_post_info(info)?;
+    if kind == Kind::Direct {
+        check_post_info(info)?;
+    }
 
     let now = Instant::now();
     let mut inner = state.lock();
@@ -183,7 +214,14 @@ fn init(
         .get("privacy_level")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if !user.privacy_level_options.iter().any(|o| o == privacy) {
+    if kind == Kind::Inbox && inner.pending_shares(&user.open_id, now) >= PENDING_SHARES {
+        return Err(Reject::api(
+            FORBIDDEN,
+            "spam_risk_too_many_pending_share",
+            "The creator has too many pending inbox shares; they must post or wait.",
+        ));
+    }
+    if kind == Kind::Direct && !user.privacy_level_options.iter().any(|o| o == privacy) {
         return Err(Reject::api(
             FORBIDDEN,
             "privacy_level_option_mismatch",
@@ -228,6 +266,8 @@ fn init(
         post_ids: Vec::new(),
         cancel_requested: false,
         duration_secs: None,
+        inbox: kind == Kind::Inbox,
+        created: now,
     });
     inner
         .posts
@@ -314,6 +354,7 @@ async fn cancel(
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(creator_info)
         .service(video_init)
+        .service(inbox_init)
         .service(status_fetch)
         .service(cancel);
 }

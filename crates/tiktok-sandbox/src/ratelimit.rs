@@ -16,6 +16,7 @@ pub enum Endpoint {
     UserInfo,
     CreatorInfo,
     VideoInit,
+    InboxInit,
     StatusFetch,
     Cancel,
 }
@@ -26,7 +27,7 @@ impl Endpoint {
         match self {
             Self::UserInfo => Some(600),
             Self::CreatorInfo => Some(20),
-            Self::VideoInit => Some(6),
+            Self::VideoInit | Self::InboxInit => Some(6),
             Self::StatusFetch => Some(30),
             Self::Cancel => None,
         }

@@ -212,6 +212,22 @@ impl Inner {
             .find(|p| p.publish_id == publish_id)
     }
 
+    /// Inbox uploads of a user in the last 24 h the creator has not posted (§3.4).
+    pub(crate) fn pending_shares(&self, open_id: &str, now: Instant) -> usize {
+        self.publishes
+            .iter()
+            .filter(|p| p.inbox && p.open_id == open_id)
+            .filter(|p| now.duration_since(p.created) < DAY)
+            .filter(|p| {
+                matches!(
+                    p.status,
+                    crate::model::PublishState::ProcessingDownload
+                        | crate::model::PublishState::SendToUserInbox
+                )
+            })
+            .count()
+    }
+
     /// Accepted inits of a user in the last 24 h.
     pub(crate) fn posts_today(&mut self, open_id: &str, now: Instant) -> usize {
         let posts = self.posts.entry(open_id.to_owned()).or_default();

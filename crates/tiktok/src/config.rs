@@ -8,7 +8,7 @@ pub const DEFAULT_AUTH_URL: &str = "https://www.tiktok.com/v2/auth/authorize/";
 /// Host of the token, user-info and content-posting endpoints.
 pub const DEFAULT_API_BASE: &str = "https://open.tiktokapis.com";
 /// What Postiqo needs: identity, profile (username moved there in 2024, §2) and Direct Post.
-pub const DEFAULT_SCOPES: &str = "user.info.basic,user.info.profile,video.publish";
+pub const DEFAULT_SCOPES: &str = "user.info.basic,user.info.profile,video.publish,video.upload";
 /// Upper bound for one whole request (connect is capped separately at 5 s).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 

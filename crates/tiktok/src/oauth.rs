@@ -141,7 +141,7 @@ mod tests {
         assert_eq!(q["client_key"], "ck");
         assert_eq!(
             q["scope"],
-            "user.info.basic,user.info.profile,video.publish"
+            "user.info.basic,user.info.profile,video.publish,video.upload"
         );
         assert_eq!(
             q["redirect_uri"],

@@ -28,6 +28,8 @@ pub enum Endpoint {
     CreatorInfo,
     /// `POST /v2/post/publish/video/init/`.
     PublishInit,
+    /// `POST /v2/post/publish/inbox/video/init/`.
+    InboxInit,
     /// `POST /v2/post/publish/status/fetch/`.
     PublishStatus,
     /// `POST /v2/post/publish/cancel/`.
@@ -43,6 +45,7 @@ impl Endpoint {
             Endpoint::UserInfo => "user.info",
             Endpoint::CreatorInfo => "post.creator_info",
             Endpoint::PublishInit => "post.init",
+            Endpoint::InboxInit => "post.inbox_init",
             Endpoint::PublishStatus => "post.status",
             Endpoint::PublishCancel => "post.cancel",
         }

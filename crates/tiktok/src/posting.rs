@@ -208,6 +208,12 @@ struct InitBody<'a> {
     source_info: SourceInfo<'a>,
 }
 
+/// The inbox endpoint takes the source only: the creator makes every choice in the app.
+#[derive(Serialize)]
+struct InboxInitBody<'a> {
+    source_info: SourceInfo<'a>,
+}
+
 #[derive(Serialize)]
 struct SourceInfo<'a> {
     source: &'static str,
@@ -259,6 +265,42 @@ impl TikTokClient {
                 // Never twice: a repeated init is a second post.
                 .post_json_with_status(
                     "/v2/post/publish/video/init/",
+                    access_token,
+                    Some(&body),
+                    Repeat::Never,
+                )
+                .await?;
+            raw.publish_id
+                .filter(|id| !id.is_empty())
+                .map(PublishId::new)
+                .ok_or(TikTokError::Decode {
+                    http_status: status,
+                    source: DecodeError::Missing("publish_id"),
+                })
+        })
+        .await
+    }
+
+    /// `POST /v2/post/publish/inbox/video/init/` with `PULL_FROM_URL` (scope `video.upload`,
+    /// 6/min per token, §3.4): the video lands in the creator's TikTok inbox as a draft.
+    /// TikTok keeps at most 5 unposted ones per creator in 24 h
+    /// (`spam_risk_too_many_pending_share`).
+    pub async fn init_inbox_video(
+        &self,
+        access_token: &SecretString,
+        video_url: &Url,
+    ) -> Result<PublishId, TikTokError> {
+        let body = InboxInitBody {
+            source_info: SourceInfo {
+                source: "PULL_FROM_URL",
+                video_url: video_url.as_str(),
+            },
+        };
+        observed(Endpoint::InboxInit, async {
+            let (status, raw): (u16, RawPublishId) = self
+                // Never twice: a repeated init is a second draft.
+                .post_json_with_status(
+                    "/v2/post/publish/inbox/video/init/",
                     access_token,
                     Some(&body),
                     Repeat::Never,

@@ -10,6 +10,7 @@ import {
   publishView,
   type CreatorInfo,
   type PublishChoices,
+  type PublishRequest,
   type PublishView,
 } from "./publish-rules";
 import { uploadToStorage } from "./upload";
@@ -68,6 +69,13 @@ function avatarImg(src: string, size: number): HTMLElement {
 const fmtBytes = (n: number): string =>
   n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 const fmtTime = (iso: string): string => new Date(iso).toLocaleString();
+/** The user's time zone: schedules are picked and shown in it, and sent in UTC. */
+const timeZone = (): string => Intl.DateTimeFormat().resolvedOptions().timeZone;
+/** A `datetime-local` value (the user's wall clock) as the UTC instant the API takes. */
+const localToUtc = (local: string): string | null => {
+  const d = new Date(local);
+  return local && !Number.isNaN(d.getTime()) ? d.toISOString() : null;
+};
 
 /** Runs a user action: clears old errors, shows new ones, disables the button meanwhile. */
 async function action(button: HTMLButtonElement | null, fn: () => Promise<void>): Promise<void> {
@@ -325,6 +333,9 @@ function videoRow(v: Video): HTMLElement {
       "td",
       {},
       h("span", { class: `badge ${v.status}`, "data-testid": "video-status" }, v.status),
+      v.scheduled_at
+        ? h("div", { class: "small", "data-testid": "scheduled-at" }, `${fmtTime(v.scheduled_at)} (${timeZone()})`)
+        : null,
       tt?.post_url ? h("div", {}, h("a", { href: tt.post_url, target: "_blank", rel: "noopener" }, "View on TikTok")) : null,
     ),
     h("td", {}, `${fmtBytes(v.size_bytes)}${v.upload_kind === "multipart" ? " (multipart)" : ""}`),
@@ -334,6 +345,21 @@ function videoRow(v: Video): HTMLElement {
       { class: "actions-cell" },
       canPublish
         ? h("button", { type: "button", class: "primary", onclick: () => void openPublish(v) }, v.status === "FAILED" ? "Try again…" : "Post to TikTok…")
+        : null,
+      v.status === "SCHEDULED"
+        ? h(
+            "button",
+            {
+              type: "button",
+              onclick: (e: Event) =>
+                void action(e.currentTarget as HTMLButtonElement, async () => {
+                  await call(api.DELETE("/v1/videos/{id}/schedule", { params: { path: { id: v.id } } }));
+                  notice(`The schedule of “${v.title}” is cancelled.`);
+                  await loadVideos();
+                }),
+            },
+            "Cancel schedule",
+          )
         : null,
       h("button", { type: "button", class: "danger", onclick: (e: Event) => void deleteVideo(v, e.currentTarget as HTMLButtonElement) }, "Delete"),
     ),
@@ -381,6 +407,19 @@ interface PublishState {
   /** One key per posting screen: a double click or a retry of the same request is one publish. */
   idempotencyKey: string;
   busy: boolean;
+  /** "Send to TikTok as a draft": the inbox upload, finished by the creator in the app. */
+  draft: boolean;
+  /** The `datetime-local` value of the Schedule control (the user's time zone); empty: now. */
+  scheduleAt: string;
+}
+
+/** The request the Post button sends, or null while the screen's rules block it. A draft
+ * takes none of the posting choices: the creator makes them in the TikTok app. */
+function finalRequest(st: PublishState, view: PublishView): PublishRequest | null {
+  const scheduledAt = localToUtc(st.scheduleAt);
+  const when = scheduledAt ? { scheduled_at: scheduledAt } : {};
+  if (st.draft) return { mode: "draft", ...when };
+  return view.request ? { ...view.request, ...when } : null;
 }
 let publishing: PublishState | null = null;
 
@@ -410,6 +449,8 @@ async function openPublish(v: Video): Promise<void> {
       caption: v.title,
       idempotencyKey: crypto.randomUUID(),
       busy: false,
+      draft: false,
+      scheduleAt: "",
     };
     renderPublish();
   });
@@ -560,10 +601,50 @@ function renderPublish(): void {
     ),
   );
 
+  // How and when: a draft in the creator's TikTok inbox, and/or a time in the user's zone.
+  const scheduledUtc = localToUtc(st.scheduleAt);
+  const how = h(
+    "fieldset",
+    { id: "publish-how" },
+    h("legend", {}, "How and when"),
+    h(
+      "label",
+      { class: "inline" },
+      h("input", {
+        id: "send-as-draft",
+        type: "checkbox",
+        checked: st.draft,
+        onchange: (e: Event) => {
+          st.draft = (e.target as HTMLInputElement).checked;
+          renderPublish();
+        },
+      }),
+      "Send to TikTok as a draft",
+    ),
+    h("div", { class: "hint" }, "The video goes to your TikTok inbox; you choose who sees it and post it in the TikTok app."),
+    h(
+      "label",
+      {},
+      "Schedule (optional) — your time zone: ",
+      h("strong", { id: "schedule-tz" }, timeZone()),
+      h("input", {
+        id: "schedule-at",
+        type: "datetime-local",
+        value: st.scheduleAt,
+        onchange: (e: Event) => {
+          st.scheduleAt = (e.target as HTMLInputElement).value;
+          renderPublish();
+        },
+      }),
+    ),
+    scheduledUtc ? h("div", { id: "schedule-utc", class: "hint" }, `Sent as ${scheduledUtc} (UTC).`) : null,
+  );
+
+  const request = finalRequest(st, view);
   const publishButton = h(
     "button",
-    { id: "publish-button", type: "button", class: "primary", disabled: !view.request || st.busy, onclick: () => void doPublish(view) },
-    "Post",
+    { id: "publish-button", type: "button", class: "primary", disabled: !request || st.busy, onclick: () => void doPublish(view) },
+    st.draft ? (scheduledUtc ? "Schedule draft" : "Send to TikTok inbox") : scheduledUtc ? "Schedule" : "Post",
   );
 
   fill(
@@ -582,15 +663,19 @@ function renderPublish(): void {
         oninput: (e: Event) => {
           st.caption = (e.target as HTMLTextAreaElement).value;
           const again = publishView(st.info, st.choices, { durationSecs: local?.durationSecs ?? null, title: st.caption });
-          ($("publish-button") as HTMLButtonElement).disabled = !again.request || st.busy;
+          ($("publish-button") as HTMLButtonElement).disabled = !finalRequest(st, again) || st.busy;
         },
       }),
     ),
-    h("label", {}, "Who can view this video", privacy),
-    interactions,
-    disclosure,
-    aigc,
-    view.blockers.length ? h("ul", { id: "publish-blockers", class: "blockers" }, ...view.blockers.map((b) => h("li", {}, b))) : null,
+    how,
+    // TikTok's posting choices apply to direct posts only; a draft's are made in the app.
+    st.draft ? null : h("label", {}, "Who can view this video", privacy),
+    st.draft ? null : interactions,
+    st.draft ? null : disclosure,
+    st.draft ? null : aigc,
+    !st.draft && view.blockers.length
+      ? h("ul", { id: "publish-blockers", class: "blockers" }, ...view.blockers.map((b) => h("li", {}, b)))
+      : null,
     consent,
     h("div", { class: "actions" }, publishButton, h("button", { type: "button", onclick: closePublish }, "Cancel")),
     h("div", { id: "publish-status", class: "publish-status", hidden: true }),
@@ -600,7 +685,7 @@ function renderPublish(): void {
 
 async function doPublish(view: PublishView): Promise<void> {
   const st = publishing;
-  const request = view.request;
+  const request = st ? finalRequest(st, view) : null;
   if (!st || !request) return;
   const button = $<HTMLButtonElement>("publish-button");
   await action(button, async () => {
@@ -648,6 +733,22 @@ async function watchPublish(first: Video): Promise<void> {
   let v = first;
   for (;;) {
     const tt = tiktokOf(v);
+    if (v.status === "SCHEDULED") {
+      show(
+        h("strong", { id: "publish-result", "data-status": "SCHEDULED" }, "Scheduled. "),
+        v.scheduled_at ? `It goes to TikTok on ${fmtTime(v.scheduled_at)} (${timeZone()}).` : "",
+      );
+      await loadVideos();
+      return;
+    }
+    if (v.status === "SENT_TO_INBOX") {
+      show(
+        h("strong", { id: "publish-result", "data-status": "SENT_TO_INBOX" }, "Sent to your TikTok inbox. "),
+        "Open TikTok to finish and post it; the list shows it as published once you do.",
+      );
+      await loadVideos();
+      return;
+    }
     if (v.status === "PUBLISHED") {
       publishedSince ??= Date.now();
       // `post_id_expected` says whether a link is still to come: a public post gets its id once

@@ -192,17 +192,71 @@ test("the SPA's whole flow: sign in, upload to S3, publish, page, delete, export
     await saveScreenshot(page, "spa-published");
   }
 
-  // --- Export my data
+  // --- Schedule: a time picked in the user's time zone, sent in UTC
+  let scheduledUtc = "";
+  {
+    await row(page, `Short clip ${run}`).getByRole("button", { name: /Post to TikTok/ }).click();
+    const panel = page.locator("#publish");
+    await expect(panel.locator("#schedule-tz")).toHaveText(await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone));
+    await panel.locator("#privacy-level").selectOption("SELF_ONLY");
+    // Ten minutes from now on the user's wall clock, as a datetime-local value.
+    const local = await page.evaluate(() => {
+      const d = new Date(Date.now() + 10 * 60_000);
+      const p = (n: number) => String(n).padStart(2, "0");
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+    });
+    scheduledUtc = await page.evaluate((l) => new Date(l).toISOString(), local);
+    await panel.locator("#schedule-at").fill(local);
+    await expect(panel.locator("#schedule-utc")).toContainText(scheduledUtc);
+    const schedule = panel.getByRole("button", { name: "Schedule", exact: true });
+    const answered = page.waitForResponse((r) => r.url().endsWith("/publish") && r.request().method() === "POST");
+    await schedule.click();
+    // The API echoes the UTC instant it was sent.
+    const scheduledVideo = await (await answered).json();
+    expect(scheduledVideo.status).toBe("SCHEDULED");
+    expect(new Date(scheduledVideo.scheduled_at).toISOString()).toBe(scheduledUtc);
+    expect(scheduledVideo.tiktok.privacy_level).toBe("SELF_ONLY");
+    await expect(panel.locator("#publish-result")).toHaveAttribute("data-status", "SCHEDULED");
+    const scheduledRow = row(page, `Short clip ${run}`);
+    await expect(scheduledRow.getByTestId("video-status")).toHaveText("SCHEDULED");
+    await expect(scheduledRow.getByTestId("scheduled-at")).toContainText(
+      await page.evaluate((u) => new Date(u).toLocaleString(), scheduledUtc),
+    );
+  }
+
+  // --- Export my data (it lists the schedule)
   {
     await page.getByRole("button", { name: "Export my data" }).click();
     await expect(page.locator("#export-result")).toContainText("Your data is ready (2 videos)");
     const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#export-link").click()]);
     const exported = JSON.parse(readFileSync((await download.path())!, "utf8"));
     expect(exported.profile.username).toBe(username);
+    const scheduled = exported.videos.find((v: { status: string }) => v.status === "SCHEDULED");
+    expect(new Date(scheduled.scheduled_at).toISOString()).toBe(scheduledUtc);
     expect(exported.videos.map((v: { title: string }) => v.title).sort()).toEqual(
       [expect.stringContaining(`Big clip ${run}`), `Short clip ${run}`],
     );
     expect(JSON.stringify(exported)).not.toMatch(/act\.|rft\./); // no TikTok tokens
+  }
+
+  // --- Cancel the schedule, then send the video to TikTok as a draft instead
+  {
+    await row(page, `Short clip ${run}`).getByRole("button", { name: "Cancel schedule" }).click();
+    await expect(row(page, `Short clip ${run}`).getByTestId("video-status")).toHaveText("UPLOADED");
+    await row(page, `Short clip ${run}`).getByRole("button", { name: /Post to TikTok/ }).click();
+    const panel = page.locator("#publish");
+    await panel.locator("#send-as-draft").check();
+    // A draft takes none of the posting choices: the creator makes them in the TikTok app.
+    await expect(panel.locator("#privacy-level")).toHaveCount(0);
+    const send = panel.getByRole("button", { name: "Send to TikTok inbox", exact: true });
+    await expect(send).toBeEnabled();
+    const answered = page.waitForResponse((r) => r.url().endsWith("/publish") && r.request().method() === "POST");
+    await send.click();
+    const drafted = await (await answered).json();
+    expect(drafted.tiktok.mode).toBe("draft");
+    expect(drafted.tiktok.privacy_level).toBe("");
+    await expect(panel.locator("#publish-result")).toHaveAttribute("data-status", "SENT_TO_INBOX", { timeout: 60_000 });
+    await expect(row(page, `Short clip ${run}`).getByTestId("video-status")).toHaveText("SENT_TO_INBOX");
   }
 
   // --- Sign out ends the session; signing in again (existing test user) starts a new one

@@ -38,6 +38,11 @@ pub struct PublishConfig {
     pub webhook_tolerance: Duration,
     /// An account deletion untouched for this long was abandoned: the worker finishes it.
     pub abandoned_deletion_after: Duration,
+    /// How far ahead a schedule must be, at least.
+    pub schedule_min_lead: Duration,
+    /// How late a scheduled publish may still start (every instance was down at its time);
+    /// later it ends `schedule_missed`.
+    pub schedule_grace: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -134,7 +139,15 @@ pub(super) fn publish(r: &Reader) -> Result<PublishConfig, ConfigError> {
         // TikTok retries for 72 h; 3 h more for its backoff steps and clock skew.
         webhook_tolerance: r.secs("POSTIQO_WEBHOOK_TOLERANCE_SECS", 75 * 3600)?,
         abandoned_deletion_after: r.secs("POSTIQO_ABANDONED_DELETION_SECS", 600)?,
+        schedule_min_lead: r.secs("POSTIQO_SCHEDULE_MIN_LEAD_SECS", 60)?,
+        schedule_grace: r.secs("POSTIQO_SCHEDULE_GRACE_SECS", 6 * 3600)?,
     };
+    if publish.schedule_min_lead > Duration::from_secs(24 * 3600) {
+        return Err(err(
+            "POSTIQO_SCHEDULE_MIN_LEAD_SECS",
+            "must be at most 86400 (a day): schedules reach at most 30 days ahead",
+        ));
+    }
     if publish.webhook_tolerance > Duration::from_secs(30 * 24 * 3600) {
         return Err(err(
             "POSTIQO_WEBHOOK_TOLERANCE_SECS",

@@ -131,6 +131,24 @@ fn edge_limits_refuse_zero_and_nonsense() {
 }
 
 #[test]
+fn schedule_settings_default_and_name_themselves_when_refused() {
+    let s = Settings::from_env(&base()).expect("valid");
+    assert_eq!(s.publish.schedule_min_lead, Duration::from_secs(60));
+    assert_eq!(s.publish.schedule_grace, Duration::from_secs(21_600));
+    for (var, value) in [
+        ("POSTIQO_SCHEDULE_MIN_LEAD_SECS", "0"),
+        ("POSTIQO_SCHEDULE_MIN_LEAD_SECS", "86401"),
+        ("POSTIQO_SCHEDULE_GRACE_SECS", "later"),
+    ] {
+        let mut env = base();
+        env.insert(var.into(), value.into());
+        let e = Settings::from_env(&env).expect_err(var);
+        assert_eq!(e.var, var);
+        assert!(!e.to_string().contains(value), "never echo the value");
+    }
+}
+
+#[test]
 fn missing_or_bad_values_name_the_variable() {
     let mut env = base();
     env.remove("POSTIQO_TABLE");

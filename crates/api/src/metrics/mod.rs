@@ -256,7 +256,12 @@ pub fn publish_finished(video: &Video) {
                 .map_or("", |f| f.code.as_str());
             ("failed", FAILURE_CODES.admit(code))
         }
-        VideoStatus::Pending | VideoStatus::Uploaded | VideoStatus::Publishing => return,
+        // A draft in the inbox is not finished: it counts when the creator posts it.
+        VideoStatus::Pending
+        | VideoStatus::Uploaded
+        | VideoStatus::Scheduled
+        | VideoStatus::Publishing
+        | VideoStatus::SentToInbox => return,
     };
     counter!(PUBLISHES, "outcome" => outcome, "code" => code).increment(1);
 }

@@ -110,6 +110,8 @@ fn attempt(privacy: &str) -> TikTokPublish {
         failure: None,
         publicly_available: None,
         visibility_changed_at: None,
+        mode: postiqo_domain::PublishMode::Direct,
+        scheduled_at: None,
     }
 }
 
@@ -137,6 +139,8 @@ enum Stage {
     /// `SELF_ONLY`: done at `PUBLISHED`, never a post id.
     PublishedPrivate,
     Failed,
+    /// `SELF_ONLY`, scheduled for later.
+    Scheduled,
 }
 
 fn video(stage: Stage) -> Video {
@@ -157,6 +161,11 @@ fn video(stage: Stage) -> Video {
         let uploaded = v.complete_upload(tag, Some(media()), at(15))?;
         if matches!(stage, Stage::Uploaded) {
             return Ok(uploaded);
+        }
+        if matches!(stage, Stage::Scheduled) {
+            let mut planned = attempt("SELF_ONLY");
+            planned.scheduled_at = Some(at(SCHEDULED_IN));
+            return uploaded.schedule(planned, at(20));
         }
         let privacy = match stage {
             Stage::PublishedPrivate => "SELF_ONLY",
@@ -187,6 +196,9 @@ fn video(stage: Stage) -> Video {
         _ => steps(pending.clone()).unwrap_or(pending),
     }
 }
+
+/// Seconds after the examples' start a scheduled example is due.
+const SCHEDULED_IN: i64 = 7200;
 
 fn video_response(stage: Stage) -> VideoResponse {
     VideoResponse::new(video(stage), &view())
@@ -365,7 +377,9 @@ pub fn schemas() -> BTreeMap<&'static str, Value> {
             "PublishFailure",
             value(PublishFailure::from_fail_reason("duration_check_failed")),
         ),
+        ("PublishMode", json!("draft")),
         ("PublishRequest", publish_request()),
+        ("ScheduleRequest", schedule_request()),
         ("RefreshRequest", refresh_request()),
         (
             "RefreshResponse",
@@ -455,6 +469,21 @@ pub(crate) fn publish_request() -> Value {
         "brand_organic_toggle": false,
         "is_aigc": false
     })
+}
+
+pub(crate) fn scheduled_publish_request() -> Value {
+    json!({
+        "privacy_level": "SELF_ONLY",
+        "scheduled_at": at(SCHEDULED_IN),
+    })
+}
+
+pub(crate) fn draft_request() -> Value {
+    json!({ "mode": "draft" })
+}
+
+pub(crate) fn schedule_request() -> Value {
+    json!({ "scheduled_at": at(SCHEDULED_IN + 1800) })
 }
 
 pub(crate) fn token_request() -> Value {
@@ -757,7 +786,11 @@ pub fn operations() -> BTreeMap<&'static str, OperationExamples> {
         (
             "videos.publish",
             OperationExamples {
-                request: one(publish_request()),
+                request: vec![
+                    ("now", publish_request()),
+                    ("scheduled", scheduled_publish_request()),
+                    ("draft", draft_request()),
+                ],
                 params: vec![
                     id_param.clone(),
                     (
@@ -768,7 +801,27 @@ pub fn operations() -> BTreeMap<&'static str, OperationExamples> {
                 responses: vec![
                     ("202", one(value(video_response(Stage::Publishing)))),
                     ("422", one(problem(ErrorCode::PrivacyLevelNotAllowed, None))),
+                    ("429", one(problem(ErrorCode::TikTokInboxFull, None))),
                 ],
+            },
+        ),
+        (
+            "videos.reschedule",
+            OperationExamples {
+                request: one(schedule_request()),
+                params: vec![id_param.clone()],
+                responses: vec![
+                    ("200", one(value(video_response(Stage::Scheduled)))),
+                    ("422", one(problem(ErrorCode::ScheduleOutOfRange, None))),
+                ],
+            },
+        ),
+        (
+            "videos.cancel_schedule",
+            OperationExamples {
+                params: vec![id_param.clone()],
+                responses: vec![("200", one(value(video_response(Stage::Uploaded))))],
+                ..Default::default()
             },
         ),
         (
@@ -823,6 +876,9 @@ mod tests {
         parses::<CompleteUploadRequest>(json!({}));
         parses::<PartUrlsRequest>(part_urls_request());
         parses::<PublishRequest>(publish_request());
+        parses::<PublishRequest>(scheduled_publish_request());
+        parses::<PublishRequest>(draft_request());
+        parses::<crate::routes::schedule::ScheduleRequest>(schedule_request());
         parses::<TokenRequest>(token_request());
         parses::<RefreshRequest>(refresh_request());
         parses::<RefreshRequest>(json!({}));
@@ -837,6 +893,7 @@ mod tests {
         assert_eq!(status(Stage::Published), VideoStatus::Published);
         assert_eq!(status(Stage::PublishedPrivate), VideoStatus::Published);
         assert_eq!(status(Stage::Failed), VideoStatus::Failed);
+        assert_eq!(status(Stage::Scheduled), VideoStatus::Scheduled);
         let publishing = value(video_response(Stage::Publishing));
         assert_eq!(publishing["tiktok"]["post_id_expected"], true);
         let private = value(video_response(Stage::PublishedPrivate));

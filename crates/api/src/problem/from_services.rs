@@ -78,6 +78,16 @@ impl From<PublishError> for ApiError {
                 .detail("Only a publish TikTok is still processing can be cancelled."),
             PublishError::ConcurrentUpdate => ApiError::new(ErrorCode::ConcurrentUpdate),
             PublishError::ScopeMissing => ApiError::new(ErrorCode::TikTokScopeMissing),
+            PublishError::UploadScopeMissing => ApiError::new(ErrorCode::TikTokScopeMissing)
+                .detail("Drafts need TikTok's video.upload scope: sign in with TikTok again and allow it."),
+            PublishError::ScheduleOutOfRange { min_lead_secs } => {
+                ApiError::new(ErrorCode::ScheduleOutOfRange).detail(format!(
+                    "scheduled_at must be at least {min_lead_secs} seconds and at most 30 days from now."
+                ))
+            }
+            PublishError::InboxFull { retry_after } => ApiError::new(ErrorCode::TikTokInboxFull)
+                .detail("TikTok keeps at most 5 drafts a creator has not posted yet, over 24 hours. Post or delete one in the TikTok app, or wait.")
+                .retry_after(retry_after.as_secs().max(1)),
             PublishError::TikTokRateLimited { retry_after } => {
                 ApiError::new(ErrorCode::RateLimited)
                     .detail("TikTok allows only a few of these calls per minute for one user.")
@@ -292,6 +302,23 @@ mod tests {
                 Some(5),
             ),
             (PublishError::NothingToCancel, ErrorCode::InvalidState, None),
+            (
+                PublishError::InboxFull {
+                    retry_after: Duration::from_secs(3600),
+                },
+                ErrorCode::TikTokInboxFull,
+                Some(3600),
+            ),
+            (
+                PublishError::ScheduleOutOfRange { min_lead_secs: 60 },
+                ErrorCode::ScheduleOutOfRange,
+                None,
+            ),
+            (
+                PublishError::UploadScopeMissing,
+                ErrorCode::TikTokScopeMissing,
+                None,
+            ),
             (
                 PublishError::from(TikTokAccessError::ReauthRequired),
                 ErrorCode::TikTokReauthRequired,

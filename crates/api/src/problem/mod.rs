@@ -67,7 +67,9 @@ error_codes! {
     TikTokNotConnected => FORBIDDEN, "tiktok_not_connected", "TikTok is not connected; sign in with TikTok again";
     TikTokReauthRequired => FORBIDDEN, "tiktok_reauth_required", "TikTok no longer accepts our access; sign in with TikTok again";
     TikTokUnavailable => BAD_GATEWAY, "tiktok_unavailable", "TikTok did not answer correctly; retry shortly";
-    TikTokScopeMissing => FORBIDDEN, "tiktok_scope_missing", "The user did not grant video.publish; sign in with TikTok again and allow posting";
+    TikTokScopeMissing => FORBIDDEN, "tiktok_scope_missing", "The user did not grant the TikTok scope this needs (video.publish, or video.upload for drafts); sign in with TikTok again and allow posting";
+    TikTokInboxFull => TOO_MANY_REQUESTS, "tiktok_inbox_full", "The creator's TikTok inbox already holds 5 drafts not yet posted; retry after the given time";
+    ScheduleOutOfRange => UNPROCESSABLE_ENTITY, "schedule_out_of_range", "scheduled_at is too soon or more than 30 days ahead";
     TikTokCannotPostNow => FORBIDDEN, "tiktok_cannot_post_now", "TikTok says this creator cannot post right now";
     PrivacyLevelNotAllowed => UNPROCESSABLE_ENTITY, "privacy_level_not_allowed", "privacy_level must be one of the creator's current options";
     BrandedContentPrivate => UNPROCESSABLE_ENTITY, "branded_content_private", "Branded content cannot be private (SELF_ONLY)";

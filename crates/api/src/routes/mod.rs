@@ -9,6 +9,7 @@ pub mod me;
 pub mod media;
 pub mod publish;
 pub mod publish_check;
+pub mod schedule;
 pub mod tiktok;
 pub mod videos;
 pub mod webhooks;

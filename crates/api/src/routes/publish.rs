@@ -2,31 +2,47 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use postiqo_domain::PublishSettings;
+use chrono::{DateTime, Utc};
+use postiqo_domain::{PublishMode, PublishSettings};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::credentials::AuthenticatedUser;
+use crate::extract::field_error;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
 use crate::routes::videos::dto::VideoResponse;
 use crate::routes::videos::dto::VideoView;
-use crate::services::publishing::Idempotent;
+use crate::services::publishing::{Idempotent, PublishPlan};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(publish_video).service(cancel_publish);
+    cfg.service(publish_video)
+        .service(cancel_publish)
+        .service(super::schedule::move_schedule)
+        .service(super::schedule::cancel_schedule);
 }
 
 /// The creator's choices, made on the posting screen (TikTok's UX rules: no defaults for the
-/// privacy level, toggles off unless chosen). The title is the video's.
+/// privacy level, toggles off unless chosen). The title is the video's. A draft (`mode:
+/// "draft"`) takes none of the choices: the creator makes them in the TikTok app.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishRequest {
-    /// One of the creator's current `privacy_level_options` from `GET /v1/tiktok/creator-info`.
+    /// `direct` (default): TikTok publishes it with these choices. `draft`: TikTok puts it in
+    /// the creator's TikTok inbox to finish in the app (needs the `video.upload` scope; at most
+    /// 5 unposted drafts per creator in 24 h).
+    #[serde(default)]
+    pub mode: PublishMode,
+    /// Publish later: RFC 3339, at least `POSTIQO_SCHEDULE_MIN_LEAD_SECS` (default 60) and at
+    /// most 30 days ahead. The video is then `SCHEDULED` until it is due.
+    #[schema(example = "2026-12-24T18:00:00Z")]
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// Required for `direct`, absent for `draft`: one of the creator's current
+    /// `privacy_level_options` from `GET /v1/tiktok/creator-info`.
     #[schema(example = "SELF_ONLY")]
-    pub privacy_level: String,
+    pub privacy_level: Option<String>,
     #[serde(default)]
     pub disable_comment: bool,
     #[serde(default)]
@@ -61,9 +77,51 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
     }
 }
 
-/// Publish a video to TikTok (Direct Post, PULL_FROM_URL).
+impl PublishRequest {
+    /// What the service is asked to do; a direct publish needs a privacy level, a draft
+    /// takes none.
+    fn plan(self) -> Result<PublishPlan, ApiError> {
+        let settings = match (self.mode, self.privacy_level) {
+            (PublishMode::Direct, Some(privacy_level)) => PublishSettings {
+                privacy_level,
+                disable_comment: self.disable_comment,
+                disable_duet: self.disable_duet,
+                disable_stitch: self.disable_stitch,
+                video_cover_timestamp_ms: self.video_cover_timestamp_ms,
+                brand_content_toggle: self.brand_content_toggle,
+                brand_organic_toggle: self.brand_organic_toggle,
+                is_aigc: self.is_aigc,
+            },
+            (PublishMode::Direct, None) => {
+                return Err(field_error(
+                    "privacy_level",
+                    "required: choose one of the creator's privacy_level_options",
+                ));
+            }
+            (PublishMode::Draft, Some(_)) => {
+                return Err(field_error(
+                    "privacy_level",
+                    "a draft takes no privacy level: the creator chooses it in the TikTok app",
+                ));
+            }
+            (PublishMode::Draft, None) => PublishSettings::draft(),
+        };
+        Ok(PublishPlan {
+            settings,
+            mode: self.mode,
+            scheduled_at: self.scheduled_at,
+        })
+    }
+}
+
+/// Publish a video to TikTok (Direct Post or an inbox draft, PULL_FROM_URL), now or later.
 ///
-/// Only from `UPLOADED`, or from `FAILED` as an explicit retry. Requires an `Idempotency-Key`
+/// Only from `UPLOADED`, or from `FAILED` as an explicit retry. With `scheduled_at` the answer
+/// is 202 with the video `SCHEDULED`: nothing goes to TikTok until it is due, then it starts
+/// with fresh creator info (if the chosen privacy level is no longer offered or the creator
+/// cannot post then, it ends `FAILED`, retryable, and nothing is posted). With `mode: "draft"`
+/// the video goes to the creator's TikTok inbox (`SENT_TO_INBOX`), and becomes `PUBLISHED`
+/// when the creator posts it in the app. Requires an `Idempotency-Key`
 /// header: the same key with the same body returns the same answer without a second call to
 /// TikTok; the same key with another body is 422. Answers 202 with the video in `PUBLISHING`
 /// (then follow it with `GET /v1/videos/{id}`), or in `FAILED` with the reason when TikTok
@@ -82,13 +140,13 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
         (status = 202, description = "Publishing (or failed at once, with the reason)", body = VideoResponse),
         (status = 400, description = "Missing Idempotency-Key or malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "tiktok_cannot_post_now, tiktok_scope_missing, tiktok_not_connected, tiktok_reauth_required, or CSRF", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "tiktok_cannot_post_now, tiktok_scope_missing (video.publish; video.upload for drafts), tiktok_not_connected, tiktok_reauth_required, or CSRF", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such video of the caller", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "Not UPLOADED/FAILED, a concurrent publish, the same key still running, or upload_changed (the stored bytes were overwritten after upload-complete verified them)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "privacy_level_not_allowed, branded_content_private, idempotency_key_reused or invalid body", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 429, description = "Over TikTok's per-user limits; see Retry-After", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "privacy_level_not_allowed, branded_content_private, schedule_out_of_range, idempotency_key_reused or invalid body", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "Over TikTok's per-user limits, or tiktok_inbox_full (5 unposted drafts); see Retry-After", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 502, description = "TikTok unavailable", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     ),
@@ -108,20 +166,10 @@ pub async fn publish_video(
         .check(Limit::Publish, client_ip(&req), Some(user.user_id))?;
     let id = super::videos::parse_id(&id)?;
     let key = idempotency_key(&req)?;
-    let b = body.into_inner();
-    let settings = PublishSettings {
-        privacy_level: b.privacy_level,
-        disable_comment: b.disable_comment,
-        disable_duet: b.disable_duet,
-        disable_stitch: b.disable_stitch,
-        video_cover_timestamp_ms: b.video_cover_timestamp_ms,
-        brand_content_toggle: b.brand_content_toggle,
-        brand_organic_toggle: b.brand_organic_toggle,
-        is_aigc: b.is_aigc,
-    };
+    let plan = body.into_inner().plan()?;
     let key_digest = match state
         .publish()
-        .idempotency(user.user_id, &key, id, &settings)
+        .idempotency_for(user.user_id, &key, id, &plan)
         .await?
     {
         Idempotent::Replay { status, body } => {
@@ -134,7 +182,7 @@ pub async fn publish_video(
         }
         Idempotent::Proceed { key_digest } => key_digest,
     };
-    match state.publish().publish(user.user_id, id, settings).await {
+    match state.publish().publish_plan(user.user_id, id, plan).await {
         Ok(video) => {
             let body = serde_json::to_string(&VideoResponse::new(video, &view))
                 .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))?;

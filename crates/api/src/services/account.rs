@@ -250,6 +250,15 @@ impl AccountService {
         };
         // Our copies go whatever TikTok said.
         self.storage.tokens.delete(user).await?;
+        // Nothing scheduled may start for an account Postiqo no longer posts to.
+        let store = crate::services::publishing::PublishStorage::from(&self.storage);
+        match crate::services::publishing::schedule::cancel_all(&store, user, Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => info!(user_id = %user, cancelled = n, "schedules cancelled"),
+            Err(e) => {
+                warn!(user_id = %user, error = %e, "schedules not cancelled; they fail with tiktok_not_connected when due")
+            }
+        }
         if profile.is_some() {
             match self
                 .storage

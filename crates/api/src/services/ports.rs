@@ -54,6 +54,10 @@ pub trait TikTokPosting: Send + Sync + 'static {
         video_url: &Url,
     ) -> Result<PublishId, TikTokCallError>;
 
+    /// TikTok's inbox upload: the video becomes a draft in the creator's TikTok inbox.
+    async fn init_inbox(&self, user: UserId, video_url: &Url)
+    -> Result<PublishId, TikTokCallError>;
+
     async fn fetch_status(
         &self,
         user: UserId,
@@ -97,6 +101,22 @@ impl TikTokPosting for TikTokAccess {
                 let post = post.clone();
                 let url = video_url.clone();
                 async move { client.init_video_publish(&token, &post, &url).await }
+            })
+            .await,
+        )
+    }
+
+    async fn init_inbox(
+        &self,
+        user: UserId,
+        video_url: &Url,
+    ) -> Result<PublishId, TikTokCallError> {
+        let client = self.client().clone();
+        flatten(
+            self.with_token_raw(user, |token| {
+                let client = client.clone();
+                let url = video_url.clone();
+                async move { client.init_inbox_video(&token, &url).await }
             })
             .await,
         )

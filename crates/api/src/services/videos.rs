@@ -316,7 +316,11 @@ impl VideoService {
         match video.status {
             VideoStatus::Pending => {}
             VideoStatus::Uploaded => return Ok(video),
-            VideoStatus::Publishing | VideoStatus::Published | VideoStatus::Failed => {
+            VideoStatus::Scheduled
+            | VideoStatus::Publishing
+            | VideoStatus::SentToInbox
+            | VideoStatus::Published
+            | VideoStatus::Failed => {
                 return Err(postiqo_domain::TransitionError {
                     current: video.status,
                     action: postiqo_domain::VideoAction::CompleteUpload,

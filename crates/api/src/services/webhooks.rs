@@ -230,6 +230,10 @@ impl WebhookService {
                 )
                 .await
             }
+            WebhookEvent::InboxDelivered { publish_id } => {
+                self.publish_update(user.id, &publish_id, TikTokUpdate::InboxDelivered)
+                    .await
+            }
             WebhookEvent::PubliclyAvailable {
                 publish_id,
                 post_id,

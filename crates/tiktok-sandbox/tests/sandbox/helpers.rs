@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 pub const KEY: &str = "sbx_client_key";
 pub const SECRET: &str = "sbx_client_secret";
 pub const REDIRECT: &str = "https://app.example.com/auth/tiktok/callback";
-pub const ALL_SCOPES: &str = "user.info.basic,user.info.profile,video.publish";
+pub const ALL_SCOPES: &str = "user.info.basic,user.info.profile,video.publish,video.upload";
 
 pub struct TestSandbox {
     pub sandbox: RunningSandbox,

@@ -406,3 +406,93 @@ async fn injected_server_errors_and_delays() {
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
     t.stop().await;
 }
+
+async fn inbox_init(
+    t: &crate::helpers::TestSandbox,
+    token: &str,
+    url: &str,
+) -> (StatusCode, Value) {
+    let (status, body, _) = t
+        .post(
+            "/v2/post/publish/inbox/video/init/",
+            token,
+            json!({"source_info": {"source": "PULL_FROM_URL", "video_url": url}}),
+        )
+        .await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn inbox_uploads_need_video_upload_reach_the_inbox_and_are_posted_by_the_creator() {
+    let t = spawn().await;
+    let publish_only = t.login_with("bob", "user.info.basic,video.publish").await;
+    let (status, body) = inbox_init(&t, &publish_only.access, &t.media.url("ok.mp4")).await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "scope_not_authorized")
+    );
+
+    let tokens = t.login("alice").await;
+    let (status, body) = inbox_init(&t, &tokens.access, &t.media.url("ok.mp4")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let publish_id = body["data"]["publish_id"].as_str().unwrap().to_owned();
+    let (body, _) = t
+        .wait_status(&tokens.access, &publish_id, state_is("SEND_TO_USER_INBOX"))
+        .await;
+    assert_eq!(body["data"]["publicaly_available_post_id"], json!([]));
+
+    t.admin(
+        Method::POST,
+        &format!("/publishes/{publish_id}/post-from-inbox"),
+        Some(json!({"privacy_level": "PUBLIC_TO_EVERYONE"})),
+    )
+    .await;
+    let (body, _) = t
+        .wait_status(&tokens.access, &publish_id, |p| {
+            !p["post_ids"].as_array().unwrap().is_empty()
+        })
+        .await;
+    assert_eq!(body["data"]["status"], "PUBLISH_COMPLETE");
+    // Posting it again is refused: it is no longer in the inbox.
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/_sandbox/publishes/{publish_id}/post-from-inbox",
+            t.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn at_most_five_pending_inbox_shares_per_creator() {
+    let t = spawn().await;
+    let tokens = t.login("alice").await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let (status, body) = inbox_init(&t, &tokens.access, &t.media.url("ok.mp4")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(body["data"]["publish_id"].as_str().unwrap().to_owned());
+    }
+    // The sixth in the same minute also hits the 6/min limit on another token: use a new one.
+    let again = t.login("alice").await;
+    let (status, body) = inbox_init(&t, &again.access, &t.media.url("ok.mp4")).await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::FORBIDDEN, "spam_risk_too_many_pending_share")
+    );
+    // Once the creator posts one, there is room again.
+    t.wait_status(&tokens.access, &ids[0], state_is("SEND_TO_USER_INBOX"))
+        .await;
+    t.admin(
+        Method::POST,
+        &format!("/publishes/{}/post-from-inbox", ids[0]),
+        None,
+    )
+    .await;
+    let (status, body) = inbox_init(&t, &again.access, &t.media.url("ok.mp4")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    t.stop().await;
+}

@@ -22,7 +22,12 @@ async fn login_works_in_every_pkce_mode() {
         assert_eq!(cb.state, "state-123");
         assert_eq!(
             cb.scopes,
-            ["user.info.basic", "user.info.profile", "video.publish"]
+            [
+                "user.info.basic",
+                "user.info.profile",
+                "video.publish",
+                "video.upload"
+            ]
         );
         let verifier = pkce.as_ref().map(|(v, _)| v.secret().as_str());
         let tokens = client

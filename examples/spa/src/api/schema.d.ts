@@ -385,8 +385,13 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Publish a video to TikTok (Direct Post, PULL_FROM_URL).
-         * @description Only from `UPLOADED`, or from `FAILED` as an explicit retry. Requires an `Idempotency-Key`
+         * Publish a video to TikTok (Direct Post or an inbox draft, PULL_FROM_URL), now or later.
+         * @description Only from `UPLOADED`, or from `FAILED` as an explicit retry. With `scheduled_at` the answer
+         *     is 202 with the video `SCHEDULED`: nothing goes to TikTok until it is due, then it starts
+         *     with fresh creator info (if the chosen privacy level is no longer offered or the creator
+         *     cannot post then, it ends `FAILED`, retryable, and nothing is posted). With `mode: "draft"`
+         *     the video goes to the creator's TikTok inbox (`SENT_TO_INBOX`), and becomes `PUBLISHED`
+         *     when the creator posts it in the app. Requires an `Idempotency-Key`
          *     header: the same key with the same body returns the same answer without a second call to
          *     TikTok; the same key with another body is 422. Answers 202 with the video in `PUBLISHING`
          *     (then follow it with `GET /v1/videos/{id}`), or in `FAILED` with the reason when TikTok
@@ -420,6 +425,30 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/videos/{id}/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Cancel a scheduled publish: the video goes back to `UPLOADED` and nothing is sent to
+         *     TikTok.
+         */
+        delete: operations["videos.cancel_schedule"];
+        options?: never;
+        head?: never;
+        /**
+         * Move a scheduled publish to another time.
+         * @description Only while the video is `SCHEDULED`; it then starts at the new time only.
+         */
+        patch: operations["videos.reschedule"];
         trace?: never;
     };
     "/v1/videos/{id}/upload-complete": {
@@ -773,6 +802,7 @@ export interface components {
          *           "tiktok": {
          *             "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
          *             "failure": null,
+         *             "mode": "direct",
          *             "post_id": "7301234567890123456",
          *             "post_id_expected": false,
          *             "post_url": "https://www.tiktok.com/@alice/video/7301234567890123456",
@@ -797,7 +827,8 @@ export interface components {
             tiktok: components["schemas"]["ExportTikTok"];
             /**
              * @description Every video record, oldest first, with its status history, TikTok ids and where its
-             *     bytes are (or would be) in S3.
+             *     bytes are (or would be) in S3. Schedules are videos `SCHEDULED` with `scheduled_at`;
+             *     drafts have `tiktok.mode` `draft`.
              */
             videos: components["schemas"]["VideoResponse"][];
             /** @description Sessions that are still valid. */
@@ -1128,8 +1159,15 @@ export interface components {
             retryable: boolean;
         };
         /**
+         * @description How a video goes to TikTok.
+         * @example draft
+         * @enum {string}
+         */
+        PublishMode: "direct" | "draft";
+        /**
          * @description The creator's choices, made on the posting screen (TikTok's UX rules: no defaults for the
-         *     privacy level, toggles off unless chosen). The title is the video's.
+         *     privacy level, toggles off unless chosen). The title is the video's. A draft (`mode:
+         *     "draft"`) takes none of the choices: the creator makes them in the TikTok app.
          * @example {
          *       "brand_content_toggle": false,
          *       "brand_organic_toggle": false,
@@ -1142,10 +1180,24 @@ export interface components {
          */
         PublishRequest: {
             /**
-             * @description One of the creator's current `privacy_level_options` from `GET /v1/tiktok/creator-info`.
+             * @description `direct` (default): TikTok publishes it with these choices. `draft`: TikTok puts it in
+             *     the creator's TikTok inbox to finish in the app (needs the `video.upload` scope; at most
+             *     5 unposted drafts per creator in 24 h).
+             */
+            mode?: components["schemas"]["PublishMode"];
+            /**
+             * Format: date-time
+             * @description Publish later: RFC 3339, at least `POSTIQO_SCHEDULE_MIN_LEAD_SECS` (default 60) and at
+             *     most 30 days ahead. The video is then `SCHEDULED` until it is due.
+             * @example 2026-12-24T18:00:00Z
+             */
+            scheduled_at?: string | null;
+            /**
+             * @description Required for `direct`, absent for `draft`: one of the creator's current
+             *     `privacy_level_options` from `GET /v1/tiktok/creator-info`.
              * @example SELF_ONLY
              */
-            privacy_level: string;
+            privacy_level?: string | null;
             disable_comment?: boolean;
             disable_duet?: boolean;
             disable_stitch?: boolean;
@@ -1183,6 +1235,20 @@ export interface components {
          *     }
          */
         RefreshResponse: components["schemas"]["TokenResponse"] | components["schemas"]["CookieSessionResponse"];
+        /**
+         * @example {
+         *       "scheduled_at": "2025-06-01T14:30:00Z"
+         *     }
+         */
+        ScheduleRequest: {
+            /**
+             * Format: date-time
+             * @description The new time, RFC 3339: at least `POSTIQO_SCHEDULE_MIN_LEAD_SECS` (default 60) and at
+             *     most 30 days ahead.
+             * @example 2026-12-24T19:30:00Z
+             */
+            scheduled_at: string;
+        };
         /**
          * @description One presigned `PUT` of the whole file.
          * @example {
@@ -1260,6 +1326,7 @@ export interface components {
          * @example {
          *       "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
          *       "failure": null,
+         *       "mode": "direct",
          *       "post_id": "7301234567890123456",
          *       "post_id_expected": false,
          *       "post_url": "https://www.tiktok.com/@alice/video/7301234567890123456",
@@ -1271,7 +1338,15 @@ export interface components {
          */
         TikTokPublishResponse: {
             attempt_id: string;
+            /** @description `direct` (Direct Post) or `draft` (sent to the creator's TikTok inbox). */
+            mode: components["schemas"]["PublishMode"];
+            /** @description Empty for a draft: the creator chooses in the TikTok app. */
             privacy_level: string;
+            /**
+             * Format: date-time
+             * @description When it was scheduled for, if it was.
+             */
+            scheduled_at?: string | null;
             /** Format: date-time */
             started_at: string;
             /** @description TikTok's publish id, once its init answered. */
@@ -1457,6 +1532,7 @@ export interface components {
          *           "tiktok": {
          *             "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
          *             "failure": null,
+         *             "mode": "direct",
          *             "post_id": null,
          *             "post_id_expected": true,
          *             "post_url": null,
@@ -1500,6 +1576,7 @@ export interface components {
          *           "tiktok": {
          *             "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
          *             "failure": null,
+         *             "mode": "direct",
          *             "post_id": null,
          *             "post_id_expected": false,
          *             "post_url": null,
@@ -1554,6 +1631,7 @@ export interface components {
          *       "tiktok": {
          *         "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
          *         "failure": null,
+         *         "mode": "direct",
          *         "post_id": "7301234567890123456",
          *         "post_id_expected": false,
          *         "post_url": "https://www.tiktok.com/@alice/video/7301234567890123456",
@@ -1582,6 +1660,11 @@ export interface components {
             storage: components["schemas"]["StorageLocation"];
             /** @description Every status the video has been in, oldest first. */
             history: components["schemas"]["StatusChange"][];
+            /**
+             * Format: date-time
+             * @description When the scheduled publish is due; only while `SCHEDULED`.
+             */
+            scheduled_at?: string | null;
             tiktok?: null | components["schemas"]["TikTokPublishResponse"];
         };
         /**
@@ -1589,7 +1672,7 @@ export interface components {
          * @example PUBLISHED
          * @enum {string}
          */
-        VideoStatus: "PENDING" | "UPLOADED" | "PUBLISHING" | "PUBLISHED" | "FAILED";
+        VideoStatus: "PENDING" | "UPLOADED" | "SCHEDULED" | "PUBLISHING" | "SENT_TO_INBOX" | "PUBLISHED" | "FAILED";
     };
     responses: never;
     parameters: never;
@@ -2404,6 +2487,7 @@ export interface operations {
                      *           "tiktok": {
                      *             "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
                      *             "failure": null,
+                     *             "mode": "direct",
                      *             "post_id": "7301234567890123456",
                      *             "post_id_expected": false,
                      *             "post_url": "https://www.tiktok.com/@alice/video/7301234567890123456",
@@ -2807,6 +2891,7 @@ export interface operations {
                      *           "tiktok": {
                      *             "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
                      *             "failure": null,
+                     *             "mode": "direct",
                      *             "post_id": null,
                      *             "post_id_expected": true,
                      *             "post_url": null,
@@ -2850,6 +2935,7 @@ export interface operations {
                      *           "tiktok": {
                      *             "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
                      *             "failure": null,
+                     *             "mode": "direct",
                      *             "post_id": null,
                      *             "post_id_expected": false,
                      *             "post_url": null,
@@ -3313,17 +3399,6 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "brand_content_toggle": false,
-                 *       "brand_organic_toggle": false,
-                 *       "disable_comment": false,
-                 *       "disable_duet": true,
-                 *       "disable_stitch": true,
-                 *       "is_aigc": false,
-                 *       "privacy_level": "SELF_ONLY"
-                 *     }
-                 */
                 "application/json": components["schemas"]["PublishRequest"];
             };
         };
@@ -3362,6 +3437,7 @@ export interface operations {
                      *       "tiktok": {
                      *         "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
                      *         "failure": null,
+                     *         "mode": "direct",
                      *         "post_id": null,
                      *         "post_id_expected": true,
                      *         "post_url": null,
@@ -3396,7 +3472,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description tiktok_cannot_post_now, tiktok_scope_missing, tiktok_not_connected, tiktok_reauth_required, or CSRF */
+            /** @description tiktok_cannot_post_now, tiktok_scope_missing (video.publish; video.upload for drafts), tiktok_not_connected, tiktok_reauth_required, or CSRF */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3441,7 +3517,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description privacy_level_not_allowed, branded_content_private, idempotency_key_reused or invalid body */
+            /** @description privacy_level_not_allowed, branded_content_private, schedule_out_of_range, idempotency_key_reused or invalid body */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3459,12 +3535,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Over TikTok's per-user limits; see Retry-After */
+            /** @description Over TikTok's per-user limits, or tiktok_inbox_full (5 unposted drafts); see Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "tiktok_inbox_full",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 429,
+                     *       "title": "The creator's TikTok inbox already holds 5 drafts not yet posted; retry after the given time",
+                     *       "type": "urn:postiqo:problem:tiktok_inbox_full"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
@@ -3537,6 +3622,7 @@ export interface operations {
                      *       "tiktok": {
                      *         "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
                      *         "failure": null,
+                     *         "mode": "direct",
                      *         "post_id": null,
                      *         "post_id_expected": true,
                      *         "post_url": null,
@@ -3595,6 +3681,272 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Storage unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    "videos.cancel_schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Video id
+                 * @example 0190a0b0-0000-7000-8000-000000000001
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The video, UPLOADED again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "content_type": "video/mp4",
+                     *       "created_at": "2025-06-01T12:00:00Z",
+                     *       "history": [
+                     *         {
+                     *           "at": "2025-06-01T12:00:00Z",
+                     *           "status": "PENDING"
+                     *         },
+                     *         {
+                     *           "at": "2025-06-01T12:00:15Z",
+                     *           "status": "UPLOADED"
+                     *         }
+                     *       ],
+                     *       "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *       "size_bytes": 10485760,
+                     *       "status": "UPLOADED",
+                     *       "storage": {
+                     *         "bucket": "postiqo-videos",
+                     *         "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+                     *       },
+                     *       "title": "Morning run #running",
+                     *       "updated_at": "2025-06-01T12:00:15Z",
+                     *       "upload_kind": "single"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VideoResponse"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description CSRF */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such video of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not SCHEDULED (already started), or changed concurrently */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Storage unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    "videos.reschedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Video id
+                 * @example 0190a0b0-0000-7000-8000-000000000001
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "scheduled_at": "2025-06-01T14:30:00Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ScheduleRequest"];
+            };
+        };
+        responses: {
+            /** @description The video, SCHEDULED at the new time */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "content_type": "video/mp4",
+                     *       "created_at": "2025-06-01T12:00:00Z",
+                     *       "history": [
+                     *         {
+                     *           "at": "2025-06-01T12:00:00Z",
+                     *           "status": "PENDING"
+                     *         },
+                     *         {
+                     *           "at": "2025-06-01T12:00:15Z",
+                     *           "status": "UPLOADED"
+                     *         },
+                     *         {
+                     *           "at": "2025-06-01T12:00:20Z",
+                     *           "status": "SCHEDULED"
+                     *         }
+                     *       ],
+                     *       "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *       "scheduled_at": "2025-06-01T14:00:00Z",
+                     *       "size_bytes": 10485760,
+                     *       "status": "SCHEDULED",
+                     *       "storage": {
+                     *         "bucket": "postiqo-videos",
+                     *         "key": "users/0190a0b0-0000-7000-8000-000000000000/videos/0190a0b0-0000-7000-8000-000000000001/source"
+                     *       },
+                     *       "tiktok": {
+                     *         "attempt_id": "0190a0b0-0000-7000-8000-00000000a77e",
+                     *         "failure": null,
+                     *         "mode": "direct",
+                     *         "post_id": null,
+                     *         "post_id_expected": false,
+                     *         "post_url": null,
+                     *         "privacy_level": "SELF_ONLY",
+                     *         "publish_id": null,
+                     *         "scheduled_at": "2025-06-01T14:00:00Z",
+                     *         "started_at": "2025-06-01T12:00:20Z",
+                     *         "tiktok_status": null
+                     *       },
+                     *       "title": "Morning run #running",
+                     *       "updated_at": "2025-06-01T12:00:20Z",
+                     *       "upload_kind": "single"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VideoResponse"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description CSRF */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such video of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not SCHEDULED (already started, cancelled), or changed concurrently */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description schedule_out_of_range or invalid body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "schedule_out_of_range",
+                     *       "request_id": "01J9Z8X6Q2M1T3N5P7R9S1U3W5",
+                     *       "status": 422,
+                     *       "title": "scheduled_at is too soon or more than 30 days ahead",
+                     *       "type": "urn:postiqo:problem:schedule_out_of_range"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };

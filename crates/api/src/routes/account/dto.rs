@@ -26,7 +26,8 @@ pub struct ExportDocument {
     pub profile: ExportProfile,
     pub tiktok: ExportTikTok,
     /// Every video record, oldest first, with its status history, TikTok ids and where its
-    /// bytes are (or would be) in S3.
+    /// bytes are (or would be) in S3. Schedules are videos `SCHEDULED` with `scheduled_at`;
+    /// drafts have `tiktok.mode` `draft`.
     pub videos: Vec<VideoResponse>,
     /// Sessions that are still valid.
     pub sessions: Vec<ExportSession>,

@@ -120,6 +120,9 @@ pub struct VideoResponse {
     /// Every status the video has been in, oldest first; entries with an `event` record what
     /// TikTok reported about a published post without changing its status (a takedown).
     pub history: Vec<StatusChange>,
+    /// When the scheduled publish is due; only while `SCHEDULED`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<DateTime<Utc>>,
     /// The current or last TikTok publish; absent until the first publish.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tiktok: Option<TikTokPublishResponse>,
@@ -130,7 +133,13 @@ pub struct VideoResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TikTokPublishResponse {
     pub attempt_id: String,
+    /// `direct` (Direct Post) or `draft` (sent to the creator's TikTok inbox).
+    pub mode: postiqo_domain::PublishMode,
+    /// Empty for a draft: the creator chooses in the TikTok app.
     pub privacy_level: String,
+    /// When it was scheduled for, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<DateTime<Utc>>,
     pub started_at: DateTime<Utc>,
     /// TikTok's publish id, once its init answered.
     pub publish_id: Option<String>,
@@ -164,7 +173,9 @@ impl TikTokPublishResponse {
     fn new(t: postiqo_domain::TikTokPublish, post_id_expected: bool) -> Self {
         Self {
             attempt_id: t.attempt_id,
+            mode: t.mode,
             privacy_level: t.settings.privacy_level,
+            scheduled_at: t.scheduled_at,
             started_at: t.started_at,
             publish_id: t.publish_id,
             tiktok_status: t.tiktok_status,
@@ -193,6 +204,7 @@ impl VideoResponse {
             chrono::Duration::from_std(view.post_id_wait).unwrap_or(chrono::Duration::zero());
         let post_id_expected = v.post_id_expected(Utc::now(), wait);
         let bucket = view.bucket.as_str();
+        let scheduled_at = v.scheduled_at();
         Self {
             id: v.id,
             title: v.title.into(),
@@ -211,6 +223,7 @@ impl VideoResponse {
             },
             media: v.media,
             history: v.history,
+            scheduled_at,
             tiktok: v
                 .tiktok
                 .map(|t| TikTokPublishResponse::new(t, post_id_expected)),

@@ -14,7 +14,7 @@ use super::{PublishError, PublishService};
 /// The video's duration against the creator's maximum, its frame rate, picture size and
 /// codec, and the cover timestamp, against fresh creator info. Every path that calls TikTok's
 /// init for a new publish goes through this first.
-pub fn check_media(
+pub fn check_media_rules(
     video: &Video,
     settings: &PublishSettings,
     creator: &CreatorInfo,

@@ -28,6 +28,15 @@ pub enum PublishError {
     ConcurrentUpdate,
     #[error("the user did not grant video.publish")]
     ScopeMissing,
+    /// A draft needs `video.upload`, which the user did not grant.
+    #[error("the user did not grant video.upload")]
+    UploadScopeMissing,
+    /// `scheduled_at` is too soon or too far ahead.
+    #[error("scheduled_at must be between {min_lead_secs} s and 30 days ahead")]
+    ScheduleOutOfRange { min_lead_secs: u64 },
+    /// The creator's TikTok inbox holds TikTok's maximum of unposted drafts.
+    #[error("the creator's TikTok inbox is full")]
+    InboxFull { retry_after: Duration },
     /// TikTok's per-user limit for this call would be exceeded (we refuse before TikTok does).
     #[error("TikTok's per-user rate limit is reached")]
     TikTokRateLimited { retry_after: Duration },

@@ -5,6 +5,8 @@
 //!
 //! - [`creator`]: creator info and TikTok's per-user rate windows;
 //! - [`start`]: idempotency keys, the publish request, and TikTok's init (first or retried);
+//! - [`schedule`]: scheduled publishes: making, moving, cancelling and starting them when due;
+//! - [`inbox`]: drafts sent to the creator's TikTok inbox, and TikTok's cap on them;
 //! - [`tracking`]: TikTok's updates (status fetch and webhooks) and cancel;
 //! - [`queue`]: the job queue the worker runs: leases, backoff, deadlines, failing a publish;
 //! - [`error`]: [`PublishError`], what went wrong in publishing's words.
@@ -22,7 +24,9 @@
 pub mod check;
 pub mod creator;
 pub mod error;
+pub mod inbox;
 pub mod queue;
+pub mod schedule;
 pub mod start;
 pub mod tracking;
 
@@ -39,7 +43,7 @@ use postiqo_storage::{
 
 pub use check::PublishCheck;
 pub use error::PublishError;
-pub use start::Idempotent;
+pub use start::{Idempotent, PublishPlan};
 pub use tracking::TikTokUpdate;
 
 use crate::config::PublishConfig;

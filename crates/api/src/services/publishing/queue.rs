@@ -86,6 +86,12 @@ impl PublishService {
                     debug!(error = ?e, "init retry postponed");
                 }
             }
+            JobStep::StartScheduled => self.start_due(video, job).await,
+            JobStep::ScheduleMissed => {
+                warn!(video_id = %video.id, "scheduled publish found after its grace; not started");
+                self.fail(video, job, PublishFailure::schedule_missed())
+                    .await;
+            }
             JobStep::Poll => {
                 if let Err(e) = self.poll(video, job).await {
                     debug!(error = ?e, "status poll failed; retried later");

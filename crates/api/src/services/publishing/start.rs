@@ -3,16 +3,17 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use postiqo_domain::{
-    AccessLoss, INIT_WINDOW, PublishFailure, PublishJob, PublishSettings, TikTokPublish,
-    TransitionError, UserId, Video, VideoAction, VideoId, VideoStatus,
+    AccessLoss, INIT_WINDOW, PublishFailure, PublishJob, PublishMode, PublishSettings,
+    TikTokPublish, TransitionError, UserId, Video, VideoAction, VideoId, VideoStatus,
 };
 use postiqo_storage::{IdempotencyBegin, JobChange, RepoError};
 use postiqo_tiktok::{PostInfo, PrivacyLevel, PublishId};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::check::check_media;
+use super::check::check_media_rules;
 use super::creator::creator_options;
 use super::{PublishError, PublishService};
 use crate::credentials::secrets::digest;
@@ -33,10 +34,39 @@ pub enum Idempotent {
     Replay { status: u16, body: String },
 }
 
+/// What the caller asked for: the creator's choices (none for a draft), how it goes to
+/// TikTok, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishPlan {
+    pub settings: PublishSettings,
+    pub mode: PublishMode,
+    pub scheduled_at: Option<DateTime<Utc>>,
+}
+
+impl PublishPlan {
+    /// Direct Post, now: what `POST /publish` did before schedules and drafts.
+    pub fn now(settings: PublishSettings) -> Self {
+        Self {
+            settings,
+            mode: PublishMode::Direct,
+            scheduled_at: None,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct RequestFingerprint<'a> {
     video: String,
     settings: &'a PublishSettings,
+    // Absent for a direct publish now, so keys recorded before these existed still match.
+    #[serde(skip_serializing_if = "is_direct")]
+    mode: PublishMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheduled_at: Option<DateTime<Utc>>,
+}
+
+fn is_direct(m: &PublishMode) -> bool {
+    *m == PublishMode::Direct
 }
 
 /// TikTok's `post_info` for the video and the creator's (validated) choices.
@@ -63,10 +93,24 @@ impl PublishService {
         video: VideoId,
         settings: &PublishSettings,
     ) -> Result<Idempotent, PublishError> {
+        self.idempotency_for(user, key, video, &PublishPlan::now(settings.clone()))
+            .await
+    }
+
+    /// [`Self::idempotency`] for any plan (a schedule, a draft).
+    pub async fn idempotency_for(
+        &self,
+        user: UserId,
+        key: &str,
+        video: VideoId,
+        plan: &PublishPlan,
+    ) -> Result<Idempotent, PublishError> {
         let key_digest = digest(key);
         let fingerprint = serde_json::to_string(&RequestFingerprint {
             video: video.to_string(),
-            settings,
+            settings: &plan.settings,
+            mode: plan.mode,
+            scheduled_at: plan.scheduled_at,
         })
         .map_err(PublishError::Fingerprint)?;
         let request_hash = digest(&fingerprint);
@@ -129,6 +173,18 @@ impl PublishService {
         id: VideoId,
         requested: PublishSettings,
     ) -> Result<Video, PublishError> {
+        self.publish_plan(user, id, PublishPlan::now(requested))
+            .await
+    }
+
+    /// Publishes (or drafts) now, or schedules it: returns the video PUBLISHING (or FAILED
+    /// when TikTok refused the init outright), or SCHEDULED.
+    pub async fn publish_plan(
+        &self,
+        user: UserId,
+        id: VideoId,
+        plan: PublishPlan,
+    ) -> Result<Video, PublishError> {
         let video = self
             .store
             .videos
@@ -142,17 +198,16 @@ impl PublishService {
             }
             .into());
         }
-        // Refused before anything changes, so the owner learns it now rather than from a
-        // failed publish (the init checks again: the object can change in between).
-        match self.media.pinned(&video).await {
-            Ok(_) => {}
-            Err(PinError::Changed) => return Err(PublishError::UploadChanged { gone: false }),
-            Err(PinError::Missing) => return Err(PublishError::UploadChanged { gone: true }),
-            Err(PinError::Storage(e)) => return Err(PublishError::Blobs(e)),
+        if let Some(due) = plan.scheduled_at {
+            // TikTok is not called before the due time (its per-minute windows are for
+            // then); the choices are checked against the creator's options of that moment.
+            self.check_schedule_range(due)?;
+            self.check_pinned(&video).await?;
+            self.check_scope(video.owner, plan.mode).await?;
+            let settings = plan.settings.clone();
+            return self.schedule(video, plan, settings).await;
         }
-        let creator = self.creator_info(user).await?;
-        let settings = requested.validated(&creator_options(&creator))?;
-        check_media(&video, &settings, &creator)?;
+        let settings = self.start_checks(&video, &plan).await?;
 
         let at = self.now();
         let attempt = TikTokPublish {
@@ -166,6 +221,8 @@ impl PublishService {
             failure: None,
             publicly_available: None,
             visibility_changed_at: None,
+            mode: plan.mode,
+            scheduled_at: None,
         };
         let job = PublishJob::start(
             user,
@@ -192,16 +249,78 @@ impl PublishService {
             )
             .await?;
         info!(video_id = %id, attempt = %job.attempt_id, "publish started");
-        // The video is ours now; TikTok's 6 inits a minute decide only *when* init happens.
-        match self.acquire(user, INIT_WINDOW).await {
-            Ok(Ok(())) => Ok(self.run_init(publishing, job).await),
+        let after = self.begin_init(publishing, job).await;
+        self.refused_as_inbox_full(user, after).await
+    }
+
+    /// The checks every start goes through, immediate or scheduled (again when it is due):
+    /// the verified bytes are still there, and the creator may post these choices now
+    /// (fresh creator info). A draft needs `video.upload` and none of the choices. Returns
+    /// the choices as TikTok will get them.
+    pub(super) async fn start_checks(
+        &self,
+        video: &Video,
+        plan: &PublishPlan,
+    ) -> Result<PublishSettings, PublishError> {
+        self.check_pinned(video).await?;
+        if plan.mode == PublishMode::Draft {
+            self.check_draft(video.owner).await?;
+            return Ok(PublishSettings::draft());
+        }
+        let creator = self.creator_info(video.owner).await?;
+        let settings = plan
+            .settings
+            .clone()
+            .validated(&creator_options(&creator))?;
+        // TikTok's limits on the media itself, against this creator's maximum duration.
+        check_media_rules(video, &settings, &creator)?;
+        Ok(settings)
+    }
+
+    /// The verified bytes are still what is stored. Refused before anything changes, so the
+    /// owner learns it now rather than from a failed publish (the init checks again: the
+    /// object can change in between).
+    async fn check_pinned(&self, video: &Video) -> Result<(), PublishError> {
+        match self.media.pinned(video).await {
+            Ok(_) => Ok(()),
+            Err(PinError::Changed) => Err(PublishError::UploadChanged { gone: false }),
+            Err(PinError::Missing) => Err(PublishError::UploadChanged { gone: true }),
+            Err(PinError::Storage(e)) => Err(PublishError::Blobs(e)),
+        }
+    }
+
+    /// The user granted the scope this mode needs (from our records: no TikTok call).
+    async fn check_scope(&self, user: UserId, mode: PublishMode) -> Result<(), PublishError> {
+        let profile = self
+            .store
+            .users
+            .get(user)
+            .await?
+            .ok_or(PublishError::AccountGone)?;
+        match mode {
+            PublishMode::Direct if !profile.has_scope("video.publish") => {
+                Err(PublishError::ScopeMissing)
+            }
+            PublishMode::Draft if !profile.has_scope("video.upload") => {
+                Err(PublishError::UploadScopeMissing)
+            }
+            PublishMode::Direct | PublishMode::Draft => Ok(()),
+        }
+    }
+
+    /// The intent is stored and our lease held: init now, or when TikTok's 6 inits a minute
+    /// allow (they decide only *when* init happens).
+    pub(super) async fn begin_init(&self, publishing: Video, job: PublishJob) -> Video {
+        let id = publishing.id;
+        match self.acquire(publishing.owner, INIT_WINDOW).await {
+            Ok(Ok(())) => self.run_init(publishing, job).await,
             Ok(Err(wait)) => {
                 info!(video_id = %id, wait_ms = wait.as_millis() as u64, "init deferred by TikTok's rate limit");
-                Ok(self.reschedule_init_after(publishing, job, wait).await)
+                self.reschedule_init_after(publishing, job, wait).await
             }
             Err(e) => {
                 warn!(video_id = %id, error = ?e, "rate window unreadable; init deferred");
-                Ok(self.reschedule_init(publishing, job).await)
+                self.reschedule_init(publishing, job).await
             }
         }
     }
@@ -244,8 +363,14 @@ impl PublishService {
                 return self.reschedule_init(video, job).await;
             }
         };
-        let post = post_info(&video, &attempt.settings);
-        let failure = match self.tiktok.init_publish(owner, &post, &url).await {
+        let answer = match attempt.mode {
+            PublishMode::Draft => self.tiktok.init_inbox(owner, &url).await,
+            PublishMode::Direct => {
+                let post = post_info(&video, &attempt.settings);
+                self.tiktok.init_publish(owner, &post, &url).await
+            }
+        };
+        let failure = match answer {
             Ok(publish_id) => return self.record_publish_id(video, job, publish_id).await,
             // TikTok answered that it throttles or fails: it created nothing.
             Err(TikTokCallError::TikTok(e)) if e.is_transient() => {
@@ -256,6 +381,12 @@ impl PublishService {
                 // The request may have reached TikTok: never guess, never init twice.
                 warn!(video_id = %video.id, error = %e, "init outcome unknown");
                 PublishFailure::outcome_unknown()
+            }
+            Err(TikTokCallError::TikTok(e))
+                if e.code() == Some(super::inbox::TIKTOK_PENDING_SHARES) =>
+            {
+                warn!(video_id = %video.id, "TikTok says the creator's inbox is full");
+                PublishFailure::inbox_full()
             }
             Err(TikTokCallError::TikTok(e)) => {
                 let failure = PublishFailure::init_refused(e.code().unwrap_or("tiktok_error"));

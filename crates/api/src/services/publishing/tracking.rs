@@ -17,6 +17,9 @@ use crate::services::tiktok_access::TikTokAccessError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TikTokUpdate {
     Processing(String),
+    /// A draft reached the creator's TikTok inbox (`SEND_TO_USER_INBOX`,
+    /// `post.publish.inbox_delivered`); the creator finishes it in the app.
+    InboxDelivered,
     Complete {
         post_id: Option<String>,
     },
@@ -46,6 +49,7 @@ impl TikTokUpdate {
                     .map(|r| r.as_str().to_owned())
                     .unwrap_or_default(),
             },
+            PublishState::SendToUserInbox => TikTokUpdate::InboxDelivered,
             other => TikTokUpdate::Processing(other.as_str().to_owned()),
         }
     }
@@ -105,6 +109,21 @@ impl PublishService {
                     None => JobNext::Keep,
                 };
                 (video.clone().note_tiktok_status(&status, at), job_next)
+            }
+            // Nobody knows when the creator posts the draft: ask TikTok slowly until the wait
+            // is over (a webhook moves it on at any time).
+            TikTokUpdate::InboxDelivered => {
+                let Ok(next) = video.clone().mark_sent_to_inbox(at) else {
+                    return Ok(());
+                };
+                let job_next = match job {
+                    Some(j) => save(
+                        j.version,
+                        j.await_post_id(at, &backoff, self.cfg.post_id_wait),
+                    ),
+                    None => JobNext::Keep,
+                };
+                (next, job_next)
             }
             TikTokUpdate::Complete { post_id } => {
                 let username = self

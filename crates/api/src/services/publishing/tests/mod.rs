@@ -1,7 +1,9 @@
 //! Publishing's use cases in process: in-memory storage, a scripted TikTok, a manual clock.
 //! Tokio's clock is paused, so the services' short waits (idempotency, retries) take no time.
 
+mod inbox;
 mod queue;
+mod schedule;
 mod start;
 mod tracking;
 mod windows;
@@ -15,7 +17,7 @@ use postiqo_domain::{
     VideoId, VideoSize,
 };
 use postiqo_storage::memory::MemoryStore;
-use postiqo_storage::{PublishStore, VideoRepository};
+use postiqo_storage::{PublishStore, UserRepository, VideoRepository};
 
 use super::{PublishPorts, PublishService, PublishStorage};
 use crate::config::{MediaMode, PublishConfig};
@@ -25,6 +27,8 @@ use crate::test_support::{FakeMedia, FakeTikTok, ManualClock};
 pub const LEASE: Duration = Duration::from_secs(30);
 pub const DEADLINE: Duration = Duration::from_secs(7200);
 pub const POST_ID_WAIT: Duration = Duration::from_secs(3600);
+pub const SCHEDULE_MIN_LEAD: Duration = Duration::from_secs(60);
+pub const SCHEDULE_GRACE: Duration = Duration::from_secs(3600);
 
 fn cfg() -> PublishConfig {
     PublishConfig {
@@ -39,6 +43,8 @@ fn cfg() -> PublishConfig {
         poll_max: Duration::from_secs(60),
         webhook_tolerance: Duration::from_secs(300),
         abandoned_deletion_after: Duration::from_secs(600),
+        schedule_min_lead: SCHEDULE_MIN_LEAD,
+        schedule_grace: SCHEDULE_GRACE,
     }
 }
 
@@ -150,6 +156,16 @@ impl World {
         PublishStore::job(&*self.store, self.user, id)
             .await
             .expect("read")
+    }
+
+    /// The user grants `video.upload` as well (drafts need it).
+    pub async fn grant_upload_scope(&self) {
+        let mut user = UserRepository::get(&*self.store, self.user)
+            .await
+            .expect("read")
+            .expect("user");
+        user.scopes.push("video.upload".into());
+        self.store.put_user(user);
     }
 
     pub fn advance(&self, d: Duration) {
