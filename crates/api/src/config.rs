@@ -21,6 +21,7 @@ use crate::middleware::{ForwardedHeader, TrustedProxies, TrustedProxiesError};
 pub const VARIABLES: &[&str] = &[
     "POSTIQO_BIND",
     "POSTIQO_METRICS_BIND",
+    "POSTIQO_METRICS_DYNAMODB_CAPACITY",
     "POSTIQO_PUBLIC_URL",
     "POSTIQO_ALLOWED_ORIGINS",
     "POSTIQO_TABLE",
@@ -513,6 +514,7 @@ impl StorageSettings {
         let endpoint_overridden =
             r.opt("AWS_ENDPOINT_URL_S3").is_some() || r.opt("AWS_ENDPOINT_URL").is_some();
         let s3_force_path_style = r.bool("POSTIQO_S3_FORCE_PATH_STYLE", endpoint_overridden)?;
+        let record_capacity = r.bool("POSTIQO_METRICS_DYNAMODB_CAPACITY", false)?;
         let raw_origins = r.required("POSTIQO_ALLOWED_ORIGINS")?;
         let allowed_origins = raw_origins
             .split(',')
@@ -539,6 +541,7 @@ impl StorageSettings {
                 bucket,
                 s3_public_endpoint,
                 s3_force_path_style,
+                record_capacity,
             },
             allowed_origins,
         })
@@ -576,6 +579,12 @@ impl Settings {
             ));
         }
         let storage = StorageSettings::from_env(env)?;
+        if storage.storage.record_capacity && metrics_bind.is_none() {
+            return Err(err(
+                "POSTIQO_METRICS_DYNAMODB_CAPACITY",
+                "needs POSTIQO_METRICS_BIND: the consumed capacity is only served as metrics",
+            ));
+        }
 
         let tiktok = TikTokSettings {
             client_key: r.required("POSTIQO_TIKTOK_CLIENT_KEY")?,
@@ -992,6 +1001,34 @@ mod tests {
         assert_eq!(
             Settings::from_env(&env).expect_err("the API's port").var,
             "POSTIQO_METRICS_BIND"
+        );
+    }
+
+    #[test]
+    fn consumed_capacity_is_recorded_only_when_asked_and_served() {
+        assert!(
+            !Settings::from_env(&base())
+                .expect("valid")
+                .storage
+                .storage
+                .record_capacity
+        );
+        let mut env = base();
+        env.insert("POSTIQO_METRICS_DYNAMODB_CAPACITY".into(), "on".into());
+        let e = Settings::from_env(&env).expect_err("no metrics listener");
+        assert_eq!(e.var, "POSTIQO_METRICS_DYNAMODB_CAPACITY");
+        env.insert("POSTIQO_METRICS_BIND".into(), "127.0.0.1:9464".into());
+        assert!(
+            Settings::from_env(&env)
+                .expect("valid")
+                .storage
+                .storage
+                .record_capacity
+        );
+        env.insert("POSTIQO_METRICS_DYNAMODB_CAPACITY".into(), "sometimes".into());
+        assert_eq!(
+            Settings::from_env(&env).expect_err("not a bool").var,
+            "POSTIQO_METRICS_DYNAMODB_CAPACITY"
         );
     }
 

@@ -9,10 +9,13 @@
 mod api;
 mod auth;
 mod bare;
+mod capacity;
+mod capacity_report;
 mod error;
 mod oha;
 mod procfs;
 mod report;
+mod scrape;
 mod stats;
 mod uploads;
 
@@ -30,7 +33,7 @@ use crate::procfs::CpuSpent;
 use crate::report::{Connections, Meta, Report, Row};
 
 const USAGE: &str = "usage: postiqo-bench --api-bin PATH --oha PATH [--smoke] [--write FILE.md] \
-[--log-dir DIR] [--command TEXT] [--storage TEXT]
+[--write-capacity FILE.md] [--log-dir DIR] [--command TEXT] [--storage TEXT]
   (normally run by scripts/bench, which sets the API's environment)";
 
 const MIB: u64 = 1024 * 1024;
@@ -51,6 +54,10 @@ struct Profile {
     upload_sizes: Vec<u64>,
     /// Upper bound for any one load run.
     run_limit: Duration,
+    /// Capacity: how long the idle worker is watched, the large upload, the list's videos.
+    idle: Duration,
+    big_upload: u64,
+    list_seed: usize,
 }
 
 impl Profile {
@@ -67,6 +74,9 @@ impl Profile {
             rounds: 3,
             upload_sizes: vec![MIB, 100 * MIB, 1024 * MIB],
             run_limit: Duration::from_secs(180),
+            idle: Duration::from_secs(30),
+            big_upload: 1024 * MIB,
+            list_seed: 25,
         }
     }
 
@@ -83,6 +93,9 @@ impl Profile {
             rounds: 1,
             upload_sizes: vec![MIB, 12 * MIB],
             run_limit: Duration::from_secs(60),
+            idle: Duration::from_secs(5),
+            big_upload: 12 * MIB,
+            list_seed: 21,
         }
     }
 }
@@ -92,6 +105,7 @@ struct Args {
     oha: PathBuf,
     smoke: bool,
     write: Option<PathBuf>,
+    write_capacity: Option<PathBuf>,
     log_dir: PathBuf,
     command: String,
     storage: String,
@@ -102,6 +116,7 @@ fn parse_args() -> Result<Args> {
     let mut oha = None;
     let mut smoke = false;
     let mut write = None;
+    let mut write_capacity = None;
     let mut log_dir = PathBuf::from(".emu/bench-run");
     let mut command = "scripts/bench".to_owned();
     let mut storage = "ministack (S3 + DynamoDB)".to_owned();
@@ -116,6 +131,7 @@ fn parse_args() -> Result<Args> {
             "--oha" => oha = Some(PathBuf::from(value()?)),
             "--smoke" => smoke = true,
             "--write" => write = Some(PathBuf::from(value()?)),
+            "--write-capacity" => write_capacity = Some(PathBuf::from(value()?)),
             "--log-dir" => log_dir = PathBuf::from(value()?),
             "--command" => command = value()?,
             "--storage" => storage = value()?,
@@ -128,10 +144,17 @@ fn parse_args() -> Result<Args> {
         oha: oha.context(&format!("--oha is required\n{USAGE}"))?,
         smoke,
         write,
+        write_capacity,
         log_dir,
         command,
         storage,
     })
+}
+
+/// A port nobody listens on now (the OS picks it; it is released at once).
+fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("find a free port")?;
+    Ok(l.local_addr().context("free port")?.port())
 }
 
 fn env(name: &str) -> Result<String> {
@@ -240,6 +263,7 @@ async fn run() -> Result<()> {
         bin: args.api_bin.clone(),
         base_url: base.clone(),
         log_dir: args.log_dir.clone(),
+        env: Vec::new(),
     };
 
     // 4. Start-up: a fresh process each time; the last one is the one measured below.
@@ -281,7 +305,7 @@ async fn run() -> Result<()> {
             .trim()
             .to_owned(),
     };
-    let session = access_token(&auth_cfg).await?;
+    let session = access_token(&auth_cfg, "bench").await?;
     eprintln!("    token: {}", session.how);
     let http = http_client()?;
     let mut target = String::new();
@@ -470,6 +494,34 @@ async fn run() -> Result<()> {
 
     api.stop().await;
 
+    // 5. Capacity and S3 requests per flow, on a fresh API that records them (and with rate
+    // limits on, as in production: their windows are DynamoDB writes too).
+    step("capacity and S3 requests per flow");
+    let metrics_bind = format!("127.0.0.1:{}", free_port()?);
+    let capacity_spec = ApiSpec {
+        env: vec![
+            ("POSTIQO_METRICS_BIND".into(), metrics_bind.clone()),
+            ("POSTIQO_METRICS_DYNAMODB_CAPACITY".into(), "on".into()),
+            ("POSTIQO_RATE_LIMIT".into(), "on".into()),
+        ],
+        ..spec.clone()
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (capacity_api, _) = capacity_spec.start(profile.starts).await?;
+    let flows = capacity::run(&capacity::Ctx {
+        http: &http,
+        base: &base,
+        metrics_url: &format!("http://{metrics_bind}/metrics"),
+        sandbox_url: &format!("http://{}", env("SANDBOX_BIND")?),
+        auth: &auth_cfg,
+        api: &capacity_api.proc,
+        idle: profile.idle,
+        big_upload: profile.big_upload,
+        list_seed: profile.list_seed,
+    })
+    .await?;
+    capacity_api.stop().await;
+
     let report = Report {
         meta: Meta {
             date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -491,6 +543,16 @@ async fn run() -> Result<()> {
         connections,
         uploads,
     };
+    let capacity_block = capacity_report::markdown(&report.meta, &flows);
+    println!("\n{capacity_block}");
+    std::fs::write(args.log_dir.join("capacity.md"), &capacity_block)
+        .context("write capacity.md")?;
+    if let Some(path) = &args.write_capacity {
+        let doc = std::fs::read_to_string(path).unwrap_or_default();
+        std::fs::write(path, report::splice(&doc, &capacity_block))
+            .context(&format!("write {}", path.display()))?;
+        eprintln!("==> capacity written to {}", path.display());
+    }
     let block = report.markdown();
     println!("\n{block}");
     std::fs::write(args.log_dir.join("results.md"), &block).context("write results.md")?;
