@@ -222,7 +222,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Vec<FlowCost>> {
 
     // A creator new to Postiqo, then the same creator again.
     let username = format!("bench_cap_{}", chrono::Utc::now().timestamp_millis());
-    let (mut first, session) = measured(
+    let (mut first, _) = measured(
         ctx,
         "sign-in, new creator",
         access_token(ctx.auth, &username),
