@@ -445,7 +445,10 @@ async fn consumed_capacity_is_recorded_per_operation_and_index() {
     const CAPACITY: &str = "postiqo_dynamodb_consumed_capacity_units_sum";
     const CALLS: &str = "postiqo_dynamodb_consumed_capacity_units_count";
     let app = TestAppBuilder::new()
-        .env("POSTIQO_METRICS_BIND", &format!("127.0.0.1:{}", free_port()))
+        .env(
+            "POSTIQO_METRICS_BIND",
+            &format!("127.0.0.1:{}", free_port()),
+        )
         .env("POSTIQO_METRICS_DYNAMODB_CAPACITY", "on")
         .spawn()
         .await;
@@ -505,7 +508,10 @@ async fn consumed_capacity_is_recorded_per_operation_and_index() {
 
     // Off (the default): the metric is never exported.
     let plain = TestAppBuilder::new()
-        .env("POSTIQO_METRICS_BIND", &format!("127.0.0.1:{}", free_port()))
+        .env(
+            "POSTIQO_METRICS_BIND",
+            &format!("127.0.0.1:{}", free_port()),
+        )
         .spawn()
         .await;
     let someone = plain.new_user().await;

@@ -1025,7 +1025,10 @@ mod tests {
                 .storage
                 .record_capacity
         );
-        env.insert("POSTIQO_METRICS_DYNAMODB_CAPACITY".into(), "sometimes".into());
+        env.insert(
+            "POSTIQO_METRICS_DYNAMODB_CAPACITY".into(),
+            "sometimes".into(),
+        );
         assert_eq!(
             Settings::from_env(&env).expect_err("not a bool").var,
             "POSTIQO_METRICS_DYNAMODB_CAPACITY"

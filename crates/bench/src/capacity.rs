@@ -270,8 +270,12 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Vec<FlowCost>> {
     // webhooks, so the worker's status polls take it to PUBLISHED; then with TikTok's webhooks.
     ctx.sandbox_settings(json!({"webhook_url": ""})).await?;
     let video = uploaded.first().context("no uploaded video")?.clone();
-    let (mut polled, ()) =
-        measured(ctx, "publish → PUBLISHED, by polling", ctx.publish(&token, &video)).await?;
+    let (mut polled, ()) = measured(
+        ctx,
+        "publish → PUBLISHED, by polling",
+        ctx.publish(&token, &video),
+    )
+    .await?;
     polled.note = "1 MiB, private; no webhooks: the worker polls TikTok's status".to_owned();
     flows.push(polled);
 

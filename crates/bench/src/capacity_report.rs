@@ -44,6 +44,8 @@ pub fn dollars(f: &FlowCost) -> f64 {
             .iter()
             .map(|(op, n)| n * s3_price(op))
             .sum::<f64>()
+        // An empty float sum is -0.0; printed, that would be "-0.0000".
+        + 0.0
 }
 
 fn units(u: f64) -> String {
@@ -126,7 +128,12 @@ pub fn markdown(meta: &Meta, flows: &[FlowCost]) -> String {
     );
     for f in flows {
         for ((op, kind, index), u) in &f.units {
-            let _ = writeln!(s, "| {} | `{op}` | {kind} | {index} | {} |", f.name, units(*u));
+            let _ = writeln!(
+                s,
+                "| {} | `{op}` | {kind} | {index} | {} |",
+                f.name,
+                units(*u)
+            );
         }
     }
 
@@ -139,13 +146,19 @@ pub fn markdown(meta: &Meta, flows: &[FlowCost]) -> String {
         s,
         "| video | outcome reported by | read units | write units | S3 requests | $ per 1,000 publishes |\n|---|---|--:|--:|--:|--:|"
     );
-    for upload in ["create + upload + complete, 1 MiB", "create + upload + complete, 1 GiB"] {
-        for publish in ["publish → PUBLISHED, by webhook", "publish → PUBLISHED, by polling"] {
+    for upload in [
+        "create + upload + complete, 1 MiB",
+        "create + upload + complete, 1 GiB",
+    ] {
+        for publish in [
+            "publish → PUBLISHED, by webhook",
+            "publish → PUBLISHED, by polling",
+        ] {
             let (Some(u), Some(p)) = (find(flows, upload), find(flows, publish)) else {
                 continue;
             };
-            let reqs: f64 = u.s3_requests().values().sum::<f64>()
-                + p.s3_requests().values().sum::<f64>();
+            let reqs: f64 =
+                u.s3_requests().values().sum::<f64>() + p.s3_requests().values().sum::<f64>();
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {:.3} |",
@@ -168,10 +181,14 @@ mod tests {
     #[test]
     fn a_flow_is_priced_by_units_and_requests() {
         let mut f = FlowCost::default();
-        f.units
-            .insert(("dynamodb.PutItem".into(), "write".into(), "table".into()), 2.0);
-        f.units
-            .insert(("dynamodb.GetItem".into(), "read".into(), "table".into()), 1.0);
+        f.units.insert(
+            ("dynamodb.PutItem".into(), "write".into(), "table".into()),
+            2.0,
+        );
+        f.units.insert(
+            ("dynamodb.GetItem".into(), "read".into(), "table".into()),
+            1.0,
+        );
         f.calls.insert("s3.HeadObject".into(), 1.0);
         f.calls.insert("s3.DeleteObjects".into(), 1.0);
         f.client_s3.insert("PutObject".into(), 1.0);

@@ -27,7 +27,9 @@ pub use publish::{PublishFailure, PublishSettings, TikTokPublish, post_url};
 pub use publish_job::{Backoff, JobAction, JobPhase, JobStep, JobTransitionError, PublishJob};
 pub use status::{VideoAction, VideoStatus, VideoStatusParseError};
 pub use title::{TITLE_MAX_UTF16_UNITS, Title, TitleError};
-pub use upload::{MAX_PARTS, MIN_PART_SIZE, PLANNED_PARTS, UploadPlan, UploadPlanError, UploadPolicy};
+pub use upload::{
+    MAX_PARTS, MIN_PART_SIZE, PLANNED_PARTS, UploadPlan, UploadPlanError, UploadPolicy,
+};
 pub use user::{
     REMEMBERED_REFRESH_HASHES, RefreshCheck, RetiredRefresh, Session, SessionId, TikTokLink, User,
 };

@@ -120,9 +120,7 @@ mod tests {
                 part_count: 7
             }
         );
-        let total: u64 = (1..=7)
-            .map(|n| plan.part_len(size, n).expect("part"))
-            .sum();
+        let total: u64 = (1..=7).map(|n| plan.part_len(size, n).expect("part")).sum();
         assert_eq!(total, size.bytes());
         assert_eq!(plan.part_len(size, 7), Some(4 * MIB + 3));
         assert_eq!(plan.part_len(size, 0), None);

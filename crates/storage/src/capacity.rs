@@ -224,7 +224,12 @@ pub fn split(operation: &str, c: &ConsumedCapacity) -> Vec<Units> {
         ),
         // Only the totals: servers disagree on whether the top-level read/write split includes
         // the indexes (ministack's does not, AWS's does), so the total less the indexes it is.
-        None => push("table", None, None, c.capacity_units.map(|t| t - index_total)),
+        None => push(
+            "table",
+            None,
+            None,
+            c.capacity_units.map(|t| t - index_total),
+        ),
     }
     out
 }
