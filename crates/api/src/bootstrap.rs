@@ -2,9 +2,9 @@
 
 use postiqo_storage::{BucketSetup, RepoError, bootstrap_bucket, bootstrap_table};
 
-use crate::config::StorageSettings;
+use crate::config::BootstrapSettings;
 
-pub async fn run(settings: &StorageSettings) -> Result<(), RepoError> {
+pub async fn run(settings: &BootstrapSettings) -> Result<(), RepoError> {
     let sdk = postiqo_storage::sdk_config().await;
     let ddb = aws_sdk_dynamodb_client(&sdk);
     bootstrap_table(&ddb, &settings.storage.table).await?;

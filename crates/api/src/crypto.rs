@@ -10,7 +10,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::JwtKeys;
+use crate::config::KeyRing;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
@@ -28,7 +28,7 @@ pub struct TokenCipher {
 }
 
 impl TokenCipher {
-    pub fn new(keys: &JwtKeys) -> Self {
+    pub fn new(keys: &KeyRing) -> Self {
         let keys = keys
             .keys
             .iter()
@@ -103,8 +103,8 @@ impl TokenCipher {
 mod tests {
     use super::*;
 
-    fn ring(keys: &[(&str, [u8; 32])]) -> JwtKeys {
-        JwtKeys {
+    fn ring(keys: &[(&str, [u8; 32])]) -> KeyRing {
+        KeyRing {
             keys: keys
                 .iter()
                 .map(|(k, b)| {

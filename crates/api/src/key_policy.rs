@@ -13,7 +13,7 @@
 use base64::Engine;
 use secrecy::ExposeSecret;
 
-use crate::config::{ConfigError, JwtKeys};
+use crate::config::{ConfigError, KeyRing};
 
 const PUBLISHED: &str = include_str!("published_keys.txt");
 
@@ -65,7 +65,7 @@ pub fn weakness(key: &[u8]) -> Option<&'static str> {
 
 /// Refuses a ring holding a published or weak key, naming the variable and the key id (never
 /// the key).
-pub fn check_production(var: &'static str, ring: &JwtKeys) -> Result<(), ConfigError> {
+pub fn check_production(var: &'static str, ring: &KeyRing) -> Result<(), ConfigError> {
     let published = published_keys();
     for (kid, secret) in &ring.keys {
         let Some(bytes) = decode(secret.expose_secret()) else {
@@ -92,8 +92,8 @@ mod tests {
     use super::*;
     use secrecy::SecretString;
 
-    fn ring(keys: &[(&str, &[u8])]) -> JwtKeys {
-        JwtKeys {
+    fn ring(keys: &[(&str, &[u8])]) -> KeyRing {
+        KeyRing {
             keys: keys
                 .iter()
                 .map(|(kid, k)| {

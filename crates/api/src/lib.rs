@@ -17,6 +17,7 @@ pub mod readiness;
 pub mod routes;
 pub mod services;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 #[cfg(test)]
 pub(crate) mod test_support;

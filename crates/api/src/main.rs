@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use postiqo_api::config::{ProcessEnv, Settings, StorageSettings};
+use postiqo_api::config::{BootstrapSettings, ProcessEnv, Settings};
 use postiqo_api::metrics::MetricsServer;
 use postiqo_api::startup::Application;
 use postiqo_api::{bootstrap, openapi, telemetry};
@@ -86,12 +86,12 @@ async fn run_worker() -> ExitCode {
     if let Some(m) = &metrics {
         tracing::info!(address = %m.addr(), "metrics listening");
     }
-    let state = match postiqo_api::startup::AppState::build(settings).await {
-        Ok(s) => s,
+    let worker = match postiqo_api::state::AppState::build(&settings).await {
+        Ok((_, worker)) => worker,
         Err(e) => return fail(format_args!("cannot start: {e}")),
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let worker = actix_web::rt::spawn(state.worker().run(rx));
+    let worker = actix_web::rt::spawn(worker.run(rx));
     shutdown_signal().await;
     let _ = tx.send(true);
     let _ = worker.await;
@@ -119,7 +119,7 @@ async fn shutdown_signal() {
 /// Uploads TikTok's verification file where the media proxy serves it, so the URL prefix
 /// `{POSTIQO_PUBLIC_URL}/v1/media/` can be verified in TikTok's developer portal.
 async fn put_verification_file(path: &str) -> ExitCode {
-    let settings = match StorageSettings::from_env(&ProcessEnv) {
+    let settings = match BootstrapSettings::from_env(&ProcessEnv) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -163,7 +163,7 @@ async fn put_verification_file(path: &str) -> ExitCode {
 }
 
 async fn run_bootstrap() -> ExitCode {
-    let settings = match StorageSettings::from_env(&ProcessEnv) {
+    let settings = match BootstrapSettings::from_env(&ProcessEnv) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };

@@ -6,12 +6,10 @@ use actix_cors::Cors;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
 use actix_web::http::{Method, header};
 use actix_web::{App, HttpResponse, middleware, web};
-use postiqo_storage::Storage;
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, UtoipaApp, scope};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::JwtCodec;
 use crate::config::Settings;
 use crate::extract;
 use crate::metrics::MetricsServer;
@@ -19,131 +17,11 @@ use crate::middleware::{ClientAddrLayer, RequestContext};
 use crate::openapi::ApiDoc;
 use std::sync::Arc;
 
-use postiqo_tiktok::{TikTokClient, TikTokConfig};
-
-use crate::crypto::TokenCipher;
+use crate::routes::videos::dto::VideoView;
 use crate::routes::{
     account, auth, fallback, health, me, media, publish, tiktok, videos, webhooks,
 };
-use crate::services::media::MediaService;
-use crate::services::{AccountService, AuthService, PublishService, TikTokAccess, VideoService};
-use crate::worker::Worker;
-
-/// Everything handlers share, in one `web::Data`.
-pub struct AppState {
-    pub storage: Storage,
-    pub videos: VideoService,
-    pub auth: AuthService,
-    pub tiktok: TikTokAccess,
-    pub publish: PublishService,
-    /// Signs and verifies the media URLs TikTok pulls from.
-    pub media: MediaService,
-    pub account: AccountService,
-    pub webhooks: crate::services::WebhookService,
-    pub limits: crate::limits::Limits,
-    /// Sessions recently found alive (see `auth::session_cache`).
-    pub sessions: crate::auth::session_cache::SessionCache,
-    pub jwt: Arc<JwtCodec>,
-    pub bucket: String,
-    /// What rendering a video for a client needs besides the video.
-    pub video_view: crate::routes::videos::dto::VideoView,
-    pub settings: Arc<Settings>,
-}
-
-impl AppState {
-    /// Builds the adapters and services once. No network call is made: storage and TikTok
-    /// are contacted when requests need them.
-    pub async fn build(settings: Settings) -> std::io::Result<Self> {
-        let sdk = postiqo_storage::sdk_config().await;
-        let storage = postiqo_storage::connect(&sdk, &settings.storage.storage);
-        let client = Arc::new(tiktok_client(&settings)?);
-        let cipher = Arc::new(TokenCipher::new(&settings.sessions.encryption_keys));
-        let jwt = Arc::new(JwtCodec::new(&settings.jwt));
-        let auth = AuthService::new(
-            storage.clone(),
-            client.clone(),
-            cipher.clone(),
-            jwt.clone(),
-            settings.storage.allowed_origins.clone(),
-            settings.sessions.ttl,
-            settings.sessions.refresh_reuse_interval,
-        );
-        let tiktok = TikTokAccess::new(storage.clone(), client, cipher);
-        let media = MediaService::new(
-            storage.clone(),
-            settings.publish.media_mode,
-            settings.publish.media_url_ttl,
-            settings.public_url.clone(),
-            jwt.media_keys(),
-        );
-        let instance = format!(
-            "{}-{}",
-            std::process::id(),
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
-        let publish = PublishService::new(
-            storage.clone(),
-            tiktok.clone(),
-            media.clone(),
-            settings.publish.clone(),
-            instance,
-        );
-        let account = AccountService::new(storage.clone(), tiktok.clone());
-        let webhooks = crate::services::WebhookService::new(
-            storage.clone(),
-            publish.clone(),
-            account.clone(),
-            settings.tiktok.client_secret.clone(),
-            settings.publish.webhook_tolerance,
-        );
-        Ok(Self {
-            videos: VideoService::new(storage.clone(), settings.uploads.clone()),
-            account,
-            webhooks,
-            limits: crate::limits::Limits::new(&settings.rate_limits),
-            sessions: crate::auth::session_cache::SessionCache::new(settings.sessions.cache_ttl),
-            tiktok,
-            publish,
-            media,
-            auth,
-            jwt,
-            bucket: settings.storage.storage.bucket.clone(),
-            video_view: crate::routes::videos::dto::VideoView {
-                bucket: settings.storage.storage.bucket.clone(),
-                post_id_wait: settings.publish.post_id_wait,
-            },
-            storage,
-            settings: Arc::new(settings),
-        })
-    }
-
-    pub fn worker(&self) -> Worker {
-        Worker::new(
-            self.storage.clone(),
-            self.publish.clone(),
-            self.account.clone(),
-        )
-    }
-}
-
-/// The TikTok client for our app, redirecting back to our callback.
-fn tiktok_client(settings: &Settings) -> std::io::Result<TikTokClient> {
-    let redirect_uri = settings
-        .public_url
-        .join("/v1/auth/tiktok/callback")
-        .map_err(std::io::Error::other)?;
-    let config = TikTokConfig {
-        client_key: settings.tiktok.client_key.clone(),
-        client_secret: settings.tiktok.client_secret.clone(),
-        auth_url: settings.tiktok.auth_url.clone(),
-        api_base: settings.tiktok.api_url.clone(),
-        scopes: settings.tiktok.scopes.clone(),
-        redirect_uri,
-        pkce: settings.tiktok.pkce,
-        request_timeout: postiqo_tiktok::DEFAULT_REQUEST_TIMEOUT,
-    };
-    TikTokClient::new(config).map_err(std::io::Error::other)
-}
+use crate::state::AppState;
 
 /// The whole document (both security schemes) for generators and tools; Swagger UI reads its
 /// own browser-only copy.
@@ -200,7 +78,7 @@ fn cors(settings: &Settings) -> Cors {
         .supports_credentials()
         .max_age(3600);
     // Exact origins only: credentials are never combined with a wildcard.
-    for origin in &settings.storage.allowed_origins {
+    for origin in &settings.allowed_origins {
         cors = cors.allowed_origin(origin.as_str());
     }
     cors
@@ -223,11 +101,16 @@ impl Application {
             .map(MetricsServer::start)
             .transpose()?;
         crate::metrics::set_max_in_flight(settings.max_in_flight);
-        let state = web::Data::new(AppState::build(settings).await?);
-        let settings = state.settings.clone();
+        let (state, worker) = AppState::build(&settings).await?;
+        let state = web::Data::new(state);
+        let video_view = web::Data::new(VideoView {
+            bucket: settings.storage.bucket.clone(),
+            post_id_wait: settings.publish.post_id_wait,
+        });
+        let settings = Arc::new(settings);
         let worker_stop = if settings.publish.worker {
             let (tx, rx) = tokio::sync::watch::channel(false);
-            actix_web::rt::spawn(state.worker().run(rx));
+            actix_web::rt::spawn(worker.run(rx));
             Some(tx)
         } else {
             None
@@ -247,7 +130,6 @@ impl Application {
             body_timeout: settings.edge.body_timeout,
         };
         let admission = web::Data::from(admission);
-        let readiness = web::Data::new(crate::readiness::Readiness::default());
         let client_addr = ClientAddrLayer {
             proxies: Arc::new(settings.proxies.trusted.clone()),
             header: settings.proxies.header,
@@ -261,9 +143,9 @@ impl Application {
             let client_addr = client_addr.clone();
             let app = App::new()
                 .app_data(state.clone())
+                .app_data(video_view.clone())
                 .app_data(known.clone())
                 .app_data(admission.clone())
-                .app_data(readiness.clone())
                 .app_data(extract::json_config(settings.json_limit))
                 .app_data(web::PayloadConfig::new(settings.json_limit))
                 .app_data(extract::query_config())

@@ -3,8 +3,7 @@
 //! and then finishes account deletions whose caller went away.
 
 use chrono::Utc;
-use postiqo_storage::Storage;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::services::{AccountService, PublishService};
 
@@ -15,43 +14,22 @@ const DELETION_SWEEP_EVERY: u64 = 25;
 
 #[derive(Clone)]
 pub struct Worker {
-    storage: Storage,
     publish: PublishService,
     account: AccountService,
 }
 
 impl Worker {
-    pub fn new(storage: Storage, publish: PublishService, account: AccountService) -> Self {
-        Self {
-            storage,
-            publish,
-            account,
-        }
+    pub fn new(publish: PublishService, account: AccountService) -> Self {
+        Self { publish, account }
     }
 
-    /// Finishes account deletions whose caller went away before the end (they were marked,
-    /// so no sign-in can revive them, but their records would otherwise stay).
+    /// Finishes account deletions whose caller went away before the end.
     pub async fn sweep_deletions(&self) {
         let after = self.publish.config().abandoned_deletion_after;
         let before =
             Utc::now() - chrono::Duration::from_std(after).unwrap_or(chrono::Duration::minutes(10));
-        let users = match self.storage.accounts.abandoned_deletions(before, 10).await {
-            Ok(u) => u,
-            Err(e) => {
-                debug!(error = ?e, "could not list abandoned deletions");
-                return;
-            }
-        };
-        if !users.is_empty() {
-            info!(count = users.len(), "finishing abandoned account deletions");
-        }
-        for user in users {
-            match self.account.delete_account(user, None, true).await {
-                Ok(_) => info!(user_id = %user, "abandoned account deletion finished"),
-                Err(e) => {
-                    warn!(user_id = %user, error = ?e, "abandoned account deletion still incomplete")
-                }
-            }
+        if let Err(e) = self.account.finish_abandoned_deletions(before).await {
+            debug!(error = ?e, "could not list abandoned deletions");
         }
     }
 

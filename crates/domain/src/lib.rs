@@ -31,6 +31,7 @@ pub use upload::{
     MAX_PARTS, MIN_PART_SIZE, PLANNED_PARTS, UploadPlan, UploadPlanError, UploadPolicy,
 };
 pub use user::{
-    REMEMBERED_REFRESH_HASHES, RefreshCheck, RetiredRefresh, Session, SessionId, TikTokLink, User,
+    Profile, REMEMBERED_REFRESH_HASHES, RefreshCheck, RetiredRefresh, Session, SessionId,
+    TikTokLink, User,
 };
 pub use video::{StatusChange, TransitionError, Video};

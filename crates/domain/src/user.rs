@@ -65,6 +65,28 @@ impl User {
     pub fn is_being_deleted(&self) -> bool {
         self.deletion_requested_at.is_some()
     }
+
+    /// The profile as TikTok just described it, connected. A field TikTok did not return
+    /// (its scope was not granted, or TikTok left it out) keeps what we knew: at sign-in and
+    /// at a sync alike, one rule.
+    pub fn with_profile(self, profile: Profile, at: DateTime<Utc>) -> Self {
+        Self {
+            username: profile.username.or(self.username),
+            display_name: profile.display_name.or(self.display_name),
+            avatar_url: profile.avatar_url.or(self.avatar_url),
+            tiktok: TikTokLink::Connected,
+            updated_at: at,
+            ..self
+        }
+    }
+}
+
+/// What TikTok says of a user's public profile; `None` where it said nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
 }
 
 /// A session id: 128 random bits, URL-safe. Random bytes come from the caller so this crate
@@ -271,5 +293,48 @@ mod tests {
         assert_eq!(SessionId::parse(id.as_str()), Some(id));
         assert_eq!(SessionId::parse("USER#x"), None);
         assert_eq!(SessionId::parse(&"g".repeat(32)), None);
+    }
+}
+
+#[cfg(test)]
+mod profile_tests {
+    use super::*;
+
+    fn user() -> User {
+        let at = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).expect("time");
+        User {
+            id: UserId::new_v7(1, [1; 10]),
+            open_id: "open".into(),
+            username: Some("old_user".into()),
+            display_name: Some("Old Name".into()),
+            avatar_url: Some("https://old/avatar".into()),
+            scopes: vec!["user.info.basic".into()],
+            tiktok: TikTokLink::Disconnected,
+            created_at: at,
+            updated_at: at,
+            deletion_requested_at: None,
+        }
+    }
+
+    #[test]
+    fn a_profile_update_replaces_what_tiktok_said_and_keeps_the_rest() {
+        let later = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).expect("time");
+        let u = user().with_profile(
+            Profile {
+                username: None,
+                display_name: Some("New Name".into()),
+                avatar_url: None,
+            },
+            later,
+        );
+        assert_eq!(u.display_name.as_deref(), Some("New Name"));
+        assert_eq!(
+            u.username.as_deref(),
+            Some("old_user"),
+            "not returned: kept"
+        );
+        assert_eq!(u.avatar_url.as_deref(), Some("https://old/avatar"));
+        assert_eq!(u.tiktok, TikTokLink::Connected);
+        assert_eq!(u.updated_at, later);
     }
 }

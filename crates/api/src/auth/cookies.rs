@@ -99,7 +99,6 @@ pub fn cleared(s: &SessionSettings) -> [Cookie<'static>; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::JwtKeys;
     use std::time::Duration;
 
     fn settings(secure: bool) -> SessionSettings {
@@ -109,7 +108,6 @@ mod tests {
             secure_cookies: secure,
             cache_ttl: Duration::ZERO,
             refresh_reuse_interval: Duration::ZERO,
-            encryption_keys: JwtKeys { keys: Vec::new() },
         }
     }
 

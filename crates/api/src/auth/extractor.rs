@@ -7,7 +7,8 @@ use postiqo_domain::{SessionId, UserId};
 
 use super::cookies;
 use crate::problem::{ApiError, ErrorCode};
-use crate::startup::AppState;
+use crate::services::sessions::Caller;
+use crate::state::AppState;
 
 /// The caller, proven by a valid access token of a live session. Handlers that take this are
 /// authenticated; there is deliberately no `Option<AuthenticatedUser>`, which would swallow
@@ -38,31 +39,13 @@ fn is_safe(method: &Method) -> bool {
 }
 
 /// Checks CSRF for a cookie-authenticated unsafe request of session `sid`.
-pub fn check_csrf(req: &HttpRequest, state: &AppState, sid: &str) -> Result<(), ApiError> {
-    if let Some(origin) = req
+pub fn check_csrf(req: &HttpRequest, state: &AppState, sid: &SessionId) -> Result<(), ApiError> {
+    let origin = req
         .headers()
         .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        && !state
-            .settings
-            .storage
-            .allowed_origins
-            .iter()
-            .any(|o| o.as_str() == origin)
-    {
-        return Err(
-            ApiError::new(ErrorCode::CsrfFailed).detail("The request's Origin is not allowed.")
-        );
-    }
-    let presented = req
-        .headers()
-        .get(CSRF_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if presented.is_empty() || !state.jwt.csrf_matches(sid, presented) {
-        return Err(ApiError::new(ErrorCode::CsrfFailed));
-    }
-    Ok(())
+        .and_then(|v| v.to_str().ok());
+    let presented = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    Ok(state.sessions().check_csrf(sid, origin, presented)?)
 }
 
 impl FromRequest for AuthenticatedUser {
@@ -77,7 +60,7 @@ impl FromRequest for AuthenticatedUser {
             };
             let (token, via_cookie) = match bearer(&req) {
                 Some(t) => (t, false),
-                None => match req.cookie(cookies::access_name(&state.settings.sessions)) {
+                None => match req.cookie(cookies::access_name(state.cookies())) {
                     Some(c) => (c.value().to_owned(), true),
                     None => {
                         return Err(ApiError::new(ErrorCode::Unauthenticated).detail(
@@ -86,31 +69,16 @@ impl FromRequest for AuthenticatedUser {
                     }
                 },
             };
-            let (user_id, claims) = state
-                .jwt
-                .verify(&token)
-                .map_err(|e| ApiError::new(ErrorCode::InvalidToken).source(e))?;
-            let session_id = SessionId::parse(&claims.sid)
-                .ok_or_else(|| ApiError::new(ErrorCode::InvalidToken))?;
+            let caller = state.sessions().verify(&token)?;
+            // CSRF before the session read: a forged request costs no storage call.
             if via_cookie && !is_safe(req.method()) {
-                check_csrf(&req, &state, session_id.as_str())?;
+                check_csrf(&req, &state, &caller.session_id)?;
             }
-            // Logout, disconnect and account deletion end sessions at once, not when the
-            // access token expires: every request checks that its session still exists.
-            if !state.sessions.is_live(user_id, &session_id) {
-                // Before the read: a logout landing between the read and `remember` wins.
-                let ticket = state.sessions.ticket();
-                if state
-                    .storage
-                    .sessions
-                    .get(user_id, &session_id, chrono::Utc::now())
-                    .await?
-                    .is_none()
-                {
-                    return Err(ApiError::new(ErrorCode::SessionEnded));
-                }
-                state.sessions.remember(ticket, user_id, &session_id);
-            }
+            state.sessions().ensure_live(&caller).await?;
+            let Caller {
+                user_id,
+                session_id,
+            } = caller;
             Ok(AuthenticatedUser {
                 user_id,
                 session_id,

@@ -77,7 +77,7 @@ impl JwtCodec {
         let mut csrf_keys = Vec::new();
         let mut media_keys = Vec::new();
         let mut refresh_keys = Vec::new();
-        for (kid, secret) in &settings.keys.keys {
+        for (kid, secret) in &settings.signing_keys.keys {
             let bytes = decode_secret(secret.expose_secret());
             csrf_keys.push(super::secrets::derive_key(&bytes, CSRF_PURPOSE));
             media_keys.push(super::secrets::derive_key(&bytes, MEDIA_PURPOSE));
@@ -192,12 +192,12 @@ impl JwtCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::JwtKeys;
+    use crate::config::KeyRing;
     use secrecy::SecretString;
 
     fn settings(keys: &[(&str, &str)]) -> JwtSettings {
         JwtSettings {
-            keys: JwtKeys {
+            signing_keys: KeyRing {
                 keys: keys
                     .iter()
                     .map(|(k, s)| {

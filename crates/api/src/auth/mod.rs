@@ -2,9 +2,9 @@
 
 pub mod cookies;
 mod extractor;
-mod jwt;
+pub(crate) mod jwt;
 pub mod secrets;
 pub mod session_cache;
 
-pub use extractor::{AuthenticatedUser, check_csrf as extractor_csrf};
+pub use extractor::{AuthenticatedUser, check_csrf};
 pub use jwt::{AccessClaims, JwtCodec, TokenError};

@@ -1,13 +1,10 @@
-use std::time::Duration;
-
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::admission::Admission;
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
-use crate::readiness::Readiness;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct HealthResponse {
@@ -46,36 +43,12 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(
     state: web::Data<AppState>,
     admission: web::Data<Admission>,
-    readiness: web::Data<Readiness>,
 ) -> Result<HttpResponse, ApiError> {
     if admission.saturated() {
         return Err(ApiError::new(ErrorCode::Overloaded)
             .detail("Every in-flight permit is taken and requests are queuing.")
             .retry_after(admission.retry_after_secs()));
     }
-    let probe = || async {
-        match tokio::time::timeout(Duration::from_secs(3), state.storage.check_ready()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(describe(&e)),
-            Err(_) => Err("readiness check timed out".to_owned()),
-        }
-    };
-    match readiness.check(probe).await {
-        Ok(()) => Ok(HttpResponse::Ok().json(HealthResponse { status: "ready" })),
-        Err(cause) => Err(ApiError::new(ErrorCode::StorageUnavailable)
-            .retry_after(2)
-            .source(cause)),
-    }
-}
-
-/// An error and its causes on one line, for the log.
-fn describe(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
+    state.health().storage_ready().await?;
+    Ok(HttpResponse::Ok().json(HealthResponse { status: "ready" }))
 }

@@ -3,15 +3,14 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use postiqo_domain::{TikTokLink, User, UserId};
-use postiqo_tiktok::UserField;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AuthenticatedUser;
 use crate::limits::{Limit, client_ip};
-use crate::problem::{ApiError, ErrorCode, ProblemDetails};
-use crate::startup::AppState;
+use crate::problem::{ApiError, ProblemDetails};
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(get_me).service(sync_me);
@@ -50,15 +49,6 @@ impl From<User> for MeResponse {
     }
 }
 
-async fn load(state: &AppState, id: UserId) -> Result<User, ApiError> {
-    state
-        .storage
-        .users
-        .get(id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::SessionEnded))
-}
-
 /// The signed-in user's profile.
 #[utoipa::path(
     tag = "me",
@@ -75,7 +65,7 @@ pub async fn get_me(
     state: web::Data<AppState>,
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(MeResponse::from(load(&state, user.user_id).await?)))
+    Ok(HttpResponse::Ok().json(MeResponse::from(state.profile().get(user.user_id).await?)))
 }
 
 /// Re-read the profile from TikTok (display name and avatar change; avatar URLs expire).
@@ -99,30 +89,8 @@ pub async fn sync_me(
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
     state
-        .limits
+        .limits()
         .check(Limit::Sync, client_ip(&req), Some(user.user_id))?;
-    let current = load(&state, user.user_id).await?;
-    let mut fields = UserField::BASIC.to_vec();
-    if current.has_scope("user.info.profile") {
-        fields.push(UserField::Username);
-    }
-    let client = state.tiktok.client().clone();
-    let info = state
-        .tiktok
-        .with_token(user.user_id, |token| {
-            let client = client.clone();
-            let fields = fields.clone();
-            async move { client.user_info(&token, &fields).await }
-        })
-        .await?;
-    let updated = User {
-        username: info.username.or(current.username.clone()),
-        display_name: info.display_name.or(current.display_name.clone()),
-        avatar_url: info.avatar_url.or(current.avatar_url.clone()),
-        tiktok: TikTokLink::Connected,
-        updated_at: Utc::now(),
-        ..current
-    };
-    state.storage.users.update_profile(&updated).await?;
+    let updated = state.profile().sync(user.user_id).await?;
     Ok(HttpResponse::Ok().json(MeResponse::from(updated)))
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(media).service(media_head);
@@ -103,7 +103,7 @@ async fn serve(
     token: &str,
     method: Method,
 ) -> Result<HttpResponse, ApiError> {
-    let service = &state.media;
+    let service = &state.media();
     // TikTok's URL-prefix verification file sits under the same prefix as the media it covers.
     if is_verification_file(token) {
         let body = service

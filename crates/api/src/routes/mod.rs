@@ -3,7 +3,6 @@
 
 pub mod account;
 pub mod auth;
-pub mod errors;
 pub mod fallback;
 pub mod health;
 pub mod me;

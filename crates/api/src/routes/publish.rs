@@ -11,8 +11,9 @@ use crate::auth::AuthenticatedUser;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
 use crate::routes::videos::dto::VideoResponse;
+use crate::routes::videos::dto::VideoView;
 use crate::services::publishing::Idempotent;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(publish_video).service(cancel_publish);
@@ -96,13 +97,14 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
 #[post("/videos/{id}/publish")]
 pub async fn publish_video(
     state: web::Data<AppState>,
+    view: web::Data<VideoView>,
     user: AuthenticatedUser,
     req: HttpRequest,
     id: web::Path<String>,
     body: web::Json<PublishRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state
-        .limits
+        .limits()
         .check(Limit::Publish, client_ip(&req), Some(user.user_id))?;
     let id = super::videos::parse_id(&id)?;
     let key = idempotency_key(&req)?;
@@ -118,7 +120,7 @@ pub async fn publish_video(
         is_aigc: b.is_aigc,
     };
     let key_digest = match state
-        .publish
+        .publish()
         .idempotency(user.user_id, &key, id, &settings)
         .await?
     {
@@ -132,12 +134,12 @@ pub async fn publish_video(
         }
         Idempotent::Proceed { key_digest } => key_digest,
     };
-    match state.publish.publish(user.user_id, id, settings).await {
+    match state.publish().publish(user.user_id, id, settings).await {
         Ok(video) => {
-            let body = serde_json::to_string(&VideoResponse::new(video, &state.video_view))
+            let body = serde_json::to_string(&VideoResponse::new(video, &view))
                 .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))?;
             state
-                .publish
+                .publish()
                 .finish_idempotency(user.user_id, &key_digest, 202, &body)
                 .await;
             Ok(HttpResponse::Accepted()
@@ -147,7 +149,7 @@ pub async fn publish_video(
         Err(e) => {
             // Nothing changed: the key may be used again for the same request.
             state
-                .publish
+                .publish()
                 .abandon_idempotency(user.user_id, &key_digest)
                 .await;
             Err(e.into())
@@ -177,10 +179,11 @@ pub async fn publish_video(
 #[post("/videos/{id}/publish/cancel")]
 pub async fn cancel_publish(
     state: web::Data<AppState>,
+    view: web::Data<VideoView>,
     user: AuthenticatedUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = super::videos::parse_id(&id)?;
-    let video = state.publish.cancel(user.user_id, id).await?;
-    Ok(HttpResponse::Accepted().json(VideoResponse::new(video, &state.video_view)))
+    let video = state.publish().cancel(user.user_id, id).await?;
+    Ok(HttpResponse::Accepted().json(VideoResponse::new(video, &view)))
 }

@@ -7,7 +7,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AuthenticatedUser;
 use crate::problem::{ApiError, ProblemDetails};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(creator_info);
@@ -54,7 +54,7 @@ pub async fn creator_info(
     state: web::Data<AppState>,
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
-    let info = state.publish.creator_info(user.user_id).await?;
+    let info = state.publish().creator_info(user.user_id).await?;
     Ok(HttpResponse::Ok().json(CreatorInfoResponse {
         creator_nickname: info.creator_nickname,
         creator_username: info.creator_username,

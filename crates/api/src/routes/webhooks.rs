@@ -5,8 +5,7 @@ use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::problem::{ApiError, ProblemDetails};
-use crate::services::webhooks::Received;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(tiktok_webhook);
@@ -63,13 +62,10 @@ pub async fn tiktok_webhook(
         .get("tiktok-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if let Received::Disconnected(user) = state
-        .webhooks
+    state
+        .webhooks()
         .receive(signature, &body, Utc::now(), &mut delivery)
-        .await?
-    {
-        state.sessions.forget_user(user);
-    }
+        .await?;
     delivery.accepted();
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }

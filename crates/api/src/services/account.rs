@@ -11,17 +11,32 @@
 //! written down in docs/data-retention.md.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use postiqo_domain::{Session, SessionId, TikTokLink, User, UserId, Video, VideoId, VideoStatus};
-use postiqo_storage::{RepoError, Storage, StoredTokens, VideoQuery};
+/// The export shows what is stored of the TikTok tokens (never the tokens themselves).
+pub use postiqo_storage::StoredTokens;
+use postiqo_storage::{BlobError, RepoError, Storage, VideoQuery};
 use postiqo_tiktok::PublishId;
 use tracing::{info, warn};
 
-use crate::problem::{ApiError, ErrorCode};
+use crate::auth::session_cache::SessionCache;
 use crate::services::TikTokAccess;
 use crate::services::tiktok_access::TikTokAccessError;
+
+/// What can go wrong with a user's account as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The account is gone (deleted while the caller's session lived).
+    #[error("the account no longer exists")]
+    AccountGone,
+    #[error(transparent)]
+    Storage(#[from] RepoError),
+    #[error(transparent)]
+    Blobs(#[from] BlobError),
+}
 
 /// What became of our grant at TikTok.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,19 +119,55 @@ enum ExportCursor {
 pub struct AccountService {
     storage: Storage,
     tiktok: TikTokAccess,
+    /// Told at once when sessions end here, so this instance stops honouring them.
+    session_cache: Arc<SessionCache>,
 }
 
 impl AccountService {
-    pub fn new(storage: Storage, tiktok: TikTokAccess) -> Self {
-        Self { storage, tiktok }
+    pub fn new(storage: Storage, tiktok: TikTokAccess, session_cache: Arc<SessionCache>) -> Self {
+        Self {
+            storage,
+            tiktok,
+            session_cache,
+        }
+    }
+
+    /// Finishes account deletions untouched since `before`: their caller went away before the
+    /// end (they were marked, so no sign-in can revive them, but their records would
+    /// otherwise stay). Returns how many were finished.
+    pub async fn finish_abandoned_deletions(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<usize, AccountError> {
+        let users = self
+            .storage
+            .accounts
+            .abandoned_deletions(before, 10)
+            .await?;
+        if !users.is_empty() {
+            info!(count = users.len(), "finishing abandoned account deletions");
+        }
+        let mut finished = 0;
+        for user in users {
+            match self.delete_account(user, None, true).await {
+                Ok(_) => {
+                    finished += 1;
+                    info!(user_id = %user, "abandoned account deletion finished");
+                }
+                Err(e) => {
+                    warn!(user_id = %user, error = ?e, "abandoned account deletion still incomplete")
+                }
+            }
+        }
+        Ok(finished)
     }
 
     /// The export's header. Fails (before anything is sent) when the account is gone.
-    pub async fn export_header(&self, user: UserId) -> Result<ExportHeader, ApiError> {
+    pub async fn export_header(&self, user: UserId) -> Result<ExportHeader, AccountError> {
         let exported_at = Utc::now();
         let (profile, tokens) =
             tokio::join!(self.storage.users.get(user), self.storage.tokens.get(user));
-        let profile = profile?.ok_or_else(|| ApiError::new(ErrorCode::SessionEnded))?;
+        let profile = profile?.ok_or_else(|| AccountError::AccountGone)?;
         Ok(ExportHeader {
             exported_at,
             user: profile,
@@ -131,7 +182,7 @@ impl AccountService {
         &self,
         user: UserId,
         now: DateTime<Utc>,
-    ) -> impl Stream<Item = Result<ExportPage, ApiError>> + 'static {
+    ) -> impl Stream<Item = Result<ExportPage, AccountError>> + 'static {
         let storage = self.storage.clone();
         futures_util::stream::unfold(Some(ExportCursor::Videos(None)), move |cursor| {
             let storage = storage.clone();
@@ -182,7 +233,7 @@ impl AccountService {
         &self,
         user: UserId,
         revoke_at_tiktok: bool,
-    ) -> Result<DisconnectOutcome, ApiError> {
+    ) -> Result<DisconnectOutcome, AccountError> {
         let profile = self.storage.users.get(user).await?;
         if profile.as_ref().is_some_and(User::is_being_deleted) {
             let outcome = self.delete_account(user, None, revoke_at_tiktok).await?;
@@ -212,6 +263,7 @@ impl AccountService {
             }
         }
         let sessions_ended = self.storage.sessions.delete_all(user).await?;
+        self.session_cache.forget_user(user);
         info!(
             user_id = %user,
             revocation = revocation.as_str(),
@@ -231,7 +283,7 @@ impl AccountService {
         &self,
         open_id: &str,
         revoke_at_tiktok: bool,
-    ) -> Result<Option<DisconnectOutcome>, ApiError> {
+    ) -> Result<Option<DisconnectOutcome>, AccountError> {
         match self.storage.users.find_by_open_id(open_id).await? {
             Some(user) => self.disconnect(user.id, revoke_at_tiktok).await.map(Some),
             None => Ok(None),
@@ -248,7 +300,7 @@ impl AccountService {
         user: UserId,
         caller: Option<&SessionId>,
         revoke_at_tiktok: bool,
-    ) -> Result<DeletionOutcome, ApiError> {
+    ) -> Result<DeletionOutcome, AccountError> {
         // 1. The mark: from now on no sign-in can bring this account back with its data.
         let profile = self
             .storage
@@ -265,6 +317,7 @@ impl AccountService {
         }
         // 2. No other device acts for the account while it is deleted.
         self.end_sessions_except(user, caller).await?;
+        self.session_cache.forget_user(user);
         // 3. TikTok: stop what can be stopped, then revoke. Neither blocks the deletion.
         let (publishes_cancelled, revocation) = if revoke_at_tiktok {
             (self.cancel_publishes(user).await, self.revoke(user).await)
@@ -276,6 +329,8 @@ impl AccountService {
         // 5. Objects, records and finally the profile, identity and caller's session.
         let open_id = profile.as_ref().map(|p| p.open_id.as_str());
         let purged = purge(&self.storage, user, open_id, caller).await?;
+        // The caller's own session went last.
+        self.session_cache.forget_user(user);
         info!(
             user_id = %user,
             revocation = revocation.as_str(),
@@ -296,7 +351,7 @@ impl AccountService {
         &self,
         user: UserId,
         keep: Option<&SessionId>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AccountError> {
         let sessions = self
             .storage
             .sessions
@@ -409,7 +464,7 @@ pub(crate) async fn purge(
     user: UserId,
     open_id: Option<&str>,
     keep: Option<&SessionId>,
-) -> Result<Purged, ApiError> {
+) -> Result<Purged, AccountError> {
     // Uploads first: an aborted upload can no longer complete into a new object.
     let mut uploads_aborted = storage.blobs.abort_uploads_of(user).await?;
     let mut objects = storage.blobs.delete_objects_of(user).await?;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use postiqo_domain::{RefreshCheck, Session, SessionId, TikTokLink, User, UserId};
+use postiqo_domain::{Profile, RefreshCheck, Session, SessionId, TikTokLink, User, UserId};
 use postiqo_storage::{RepoError, Storage};
 use postiqo_tiktok::{ExposeSecret, Pkce, SecretString, TikTokClient, TokenSet, UserField};
 use serde::{Deserialize, Serialize};
@@ -12,10 +12,11 @@ use url::Url;
 
 use crate::auth::JwtCodec;
 use crate::auth::secrets::{digest, random_bytes, random_token, s256, same};
+use crate::auth::session_cache::SessionCache;
 use crate::config::AllowedOrigin;
 use crate::crypto::TokenCipher;
-use crate::problem::{ApiError, ErrorCode};
 use crate::services::account::purge;
+use crate::services::ports::{Clock, SystemClock};
 use crate::services::tiktok_access::seal_token_set;
 
 const STATE_KIND: &str = "oauth_state";
@@ -73,11 +74,48 @@ pub struct LoginDone {
     pub outcome: LoginOutcome,
 }
 
-/// A failed callback: where to send the browser (if anywhere is safe) and the documented
-/// `error` code for it.
+/// Why a sign-in did not complete, as the browser is told (each is one documented `error`
+/// value of the redirect back to the SPA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInFailure {
+    /// The sign-in state is unknown, used, expired, or another browser's.
+    InvalidState,
+    /// The callback came without the cookie set when the sign-in started.
+    StateCookieMissing,
+    /// The user did not allow the sign-in on TikTok.
+    AccessDenied,
+    /// TikTok did not complete the sign-in (an error, no code, a failed exchange).
+    TikTok,
+    /// Our side failed (storage, sealing).
+    Server,
+}
+
+/// A failed callback: where to send the browser (if anywhere is safe) and why.
 pub struct LoginFailure {
     pub return_to: Option<Url>,
-    pub error: &'static str,
+    pub error: SignInFailure,
+}
+
+/// What can go wrong signing in or handling our sessions' tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// `return_to` is not an absolute http(s) URL on an allowed origin.
+    #[error("return_to is not on an allowed origin")]
+    ReturnToNotAllowed { allowed: Vec<String> },
+    #[error("code_challenge is not a base64url S256 challenge")]
+    InvalidCodeChallenge,
+    /// A one-time login code that is unknown, used, expired or does not match its verifier.
+    #[error("the login code is invalid")]
+    InvalidGrant,
+    #[error("the refresh token is invalid or expired")]
+    InvalidRefreshToken,
+    /// A refresh token used again after its reuse interval: the session has been ended.
+    #[error("the refresh token was already used")]
+    RefreshTokenReused,
+    #[error("a secret could not be sealed or encoded")]
+    Sealing(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error(transparent)]
+    Storage(#[from] RepoError),
 }
 
 /// What the TikTok callback carried.
@@ -90,18 +128,27 @@ pub struct CallbackParams {
     pub error_description: Option<String>,
 }
 
+/// How our sessions behave.
+#[derive(Debug, Clone)]
+pub struct SessionPolicy {
+    /// Origins a sign-in may return to (the SPA's).
+    pub allowed_origins: Vec<AllowedOrigin>,
+    /// Lifetime of a refresh token (restarts at every rotation).
+    pub ttl: std::time::Duration,
+    /// How long a retired refresh token still yields the current tokens (two tabs).
+    pub reuse_interval: std::time::Duration,
+}
+
 pub struct AuthService {
     storage: Storage,
     tiktok: Arc<TikTokClient>,
     cipher: Arc<TokenCipher>,
     jwt: Arc<JwtCodec>,
+    session_cache: Arc<SessionCache>,
+    clock: Arc<dyn Clock>,
     allowed_origins: Vec<AllowedOrigin>,
     session_ttl: chrono::Duration,
     reuse_interval: chrono::Duration,
-}
-
-fn now() -> DateTime<Utc> {
-    Utc::now()
 }
 
 impl AuthService {
@@ -110,31 +157,42 @@ impl AuthService {
         tiktok: Arc<TikTokClient>,
         cipher: Arc<TokenCipher>,
         jwt: Arc<JwtCodec>,
-        allowed_origins: Vec<AllowedOrigin>,
-        session_ttl: std::time::Duration,
-        reuse_interval: std::time::Duration,
+        session_cache: Arc<SessionCache>,
+        policy: SessionPolicy,
     ) -> Self {
         Self {
             storage,
             tiktok,
             cipher,
             jwt,
-            allowed_origins,
-            session_ttl: chrono::Duration::from_std(session_ttl)
+            session_cache,
+            clock: Arc::new(SystemClock),
+            allowed_origins: policy.allowed_origins,
+            session_ttl: chrono::Duration::from_std(policy.ttl)
                 .unwrap_or(chrono::Duration::days(30)),
-            reuse_interval: chrono::Duration::from_std(reuse_interval)
+            reuse_interval: chrono::Duration::from_std(policy.reuse_interval)
                 .unwrap_or(chrono::Duration::zero()),
         }
     }
 
+    /// The same service on another clock (tests of expiry and reuse windows).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// `return_to` must be an absolute http(s) URL on an allowed origin: no open redirect.
-    pub fn check_return_to(&self, raw: &str) -> Result<Url, ApiError> {
-        let invalid = || {
-            let allowed: Vec<&str> = self.allowed_origins.iter().map(|o| o.as_str()).collect();
-            ApiError::new(ErrorCode::InvalidReturnTo).detail(format!(
-                "return_to must be an absolute http(s) URL on an allowed origin (POSTIQO_ALLOWED_ORIGINS): {}.",
-                allowed.join(", ")
-            ))
+    pub fn check_return_to(&self, raw: &str) -> Result<Url, SignInError> {
+        let invalid = || SignInError::ReturnToNotAllowed {
+            allowed: self
+                .allowed_origins
+                .iter()
+                .map(|o| o.as_str().to_owned())
+                .collect(),
         };
         let url = Url::parse(raw).map_err(|_| invalid())?;
         let origin = url.origin().ascii_serialization();
@@ -150,7 +208,7 @@ impl AuthService {
         return_to: &str,
         login: LoginMode,
         existing_binding: Option<&str>,
-    ) -> Result<LoginStart, ApiError> {
+    ) -> Result<LoginStart, SignInError> {
         let return_to = self.check_return_to(return_to)?;
         if let LoginMode::Code { code_challenge } = &login {
             let valid = code_challenge.len() == 43
@@ -158,10 +216,7 @@ impl AuthService {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !valid {
-                return Err(crate::extract::field_error(
-                    "code_challenge",
-                    "must be the base64url S256 challenge (43 characters) of your code verifier",
-                ));
+                return Err(SignInError::InvalidCodeChallenge);
             }
         }
         // One binding per browser: reuse it so two tabs signing in at once both succeed.
@@ -180,7 +235,7 @@ impl AuthService {
                 self.cipher.current_key_id().to_owned(),
                 self.cipher
                     .seal(&SecretString::from(verifier.secret().clone()), "pkce")
-                    .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))?,
+                    .map_err(|e| SignInError::Sealing(Box::new(e)))?,
             )),
             None => None,
         };
@@ -190,15 +245,15 @@ impl AuthService {
             login,
             pkce: sealed_verifier,
         };
-        let payload = serde_json::to_string(&payload)
-            .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))?;
+        let payload =
+            serde_json::to_string(&payload).map_err(|e| SignInError::Sealing(Box::new(e)))?;
         self.storage
             .one_time
             .put(
                 STATE_KIND,
                 &digest(&state),
                 &payload,
-                now() + chrono::Duration::seconds(STATE_TTL_SECS),
+                self.now() + chrono::Duration::seconds(STATE_TTL_SECS),
             )
             .await?;
         let challenge = pkce.as_ref().map(|(_, c)| c);
@@ -219,23 +274,27 @@ impl AuthService {
             return_to: None,
             error,
         };
-        let state = params.state.as_deref().ok_or(no_return("invalid_state"))?;
+        let state = params
+            .state
+            .as_deref()
+            .ok_or(no_return(SignInFailure::InvalidState))?;
         let stored = match self
             .storage
             .one_time
-            .take(STATE_KIND, &digest(state), now())
+            .take(STATE_KIND, &digest(state), self.now())
             .await
         {
             Ok(Some(p)) => p,
-            Ok(None) => return Err(no_return("invalid_state")),
+            Ok(None) => return Err(no_return(SignInFailure::InvalidState)),
             Err(e) => {
                 warn!(error = ?e, "sign-in state could not be read");
-                return Err(no_return("server_error"));
+                return Err(no_return(SignInFailure::Server));
             }
         };
         let payload: StatePayload =
-            serde_json::from_str(&stored).map_err(|_| no_return("invalid_state"))?;
-        let return_to = Url::parse(&payload.return_to).map_err(|_| no_return("invalid_state"))?;
+            serde_json::from_str(&stored).map_err(|_| no_return(SignInFailure::InvalidState))?;
+        let return_to =
+            Url::parse(&payload.return_to).map_err(|_| no_return(SignInFailure::InvalidState))?;
         let fail = |error| LoginFailure {
             return_to: Some(return_to.clone()),
             error,
@@ -246,30 +305,30 @@ impl AuthService {
                 return_to = %return_to.origin().ascii_serialization(),
                 "sign-in callback without the state cookie: the sign-in was started on another host than POSTIQO_PUBLIC_URL's, or the browser dropped the cookie"
             );
-            return Err(fail("state_cookie_missing"));
+            return Err(fail(SignInFailure::StateCookieMissing));
         };
         if !same(&digest(binding), &payload.binding_digest) {
             warn!("sign-in callback with another browser's state cookie: refused (login CSRF)");
-            return Err(fail("invalid_state"));
+            return Err(fail(SignInFailure::InvalidState));
         }
         if let Some(error) = params.error.as_deref() {
             info!(tiktok_error = error, "TikTok sign-in not completed");
             return Err(fail(if error == "access_denied" {
-                "access_denied"
+                SignInFailure::AccessDenied
             } else {
-                "tiktok_error"
+                SignInFailure::TikTok
             }));
         }
         let code = params
             .code
             .as_deref()
             .filter(|c| !c.is_empty())
-            .ok_or(fail("tiktok_error"))?;
+            .ok_or(fail(SignInFailure::TikTok))?;
         let verifier = match &payload.pkce {
             Some((kid, sealed)) => Some(
                 self.cipher
                     .open(kid, sealed, "pkce")
-                    .map_err(|_| fail("invalid_state"))?,
+                    .map_err(|_| fail(SignInFailure::InvalidState))?,
             ),
             None => None,
         };
@@ -279,7 +338,7 @@ impl AuthService {
             .await
             .map_err(|e| {
                 warn!(error = %e, "TikTok code exchange failed");
-                fail("tiktok_error")
+                fail(SignInFailure::TikTok)
             })?;
         let user = self.upsert_user(&tokens).await.map_err(|e| {
             warn!(error = ?e, "sign-in could not be stored");
@@ -289,7 +348,7 @@ impl AuthService {
             LoginMode::Cookie => LoginOutcome::Cookie(
                 self.create_session(user.id, user_agent)
                     .await
-                    .map_err(|_| fail("server_error"))?,
+                    .map_err(|_| fail(SignInFailure::Server))?,
             ),
             LoginMode::Code { code_challenge } => {
                 let code = random_token(32);
@@ -297,17 +356,17 @@ impl AuthService {
                     user_id: user.id.to_string(),
                     code_challenge,
                 })
-                .map_err(|_| fail("server_error"))?;
+                .map_err(|_| fail(SignInFailure::Server))?;
                 self.storage
                     .one_time
                     .put(
                         LOGIN_CODE_KIND,
                         &digest(&code),
                         &p,
-                        now() + chrono::Duration::seconds(LOGIN_CODE_TTL_SECS),
+                        self.now() + chrono::Duration::seconds(LOGIN_CODE_TTL_SECS),
                     )
                     .await
-                    .map_err(|_| fail("server_error"))?;
+                    .map_err(|_| fail(SignInFailure::Server))?;
                 LoginOutcome::Code(code)
             }
         };
@@ -316,7 +375,7 @@ impl AuthService {
     }
 
     /// Creates the account on first sign-in, or refreshes its profile and tokens.
-    async fn upsert_user(&self, tokens: &TokenSet) -> Result<User, &'static str> {
+    async fn upsert_user(&self, tokens: &TokenSet) -> Result<User, SignInFailure> {
         let mut fields = UserField::BASIC.to_vec();
         if tokens.has_scope("user.info.profile") {
             fields.push(UserField::Username);
@@ -327,17 +386,17 @@ impl AuthService {
             .await
             .map_err(|e| {
                 warn!(error = %e, "TikTok user info failed");
-                "tiktok_error"
+                SignInFailure::TikTok
             })?;
         let open_id = tokens.open_id.as_str().to_owned();
-        let at = now();
+        let at = self.now();
         for _ in 0..3 {
             let existing = self
                 .storage
                 .users
                 .find_by_open_id(&open_id)
                 .await
-                .map_err(|_| "server_error")?;
+                .map_err(|_| SignInFailure::Server)?;
             if let Some(old) = existing.as_ref().filter(|u| u.is_being_deleted()) {
                 // The user asked for this account to be deleted and the deletion did not
                 // finish: finish it now, then sign in to a new, empty account. Nothing is
@@ -346,20 +405,22 @@ impl AuthService {
                     .await
                     .map_err(|e| {
                         warn!(user_id = %old.id, error = ?e, "pending account deletion could not be finished at sign-in");
-                        "server_error"
+                        SignInFailure::Server
                     })?;
                 info!(user_id = %old.id, records = purged.records, objects = purged.objects, "pending account deletion finished at sign-in");
                 continue;
             }
             let user = match &existing {
                 Some(u) => User {
-                    username: info.username.clone().or_else(|| u.username.clone()),
-                    display_name: info.display_name.clone(),
-                    avatar_url: info.avatar_url.clone(),
                     scopes: tokens.scope.clone(),
-                    tiktok: TikTokLink::Connected,
-                    updated_at: at,
-                    ..u.clone()
+                    ..u.clone().with_profile(
+                        Profile {
+                            username: info.username.clone(),
+                            display_name: info.display_name.clone(),
+                            avatar_url: info.avatar_url.clone(),
+                        },
+                        at,
+                    )
                 },
                 None => User {
                     id: UserId::new_v7(
@@ -377,8 +438,8 @@ impl AuthService {
                     deletion_requested_at: None,
                 },
             };
-            let sealed =
-                seal_token_set(&self.cipher, user.id, tokens, 1).map_err(|_| "server_error")?;
+            let sealed = seal_token_set(&self.cipher, user.id, tokens, 1)
+                .map_err(|_| SignInFailure::Server)?;
             let result = match existing {
                 Some(_) => self.storage.users.update_with_tokens(&user, &sealed).await,
                 None => self.storage.users.create_with_tokens(&user, &sealed).await,
@@ -388,18 +449,18 @@ impl AuthService {
                 // A concurrent first sign-in of the same TikTok user won (use its account), or
                 // a deletion was requested meanwhile (finish it): look again.
                 Err(RepoError::Conflict) => continue,
-                Err(_) => return Err("server_error"),
+                Err(_) => return Err(SignInFailure::Server),
             }
         }
-        Err("server_error")
+        Err(SignInFailure::Server)
     }
 
     pub async fn create_session(
         &self,
         user: UserId,
         user_agent: Option<String>,
-    ) -> Result<IssuedTokens, ApiError> {
-        let at = now();
+    ) -> Result<IssuedTokens, SignInError> {
+        let at = self.now();
         let id = SessionId::from_random(random_bytes());
         let secret = random_token(32);
         let session = Session {
@@ -423,11 +484,11 @@ impl AuthService {
         id: &SessionId,
         secret: &str,
         at: DateTime<Utc>,
-    ) -> Result<IssuedTokens, ApiError> {
+    ) -> Result<IssuedTokens, SignInError> {
         let access_token = self
             .jwt
             .issue(user, id.as_str(), at)
-            .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))?;
+            .map_err(|e| SignInError::Sealing(Box::new(e)))?;
         Ok(IssuedTokens {
             access_token,
             access_expires_in: i64::try_from(self.jwt.ttl().as_secs()).unwrap_or(900),
@@ -443,12 +504,12 @@ impl AuthService {
         code: &str,
         verifier: &str,
         user_agent: Option<String>,
-    ) -> Result<IssuedTokens, ApiError> {
-        let invalid = || ApiError::new(ErrorCode::InvalidGrant);
+    ) -> Result<IssuedTokens, SignInError> {
+        let invalid = || SignInError::InvalidGrant;
         let payload = self
             .storage
             .one_time
-            .take(LOGIN_CODE_KIND, &digest(code), now())
+            .take(LOGIN_CODE_KIND, &digest(code), self.now())
             .await?
             .ok_or_else(invalid)?;
         let payload: LoginCodePayload = serde_json::from_str(&payload).map_err(|_| invalid())?;
@@ -479,11 +540,11 @@ impl AuthService {
     pub async fn session_of_refresh_token(
         &self,
         token: &str,
-    ) -> Result<Option<SessionId>, ApiError> {
+    ) -> Result<Option<SessionId>, SignInError> {
         let Some((user, id, secret)) = Self::parse_refresh_token(token) else {
             return Ok(None);
         };
-        let at = now();
+        let at = self.now();
         Ok(match self.storage.sessions.get(user, &id, at).await? {
             Some(s)
                 if matches!(
@@ -501,13 +562,13 @@ impl AuthService {
     /// unless it is the one the last rotation retired and that rotation is younger than the
     /// reuse interval: then it is a second tab or a retried request, and it gets the same
     /// successor the first use got.
-    pub async fn refresh(&self, token: &str) -> Result<IssuedTokens, ApiError> {
-        let invalid = || ApiError::new(ErrorCode::InvalidRefreshToken);
+    pub async fn refresh(&self, token: &str) -> Result<IssuedTokens, SignInError> {
+        let invalid = || SignInError::InvalidRefreshToken;
         let (user, id, secret) = Self::parse_refresh_token(token).ok_or_else(invalid)?;
         let presented = digest(secret);
         // A lost race for the rotation is read again once: the winner's write is then there.
         for first_try in [true, false] {
-            let at = now();
+            let at = self.now();
             let session = self
                 .storage
                 .sessions
@@ -538,7 +599,7 @@ impl AuthService {
         session: &Session,
         presented_secret: &str,
         at: DateTime<Utc>,
-    ) -> Result<IssuedTokens, ApiError> {
+    ) -> Result<IssuedTokens, SignInError> {
         let current = self
             .jwt
             .next_refresh_secret_candidates(presented_secret)
@@ -551,20 +612,24 @@ impl AuthService {
             }
             // Rotated under a key that is no longer configured: nothing to hand out, and no
             // sign of theft either.
-            None => Err(ApiError::new(ErrorCode::InvalidRefreshToken)),
+            None => Err(SignInError::InvalidRefreshToken),
         }
     }
 
-    async fn end_reused(&self, user: UserId, id: &SessionId) -> ApiError {
+    async fn end_reused(&self, user: UserId, id: &SessionId) -> SignInError {
         warn!(user_id = %user, "refresh token reused after the reuse interval: session ended");
-        match self.storage.sessions.delete(user, id).await {
-            Ok(()) => ApiError::new(ErrorCode::RefreshTokenReused),
+        let ended = self.storage.sessions.delete(user, id).await;
+        // This instance stops trusting it at once, whatever the delete said.
+        self.session_cache.forget(user, id);
+        match ended {
+            Ok(()) => SignInError::RefreshTokenReused,
             Err(e) => e.into(),
         }
     }
 
-    pub async fn logout(&self, user: UserId, session: &SessionId) -> Result<(), ApiError> {
+    pub async fn logout(&self, user: UserId, session: &SessionId) -> Result<(), SignInError> {
         self.storage.sessions.delete(user, session).await?;
+        self.session_cache.forget(user, session);
         Ok(())
     }
 }

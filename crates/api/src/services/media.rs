@@ -25,7 +25,6 @@ use tracing::warn;
 use url::Url;
 
 use crate::config::MediaMode;
-use crate::problem::{ApiError, ErrorCode};
 use crate::services::site_files::VerificationFiles;
 
 #[derive(Serialize, Deserialize)]
@@ -55,6 +54,21 @@ pub enum PinError {
     Missing,
     #[error(transparent)]
     Storage(#[from] BlobError),
+}
+
+/// Why media cannot be served or addressed.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// No such media: the token is not ours, expired, or its object is gone.
+    #[error("no such media, or the link expired")]
+    NotFound,
+    /// The object holds other bytes than upload-complete verified: not served.
+    #[error("the object changed after it was verified")]
+    Changed,
+    #[error("the media URL could not be built")]
+    Url(#[source] url::ParseError),
+    #[error(transparent)]
+    Blobs(#[from] BlobError),
 }
 
 #[derive(Clone)]
@@ -128,7 +142,7 @@ impl MediaService {
 
     /// The URL for TikTok to pull the `pinned` content of this video from, valid for the
     /// whole download window.
-    pub async fn url_for(&self, video: &Video, pinned: &ETag) -> Result<Url, ApiError> {
+    pub async fn url_for(&self, video: &Video, pinned: &ETag) -> Result<Url, MediaError> {
         match self.mode {
             MediaMode::Presigned => {
                 let req = self
@@ -136,13 +150,13 @@ impl MediaService {
                     .blobs
                     .presign_get(&video.object_key, self.ttl)
                     .await?;
-                Url::parse(&req.url).map_err(|e| ApiError::new(ErrorCode::Internal).source(e))
+                Url::parse(&req.url).map_err(MediaError::Url)
             }
             MediaMode::Proxy => {
                 let token = self.sign(video.owner, video.id, pinned);
                 self.public_url
                     .join(&format!("/v1/media/{token}"))
-                    .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))
+                    .map_err(MediaError::Url)
             }
         }
     }
@@ -157,10 +171,8 @@ impl MediaService {
     }
 
     /// Opens the bytes a media token grants (the whole object or one `Range`), streamed.
-    pub async fn open(&self, token: &str, range: Option<&str>) -> Result<ObjectStream, ApiError> {
-        let grant = self
-            .verify(token)
-            .ok_or_else(|| ApiError::new(ErrorCode::MediaNotFound))?;
+    pub async fn open(&self, token: &str, range: Option<&str>) -> Result<ObjectStream, MediaError> {
+        let grant = self.verify(token).ok_or(MediaError::NotFound)?;
         let key = ObjectKey::for_video(grant.owner, grant.video);
         match self
             .storage
@@ -169,17 +181,17 @@ impl MediaService {
             .await
         {
             Ok(object) => Ok(object),
-            Err(BlobError::NotFound) => Err(ApiError::new(ErrorCode::MediaNotFound)),
+            Err(BlobError::NotFound) => Err(MediaError::NotFound),
             Err(BlobError::Changed) => {
                 warn!(video_id = %grant.video, "the object changed after it was verified; not served");
-                Err(ApiError::new(ErrorCode::UploadChanged))
+                Err(MediaError::Changed)
             }
             Err(e) => Err(e.into()),
         }
     }
 
     /// TikTok's URL-prefix verification file of this name, if one was published.
-    pub async fn verification_file(&self, name: &str) -> Result<Option<Bytes>, ApiError> {
+    pub async fn verification_file(&self, name: &str) -> Result<Option<Bytes>, BlobError> {
         self.verification.get(name).await
     }
 }

@@ -3,9 +3,12 @@
 
 pub mod account;
 pub mod auth;
+pub mod health;
 pub mod media;
 pub mod ports;
+pub mod profile;
 pub mod publishing;
+pub mod sessions;
 pub mod site_files;
 pub mod tiktok_access;
 pub mod videos;

@@ -11,11 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use postiqo_storage::Storage;
+use postiqo_storage::{BlobError, Storage};
 use tokio::sync::Mutex;
 use tracing::{info, warn};
-
-use crate::problem::ApiError;
 
 /// The bucket folder (under `site/`) the CLI writes to.
 pub const VERIFICATION_DIR: &str = "tiktok-verification";
@@ -48,11 +46,11 @@ impl VerificationFiles {
     }
 
     /// The file of this name, if the bucket holds one (as of at most a minute ago).
-    pub async fn get(&self, name: &str) -> Result<Option<Bytes>, ApiError> {
+    pub async fn get(&self, name: &str) -> Result<Option<Bytes>, BlobError> {
         Ok(self.files().await?.get(name).cloned())
     }
 
-    async fn files(&self) -> Result<Arc<HashMap<String, Bytes>>, ApiError> {
+    async fn files(&self) -> Result<Arc<HashMap<String, Bytes>>, BlobError> {
         let mut loaded = self.loaded.lock().await;
         if let Some(l) = loaded.as_ref().filter(|l| l.at.elapsed() < self.fresh_for) {
             return Ok(l.files.clone());
@@ -85,7 +83,7 @@ impl VerificationFiles {
                     l.at = Instant::now();
                     Ok(l.files.clone())
                 }
-                None => Err(e.into()),
+                None => Err(e),
             },
         }
     }

@@ -5,14 +5,66 @@ use postiqo_domain::{
     ContainerCheck, ContentType, Title, UploadPlan, UserId, Video, VideoId, VideoSize, VideoStatus,
     sniff_container,
 };
-use postiqo_storage::{
-    BlobError, CompletedPart, PresignedRequest, RepoError, Storage, VideoPage, VideoQuery,
-};
+use postiqo_storage::{BlobError, RepoError, Storage, VideoPage, VideoQuery};
+/// What handlers exchange with this service about uploads.
+pub use postiqo_storage::{CompletedPart, PresignedRequest};
 use rand::RngCore;
 use tracing::{info, warn};
 
 use crate::config::UploadSettings;
-use crate::problem::{ApiError, ErrorCode};
+
+/// What can go wrong with a video and its upload, in the domain's words.
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    #[error("no such video of the caller")]
+    NotFound,
+    /// The video is not in a state that allows this.
+    #[error(transparent)]
+    WrongState(#[from] postiqo_domain::TransitionError),
+    #[error("the upload of this video is already complete")]
+    UploadAlreadyComplete,
+    #[error("part {part} is outside 1..={count}")]
+    PartOutOfRange { part: u32, count: u64 },
+    #[error("a multipart upload is completed with the list of its parts")]
+    PartsMissing,
+    #[error("expected {expected} parts, got {got}")]
+    PartCountWrong { expected: u64, got: usize },
+    /// Nothing is stored under the video's key yet.
+    #[error("the uploaded object is not there yet")]
+    UploadMissing,
+    /// The stored object is not what was declared; it was deleted.
+    #[error("the object differs from the declaration")]
+    UploadMismatch {
+        declared_size: u64,
+        declared_type: ContentType,
+        found_size: u64,
+        found_type: Option<String>,
+    },
+    /// The object's first bytes are not a container of the declared type; it was deleted.
+    #[error("the object is not a {declared} file")]
+    NotAVideo { declared: ContentType },
+    /// The object was overwritten while it was being checked.
+    #[error("the object changed while it was checked")]
+    UploadChanged,
+    #[error("the object store gave no entity tag")]
+    NoEntityTag,
+    /// Another change of the video won the race.
+    #[error("the video changed concurrently")]
+    ConcurrentUpdate,
+    #[error(transparent)]
+    Storage(RepoError),
+    #[error(transparent)]
+    Blobs(#[from] BlobError),
+}
+
+impl From<RepoError> for VideoError {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::Conflict => VideoError::ConcurrentUpdate,
+            other => VideoError::Storage(other),
+        }
+    }
+}
 
 /// What a client needs to send the bytes.
 #[derive(Debug, Clone)]
@@ -44,8 +96,8 @@ fn now() -> DateTime<Utc> {
     Utc::now()
 }
 
-fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::VideoNotFound).detail("No video with this id belongs to you.")
+fn not_found() -> VideoError {
+    VideoError::NotFound
 }
 
 impl VideoService {
@@ -69,7 +121,7 @@ impl VideoService {
         VideoId::new_v7(u64::try_from(at.timestamp_millis()).unwrap_or(0), random)
     }
 
-    async fn load(&self, owner: UserId, id: VideoId) -> Result<Video, ApiError> {
+    async fn load(&self, owner: UserId, id: VideoId) -> Result<Video, VideoError> {
         self.storage
             .videos
             .get(owner, id, now())
@@ -77,7 +129,7 @@ impl VideoService {
             .ok_or_else(not_found)
     }
 
-    pub async fn get(&self, owner: UserId, id: VideoId) -> Result<Video, ApiError> {
+    pub async fn get(&self, owner: UserId, id: VideoId) -> Result<Video, VideoError> {
         self.load(owner, id).await
     }
 
@@ -87,7 +139,7 @@ impl VideoService {
         status: Option<VideoStatus>,
         limit: u32,
         after: Option<VideoId>,
-    ) -> Result<VideoPage, ApiError> {
+    ) -> Result<VideoPage, VideoError> {
         Ok(self
             .storage
             .videos
@@ -108,7 +160,7 @@ impl VideoService {
         &self,
         owner: UserId,
         new: NewVideo,
-    ) -> Result<(Video, UploadInstructions), ApiError> {
+    ) -> Result<(Video, UploadInstructions), VideoError> {
         let created = now();
         let id = Self::new_id(created);
         let plan = self.uploads.policy.plan(new.size);
@@ -170,7 +222,7 @@ impl VideoService {
         &self,
         video: &Video,
         only: Option<&[u32]>,
-    ) -> Result<UploadInstructions, ApiError> {
+    ) -> Result<UploadInstructions, VideoError> {
         let ttl: Duration = self.uploads.url_ttl;
         match (video.upload, &video.multipart_upload_id) {
             (UploadPlan::Single, _) => Ok(UploadInstructions::Single(
@@ -197,15 +249,12 @@ impl VideoService {
                 };
                 let mut parts = Vec::with_capacity(numbers.len());
                 for n in numbers {
-                    let len = video
-                        .upload
-                        .part_len(video.size, u64::from(n))
-                        .ok_or_else(|| {
-                            crate::extract::field_error(
-                                "part_numbers",
-                                format!("part {n} is outside 1..={part_count}"),
-                            )
-                        })?;
+                    let len = video.upload.part_len(video.size, u64::from(n)).ok_or(
+                        VideoError::PartOutOfRange {
+                            part: n,
+                            count: part_count,
+                        },
+                    )?;
                     let req = self
                         .storage
                         .blobs
@@ -215,8 +264,7 @@ impl VideoService {
                 }
                 Ok(UploadInstructions::Multipart { part_size, parts })
             }
-            (UploadPlan::Multipart { .. }, None) => Err(ApiError::new(ErrorCode::InvalidState)
-                .detail("The upload of this video is already complete.")),
+            (UploadPlan::Multipart { .. }, None) => Err(VideoError::UploadAlreadyComplete),
         }
     }
 
@@ -226,7 +274,7 @@ impl VideoService {
         owner: UserId,
         id: VideoId,
         numbers: &[u32],
-    ) -> Result<UploadInstructions, ApiError> {
+    ) -> Result<UploadInstructions, VideoError> {
         let video = self.load(owner, id).await?;
         video.ensure_parts_requestable()?;
         self.instructions(&video, Some(numbers)).await
@@ -237,7 +285,7 @@ impl VideoService {
         &self,
         owner: UserId,
         id: VideoId,
-    ) -> Result<UploadInstructions, ApiError> {
+    ) -> Result<UploadInstructions, VideoError> {
         let video = self.load(owner, id).await?;
         if video.status != VideoStatus::Pending {
             return Err(postiqo_domain::TransitionError {
@@ -258,7 +306,7 @@ impl VideoService {
         owner: UserId,
         id: VideoId,
         parts: Option<Vec<CompletedPart>>,
-    ) -> Result<Video, ApiError> {
+    ) -> Result<Video, VideoError> {
         let video = self.load(owner, id).await?;
         match video.status {
             VideoStatus::Pending => {}
@@ -276,16 +324,13 @@ impl VideoService {
             (video.upload, &video.multipart_upload_id)
         {
             let Some(parts) = parts else {
-                return Err(crate::extract::field_error(
-                    "parts",
-                    "a multipart upload is completed with the list of its parts and their ETags",
-                ));
+                return Err(VideoError::PartsMissing);
             };
             if parts.len() as u64 != part_count {
-                return Err(crate::extract::field_error(
-                    "parts",
-                    format!("expected {part_count} parts, got {}", parts.len()),
-                ));
+                return Err(VideoError::PartCountWrong {
+                    expected: part_count,
+                    got: parts.len(),
+                });
             }
             match self
                 .storage
@@ -301,29 +346,24 @@ impl VideoService {
         }
 
         let Some(meta) = self.storage.blobs.head(&video.object_key).await? else {
-            return Err(ApiError::new(ErrorCode::UploadMissing).detail(
-                "Upload the bytes with the presigned request first, then call this again.",
-            ));
+            return Err(VideoError::UploadMissing);
         };
         if meta.size != video.size.bytes()
             || meta.content_type.as_deref() != Some(video.content_type.as_mime())
         {
-            let detail = format!(
-                "Declared {} bytes of {}, found {} bytes of {}; the object was removed, upload it again.",
-                video.size.bytes(),
-                video.content_type,
-                meta.size,
-                meta.content_type.as_deref().unwrap_or("unknown type"),
-            );
+            let mismatch = VideoError::UploadMismatch {
+                declared_size: video.size.bytes(),
+                declared_type: video.content_type,
+                found_size: meta.size,
+                found_type: meta.content_type.clone(),
+            };
             self.reject_object(video, "size or content type differs from the declaration")
                 .await?;
-            return Err(ApiError::new(ErrorCode::UploadMismatch).detail(detail));
+            return Err(mismatch);
         }
         // Everything checked and pinned is this one content: the upload URL is still valid
         // and the object may be overwritten at any moment.
-        let etag = meta.etag.clone().ok_or_else(|| {
-            ApiError::new(ErrorCode::Internal).detail("The object store gave no entity tag.")
-        })?;
+        let etag = meta.etag.clone().ok_or(VideoError::NoEntityTag)?;
         let head = match self
             .storage
             .blobs
@@ -332,9 +372,7 @@ impl VideoService {
         {
             Ok(head) => head,
             Err(BlobError::Changed) => {
-                return Err(ApiError::new(ErrorCode::UploadChanged).detail(
-                    "The object was overwritten while it was being checked; call this again.",
-                ));
+                return Err(VideoError::UploadChanged);
             }
             Err(e) => return Err(e.into()),
         };
@@ -342,9 +380,7 @@ impl VideoService {
             let declared = video.content_type;
             self.reject_object(video, "container signature does not match")
                 .await?;
-            return Err(ApiError::new(ErrorCode::UploadNotAVideo).detail(format!(
-                "The object is not a {declared} file; it was removed, upload it again."
-            )));
+            return Err(VideoError::NotAVideo { declared });
         }
 
         // Confirm the object before the state change: if this fails the video stays PENDING
@@ -363,7 +399,7 @@ impl VideoService {
                 let current = self.load(owner, id).await?;
                 match current.status {
                     VideoStatus::Uploaded => Ok(current),
-                    _ => Err(ApiError::new(ErrorCode::ConcurrentUpdate)),
+                    _ => Err(VideoError::ConcurrentUpdate),
                 }
             }
             Err(e) => Err(e.into()),
@@ -372,7 +408,7 @@ impl VideoService {
 
     /// Deletes a bad object so the client can upload again; a multipart video gets a fresh
     /// multipart upload, since the old one was consumed by its completion.
-    async fn reject_object(&self, video: Video, why: &str) -> Result<(), ApiError> {
+    async fn reject_object(&self, video: Video, why: &str) -> Result<(), VideoError> {
         warn!(video_id = %video.id, why, "uploaded object rejected");
         self.storage.blobs.delete(&video.object_key).await?;
         if matches!(video.upload, UploadPlan::Multipart { .. }) {
@@ -408,7 +444,7 @@ impl VideoService {
         owner: UserId,
         id: VideoId,
         title: Title,
-    ) -> Result<Video, ApiError> {
+    ) -> Result<Video, VideoError> {
         let video = self.load(owner, id).await?;
         let expected = video.version;
         let expiry =
@@ -421,7 +457,7 @@ impl VideoService {
     /// Deletes the record, then the bytes. The record goes first, conditionally on the version
     /// read: a publish that started in between makes the delete fail instead of pulling the
     /// object from under TikTok.
-    pub async fn delete(&self, owner: UserId, id: VideoId) -> Result<(), ApiError> {
+    pub async fn delete(&self, owner: UserId, id: VideoId) -> Result<(), VideoError> {
         let video = self.load(owner, id).await?;
         video.ensure_deletable()?;
         self.storage.videos.delete(owner, id, video.version).await?;

@@ -28,7 +28,8 @@ use postiqo_tiktok::{
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use crate::problem::{ApiError, ErrorCode};
+use crate::services::account::AccountError;
+use crate::services::publishing::PublishError;
 use crate::services::publishing::TikTokUpdate;
 use crate::services::{AccountService, PublishService};
 
@@ -41,12 +42,28 @@ const MEMORY_MARGIN: Duration = Duration::from_secs(3600);
 /// runs out after it and TikTok's next attempt is processed.
 const CLAIM_LEASE: Duration = Duration::from_secs(60);
 
+/// Why a delivery was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("the TikTok-Signature header is missing, wrong or too old")]
+    BadSignature(#[source] postiqo_tiktok::WebhookError),
+    /// The same delivery is being processed right now (TikTok sends it again later).
+    #[error("this delivery is being processed right now")]
+    InProgress,
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error(transparent)]
+    Storage(#[from] postiqo_storage::RepoError),
+}
+
 /// What a verified delivery came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
     /// Applied (or about no video we know).
     Applied,
-    /// The user was disconnected: the caller forgets their cached sessions.
+    /// The user was disconnected (TikTok removed our access).
     Disconnected(UserId),
     /// Seen before: acknowledged, nothing done.
     Duplicate,
@@ -126,7 +143,7 @@ impl WebhookService {
         raw_body: &[u8],
         now: DateTime<Utc>,
         delivery: &mut crate::metrics::WebhookDelivery,
-    ) -> Result<Received, ApiError> {
+    ) -> Result<Received, WebhookError> {
         let signed_at = verify_webhook_signature(
             signature,
             raw_body,
@@ -134,7 +151,7 @@ impl WebhookService {
             now.timestamp(),
             self.window,
         )
-        .map_err(|e| ApiError::new(ErrorCode::InvalidWebhookSignature).source(e))?;
+        .map_err(WebhookError::BadSignature)?;
         delivery.verified();
         let hook = match parse_webhook_event(raw_body) {
             Ok(h) => h,
@@ -167,7 +184,7 @@ impl WebhookService {
                 return Ok(Received::Duplicate);
             }
             DeliveryBegin::InProgress => {
-                return Err(ApiError::new(ErrorCode::WebhookInProgress).retry_after(30));
+                return Err(WebhookError::InProgress);
             }
             DeliveryBegin::Started => {}
         }
@@ -193,7 +210,7 @@ impl WebhookService {
         &self,
         hook: Webhook,
         delivery: &mut crate::metrics::WebhookDelivery,
-    ) -> Result<Received, ApiError> {
+    ) -> Result<Received, WebhookError> {
         let Some(user) = self
             .storage
             .users
@@ -256,7 +273,7 @@ impl WebhookService {
         user: UserId,
         publish_id: &PublishId,
         update: TikTokUpdate,
-    ) -> Result<Received, ApiError> {
+    ) -> Result<Received, WebhookError> {
         if let Some(video) = self
             .storage
             .publish

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, delete, web};
 
 use crate::auth::{AuthenticatedUser, cookies};
 use crate::problem::{ApiError, ProblemDetails};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Delete your account and everything of it.
 ///
@@ -34,15 +34,12 @@ pub async fn delete_me(
     state: web::Data<AppState>,
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
-    let result = state
-        .account
+    state
+        .account()
         .delete_account(user.user_id, Some(&user.session_id), true)
-        .await;
-    // Sessions may be gone even if a later step failed.
-    state.sessions.forget_user(user.user_id);
-    result?;
+        .await?;
     let mut res = HttpResponse::NoContent();
-    for c in cookies::cleared(&state.settings.sessions) {
+    for c in cookies::cleared(state.cookies()) {
         res.cookie(c);
     }
     Ok(res.finish())

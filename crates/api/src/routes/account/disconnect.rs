@@ -3,7 +3,7 @@ use actix_web::{HttpResponse, post, web};
 use super::dto::DisconnectResponse;
 use crate::auth::{AuthenticatedUser, cookies};
 use crate::problem::{ApiError, ProblemDetails};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Disconnect TikTok: revoke Postiqo's access and forget the TikTok tokens.
 ///
@@ -27,10 +27,9 @@ pub async fn disconnect(
     state: web::Data<AppState>,
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = state.account.disconnect(user.user_id, true).await?;
-    state.sessions.forget_user(user.user_id);
+    let outcome = state.account().disconnect(user.user_id, true).await?;
     let mut res = HttpResponse::Ok();
-    for c in cookies::cleared(&state.settings.sessions) {
+    for c in cookies::cleared(state.cookies()) {
         res.cookie(c);
     }
     Ok(res.json(DisconnectResponse::from(outcome)))

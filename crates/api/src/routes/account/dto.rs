@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::services::account::StoredTokens;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use postiqo_domain::{Session, SessionId, TikTokLink, User, UserId};
-use postiqo_storage::StoredTokens;
 use serde::Serialize;
 use utoipa::ToSchema;
 

@@ -7,7 +7,8 @@ use super::dto::{ExportDocument, ExportWriter, content_disposition};
 use crate::auth::AuthenticatedUser;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
-use crate::startup::AppState;
+use crate::routes::videos::dto::VideoView;
+use crate::state::AppState;
 
 /// Download everything Postiqo holds about you.
 ///
@@ -31,24 +32,25 @@ use crate::startup::AppState;
 #[get("/me/export")]
 pub async fn export_me(
     state: web::Data<AppState>,
+    view: web::Data<VideoView>,
     req: HttpRequest,
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
     state
-        .limits
+        .limits()
         .check(Limit::Export, client_ip(&req), Some(user.user_id))?;
     // Everything that can fail with a proper problem happens before the first byte.
-    let export = state.account.export_header(user.user_id).await?;
-    let (mut writer, head) = ExportWriter::start(&export, &state.video_view, &user.session_id)
+    let export = state.account().export_header(user.user_id).await?;
+    let (mut writer, head) = ExportWriter::start(&export, &view, &user.session_id)
         .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))?;
     let user_id = user.user_id;
     let pages = state
-        .account
+        .account()
         .export_pages(user_id, export.exported_at)
         .map(move |page| match page {
             Ok(page) => writer.page(page).map_err(std::io::Error::other),
             Err(e) => {
-                error!(user_id = %user_id, code = e.code.code(), error = ?e.source, "export broken off");
+                error!(user_id = %user_id, error = ?e, "export broken off");
                 Err(std::io::Error::other("export broken off"))
             }
         });

@@ -5,8 +5,8 @@ use super::dto::CallbackQuery;
 use crate::auth::cookies;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
-use crate::services::auth::{CallbackParams, LoginOutcome};
-use crate::startup::AppState;
+use crate::services::auth::{CallbackParams, LoginOutcome, SignInFailure};
+use crate::state::AppState;
 
 /// TikTok redirects here after consent.
 ///
@@ -34,7 +34,7 @@ pub async fn callback(
     req: HttpRequest,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.check(Limit::SignIn, client_ip(&req), None)?;
+    state.limits().check(Limit::SignIn, client_ip(&req), None)?;
     let q = query.into_inner();
     let params = CallbackParams {
         code: q.code,
@@ -44,9 +44,9 @@ pub async fn callback(
         error_description: q.error_description,
     };
     let binding = req.cookie(cookies::OAUTH_BINDING);
-    let settings = &state.settings.sessions;
+    let settings = state.cookies();
     match state
-        .auth
+        .auth()
         .complete_login(
             params,
             binding.as_ref().map(|c| c.value()),
@@ -77,16 +77,16 @@ pub async fn callback(
         Err(failure) => match failure.return_to {
             Some(mut url) => {
                 url.query_pairs_mut()
-                    .append_pair("error", failure.error)
+                    .append_pair("error", error_code(failure.error))
                     .append_pair(
                         "error_description",
-                        &describe(failure.error, &state.settings.public_url),
+                        &describe(failure.error, state.public_url()),
                     );
                 Ok(HttpResponse::Found()
                     .insert_header((header::LOCATION, url.to_string()))
                     .finish())
             }
-            None if failure.error == "invalid_state" => {
+            None if failure.error == SignInFailure::InvalidState => {
                 Err(ApiError::new(ErrorCode::InvalidLoginState))
             }
             None => Err(ApiError::new(ErrorCode::StorageUnavailable).retry_after(2)),
@@ -95,20 +95,33 @@ pub async fn callback(
 }
 
 /// The `error_description` sent back with a sign-in failure: what happened and what to do.
-fn describe(error: &str, public_url: &url::Url) -> String {
+fn describe(error: SignInFailure, public_url: &url::Url) -> String {
     match error {
-        "access_denied" => "The user did not allow the sign-in on TikTok.".to_owned(),
-        "state_cookie_missing" => format!(
+        SignInFailure::AccessDenied => "The user did not allow the sign-in on TikTok.".to_owned(),
+        SignInFailure::StateCookieMissing => format!(
             "The browser did not send back the cookie set when the sign-in started: start the \
              sign-in on {} (the host of POSTIQO_PUBLIC_URL, where TikTok returns), not another \
              name for it, and allow its cookies.",
             public_url.origin().ascii_serialization()
         ),
-        "invalid_state" => {
+        SignInFailure::InvalidState => {
             "The sign-in was started in another browser, or already finished: start again."
                 .to_owned()
         }
-        "tiktok_error" => "TikTok did not complete the sign-in: try again.".to_owned(),
-        _ => "The sign-in could not be completed: try again shortly.".to_owned(),
+        SignInFailure::TikTok => "TikTok did not complete the sign-in: try again.".to_owned(),
+        SignInFailure::Server => {
+            "The sign-in could not be completed: try again shortly.".to_owned()
+        }
+    }
+}
+
+/// The documented `error` value of the redirect back to the SPA (README, "Signing in").
+fn error_code(error: SignInFailure) -> &'static str {
+    match error {
+        SignInFailure::InvalidState => "invalid_state",
+        SignInFailure::StateCookieMissing => "state_cookie_missing",
+        SignInFailure::AccessDenied => "access_denied",
+        SignInFailure::TikTok => "tiktok_error",
+        SignInFailure::Server => "server_error",
     }
 }

@@ -6,7 +6,7 @@ use crate::auth::cookies;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ProblemDetails};
 use crate::services::auth::LoginMode;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Start signing in with TikTok.
 ///
@@ -34,8 +34,8 @@ pub async fn login(
     req: HttpRequest,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.check(Limit::SignIn, client_ip(&req), None)?;
-    if let Some(public) = on_public_host(&req, &state.settings.public_url) {
+    state.limits().check(Limit::SignIn, client_ip(&req), None)?;
+    if let Some(public) = on_public_host(&req, state.public_url()) {
         return Ok(HttpResponse::Found()
             .insert_header((header::LOCATION, public.to_string()))
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -50,15 +50,12 @@ pub async fn login(
     };
     let existing = req.cookie(cookies::OAUTH_BINDING);
     let start = state
-        .auth
+        .auth()
         .begin_login(&query.return_to, mode, existing.as_ref().map(|c| c.value()))
         .await?;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, start.authorize_url.to_string()))
-        .cookie(cookies::oauth_binding(
-            start.binding,
-            &state.settings.sessions,
-        ))
+        .cookie(cookies::oauth_binding(start.binding, state.cookies()))
         .finish())
 }
 

@@ -4,12 +4,12 @@ use super::dto::{
     CookieKind, CookieSessionResponse, CsrfResponse, GrantType, RefreshRequest, RefreshResponse,
     TokenRequest, TokenResponse,
 };
-use crate::auth::{AuthenticatedUser, cookies, extractor_csrf};
+use crate::auth::{AuthenticatedUser, check_csrf, cookies};
 use crate::extract::serde_error;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
 use crate::services::AuthService;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Exchange a one-time sign-in code (third-party clients).
 ///
@@ -36,14 +36,14 @@ pub async fn token(
     req: HttpRequest,
     body: web::Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.check(Limit::SignIn, client_ip(&req), None)?;
+    state.limits().check(Limit::SignIn, client_ip(&req), None)?;
     let TokenRequest {
         grant_type: GrantType::AuthorizationCode,
         code,
         code_verifier,
     } = body.into_inner();
     let tokens = state
-        .auth
+        .auth()
         .exchange_login_code(&code, &code_verifier, super::user_agent(&req))
         .await?;
     Ok(HttpResponse::Ok().json(TokenResponse::bearer(
@@ -87,7 +87,9 @@ pub async fn refresh(
 ) -> Result<HttpResponse, ApiError> {
     // Its own budgets, not the sign-in one: sign-ins from a busy address never cost a session
     // its refresh, and one session refreshing in a loop never costs another.
-    state.limits.check(Limit::Refresh, client_ip(&req), None)?;
+    state
+        .limits()
+        .check(Limit::Refresh, client_ip(&req), None)?;
     let parsed: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RefreshRequest::default()
     } else {
@@ -98,9 +100,9 @@ pub async fn refresh(
     };
     if let Some(presented) = parsed.refresh_token {
         if let Some((_, sid, _)) = AuthService::parse_refresh_token(&presented) {
-            state.limits.check_refresh_session(&sid)?;
+            state.limits().check_refresh_session(&sid)?;
         }
-        let tokens = refresh_forgetting_reused(&state, &presented).await?;
+        let tokens = state.auth().refresh(&presented).await?;
         return Ok(
             HttpResponse::Ok().json(RefreshResponse::Bearer(TokenResponse::bearer(
                 tokens.access_token,
@@ -110,17 +112,17 @@ pub async fn refresh(
         );
     }
     let cookie = req
-        .cookie(cookies::refresh_name(&state.settings.sessions))
+        .cookie(cookies::refresh_name(state.cookies()))
         .ok_or_else(|| {
             ApiError::new(ErrorCode::InvalidRefreshToken).detail("No refresh token sent.")
         })?;
     let (_, sid, _) = AuthService::parse_refresh_token(cookie.value())
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidRefreshToken))?;
     // After CSRF: a forged cross-site request must not spend the session's budget.
-    extractor_csrf(&req, &state, sid.as_str())?;
-    state.limits.check_refresh_session(&sid)?;
-    let tokens = refresh_forgetting_reused(&state, cookie.value()).await?;
-    let settings = &state.settings.sessions;
+    check_csrf(&req, &state, &sid)?;
+    state.limits().check_refresh_session(&sid)?;
+    let tokens = state.auth().refresh(cookie.value()).await?;
+    let settings = state.cookies();
     Ok(HttpResponse::Ok()
         .cookie(cookies::access(
             tokens.access_token,
@@ -152,10 +154,9 @@ pub async fn logout(
     state: web::Data<AppState>,
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
-    state.auth.logout(user.user_id, &user.session_id).await?;
-    state.sessions.forget(user.user_id, &user.session_id);
+    state.auth().logout(user.user_id, &user.session_id).await?;
     let mut res = HttpResponse::NoContent();
-    for c in cookies::cleared(&state.settings.sessions) {
+    for c in cookies::cleared(state.cookies()) {
         res.cookie(c);
     }
     Ok(res.finish())
@@ -176,8 +177,8 @@ pub async fn logout(
 pub async fn csrf(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     // A tab whose access cookie expired still holds the refresh cookie (sent to /v1/auth):
     // it must be able to get the CSRF token it needs to refresh.
-    let session = match req.cookie(cookies::refresh_name(&state.settings.sessions)) {
-        Some(c) => state.auth.session_of_refresh_token(c.value()).await?,
+    let session = match req.cookie(cookies::refresh_name(state.cookies())) {
+        Some(c) => state.auth().session_of_refresh_token(c.value()).await?,
         None => None,
     };
     let session = match session {
@@ -188,21 +189,6 @@ pub async fn csrf(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
         }
     };
     Ok(HttpResponse::Ok().json(CsrfResponse {
-        csrf_token: state.jwt.csrf_token(session.as_str()),
+        csrf_token: state.sessions().csrf_token(&session),
     }))
-}
-
-/// A reused refresh token ends its session: this instance must stop trusting it at once.
-async fn refresh_forgetting_reused(
-    state: &AppState,
-    presented: &str,
-) -> Result<crate::services::auth::IssuedTokens, ApiError> {
-    let result = state.auth.refresh(presented).await;
-    if let Err(e) = &result
-        && e.code == ErrorCode::RefreshTokenReused
-        && let Some((user, session, _)) = AuthService::parse_refresh_token(presented)
-    {
-        state.sessions.forget(user, &session);
-    }
-    result
 }

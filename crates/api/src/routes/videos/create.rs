@@ -5,8 +5,9 @@ use crate::auth::AuthenticatedUser;
 use crate::extract::field_error;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ProblemDetails};
+use crate::routes::videos::dto::VideoView;
 use crate::services::videos::NewVideo;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Create a video and get presigned upload instructions.
 ///
@@ -32,26 +33,27 @@ use crate::startup::AppState;
 #[post("/videos")]
 pub async fn create_video(
     state: web::Data<AppState>,
+    view: web::Data<VideoView>,
     user: AuthenticatedUser,
     req: actix_web::HttpRequest,
     body: web::Json<CreateVideoRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state
-        .limits
+        .limits()
         .check(Limit::CreateVideo, client_ip(&req), Some(user.user_id))?;
     let body = body.into_inner();
     let new = NewVideo {
         title: postiqo_domain::Title::parse(body.title).map_err(|e| field_error("title", e))?,
         content_type: body.content_type,
-        size: postiqo_domain::VideoSize::parse(body.size_bytes, state.videos.max_size())
+        size: postiqo_domain::VideoSize::parse(body.size_bytes, state.videos().max_size())
             .map_err(|e| field_error("size_bytes", e))?,
     };
-    let (video, instructions) = state.videos.create(user.user_id, new).await?;
+    let (video, instructions) = state.videos().create(user.user_id, new).await?;
     let id = video.id;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/videos/{id}")))
         .json(CreateVideoResponse {
-            video: VideoResponse::new(video, &state.video_view),
+            video: VideoResponse::new(video, &view),
             upload: UploadResponse::new(id, instructions),
         }))
 }

@@ -3,7 +3,7 @@ use actix_web::{HttpResponse, delete, web};
 use super::parse_id;
 use crate::auth::AuthenticatedUser;
 use crate::problem::{ApiError, ProblemDetails};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Delete a video: its record, its object, and any unfinished multipart upload.
 ///
@@ -27,6 +27,6 @@ pub async fn delete_video(
     user: AuthenticatedUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.videos.delete(user.user_id, parse_id(&id)?).await?;
+    state.videos().delete(user.user_id, parse_id(&id)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

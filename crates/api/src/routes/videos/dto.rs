@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::services::videos::PresignedRequest;
 use chrono::{DateTime, Utc};
 use postiqo_domain::{ContentType, StatusChange, UploadPlan, Video, VideoId, VideoStatus};
-use postiqo_storage::PresignedRequest;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;

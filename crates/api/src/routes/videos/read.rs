@@ -4,7 +4,8 @@ use super::dto::{ListVideosQuery, VideoListResponse, VideoResponse};
 use super::{cursor, parse_id};
 use crate::auth::AuthenticatedUser;
 use crate::problem::{ApiError, ProblemDetails};
-use crate::startup::AppState;
+use crate::routes::videos::dto::VideoView;
+use crate::state::AppState;
 
 /// List the caller's videos, newest first.
 ///
@@ -25,6 +26,7 @@ use crate::startup::AppState;
 #[get("/videos")]
 pub async fn list_videos(
     state: web::Data<AppState>,
+    view: web::Data<VideoView>,
     user: AuthenticatedUser,
     query: web::Query<ListVideosQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -36,14 +38,14 @@ pub async fn list_videos(
     }
     let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
     let page = state
-        .videos
+        .videos()
         .list(user.user_id, query.status, limit, after)
         .await?;
     Ok(HttpResponse::Ok().json(VideoListResponse {
         items: page
             .videos
             .into_iter()
-            .map(|v| VideoResponse::new(v, &state.video_view))
+            .map(|v| VideoResponse::new(v, &view))
             .collect(),
         next_cursor: page.next_after.map(cursor::encode),
     }))
@@ -65,9 +67,10 @@ pub async fn list_videos(
 #[get("/videos/{id}")]
 pub async fn get_video(
     state: web::Data<AppState>,
+    view: web::Data<VideoView>,
     user: AuthenticatedUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let video = state.videos.get(user.user_id, parse_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &state.video_view)))
+    let video = state.videos().get(user.user_id, parse_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &view)))
 }

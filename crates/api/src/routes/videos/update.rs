@@ -5,7 +5,8 @@ use super::parse_id;
 use crate::auth::AuthenticatedUser;
 use crate::extract::field_error;
 use crate::problem::{ApiError, ProblemDetails};
-use crate::startup::AppState;
+use crate::routes::videos::dto::VideoView;
+use crate::state::AppState;
 
 /// Change a video's title (until it is being published).
 #[utoipa::path(
@@ -29,6 +30,7 @@ use crate::startup::AppState;
 #[patch("/videos/{id}")]
 pub async fn update_video(
     state: web::Data<AppState>,
+    view: web::Data<VideoView>,
     user: AuthenticatedUser,
     id: web::Path<String>,
     body: web::Json<UpdateVideoRequest>,
@@ -36,6 +38,6 @@ pub async fn update_video(
     let id = parse_id(&id)?;
     let title = postiqo_domain::Title::parse(body.into_inner().title)
         .map_err(|e| field_error("title", e))?;
-    let video = state.videos.edit_title(user.user_id, id, title).await?;
-    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &state.video_view)))
+    let video = state.videos().edit_title(user.user_id, id, title).await?;
+    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &view)))
 }

@@ -1,6 +1,6 @@
+use crate::services::videos::CompletedPart;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use postiqo_storage::CompletedPart;
 use validator::Validate;
 
 use super::dto::{CompleteUploadRequest, PartUrlsRequest, UploadResponse, VideoResponse};
@@ -8,7 +8,8 @@ use super::parse_id;
 use crate::auth::AuthenticatedUser;
 use crate::extract::{serde_error, validation_error};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
-use crate::startup::AppState;
+use crate::routes::videos::dto::VideoView;
+use crate::state::AppState;
 
 /// The body is optional for single uploads, so it is read as bytes: an empty body means `{}`,
 /// anything else must be JSON.
@@ -60,6 +61,7 @@ fn parse_complete_body(req: &HttpRequest, body: &[u8]) -> Result<CompleteUploadR
 #[post("/videos/{id}/upload-complete")]
 pub async fn complete_upload(
     state: web::Data<AppState>,
+    view: web::Data<VideoView>,
     user: AuthenticatedUser,
     id: web::Path<String>,
     req: HttpRequest,
@@ -76,10 +78,10 @@ pub async fn complete_upload(
             .collect()
     });
     let video = state
-        .videos
+        .videos()
         .complete_upload(user.user_id, id, parts)
         .await?;
-    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &state.video_view)))
+    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &view)))
 }
 
 /// Presign some parts of a multipart upload again (a URL expired or was lost).
@@ -111,7 +113,7 @@ pub async fn part_urls(
     let id = parse_id(&id)?;
     body.validate().map_err(|e| validation_error(&e))?;
     let instructions = state
-        .videos
+        .videos()
         .part_urls(user.user_id, id, &body.part_numbers)
         .await?;
     Ok(HttpResponse::Ok().json(UploadResponse::new(id, instructions)))
@@ -138,6 +140,6 @@ pub async fn upload_url(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
-    let instructions = state.videos.upload_url(user.user_id, id).await?;
+    let instructions = state.videos().upload_url(user.user_id, id).await?;
     Ok(HttpResponse::Ok().json(UploadResponse::new(id, instructions)))
 }

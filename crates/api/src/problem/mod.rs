@@ -13,6 +13,8 @@ use utoipa::ToSchema;
 
 use crate::middleware::current_request_id;
 
+mod from_services;
+
 macro_rules! error_codes {
     ($($variant:ident => $status:ident, $code:literal, $title:literal;)*) => {
         /// Stable problem codes. The `type` of a problem is `urn:postiqo:problem:<code>`.

@@ -3,9 +3,18 @@
 
 use postiqo_tiktok::TikTokError;
 
-use crate::problem::{ApiError, ErrorCode};
+use super::{ApiError, ErrorCode};
+use crate::extract::field_error;
+use crate::services::account::AccountError;
+use crate::services::auth::SignInError;
+use crate::services::health::NotReady;
+use crate::services::media::MediaError;
+use crate::services::profile::ProfileError;
 use crate::services::publishing::PublishError;
+use crate::services::sessions::SessionError;
 use crate::services::tiktok_access::TikTokAccessError;
+use crate::services::videos::VideoError;
+use crate::services::webhooks::WebhookError;
 
 /// A TikTok failure of a user-facing call.
 fn tiktok_problem(e: TikTokError) -> ApiError {
@@ -87,6 +96,143 @@ impl From<PublishError> for ApiError {
             PublishError::Fingerprint(e) => ApiError::new(ErrorCode::Internal).source(e),
             PublishError::Storage(e) => e.into(),
         }
+    }
+}
+
+impl From<VideoError> for ApiError {
+    fn from(e: VideoError) -> Self {
+        match e {
+            VideoError::NotFound => ApiError::new(ErrorCode::VideoNotFound)
+                .detail("No video with this id belongs to you."),
+            VideoError::WrongState(t) => t.into(),
+            VideoError::UploadAlreadyComplete => ApiError::new(ErrorCode::InvalidState)
+                .detail("The upload of this video is already complete."),
+            VideoError::PartOutOfRange { part, count } => field_error(
+                "part_numbers",
+                format!("part {part} is outside 1..={count}"),
+            ),
+            VideoError::PartsMissing => field_error(
+                "parts",
+                "a multipart upload is completed with the list of its parts and their ETags",
+            ),
+            VideoError::PartCountWrong { expected, got } => {
+                field_error("parts", format!("expected {expected} parts, got {got}"))
+            }
+            VideoError::UploadMissing => ApiError::new(ErrorCode::UploadMissing).detail(
+                "Upload the bytes with the presigned request first, then call this again.",
+            ),
+            VideoError::UploadMismatch {
+                declared_size,
+                declared_type,
+                found_size,
+                found_type,
+            } => ApiError::new(ErrorCode::UploadMismatch).detail(format!(
+                "Declared {declared_size} bytes of {declared_type}, found {found_size} bytes of {}; the object was removed, upload it again.",
+                found_type.as_deref().unwrap_or("unknown type"),
+            )),
+            VideoError::NotAVideo { declared } => ApiError::new(ErrorCode::UploadNotAVideo)
+                .detail(format!(
+                    "The object is not a {declared} file; it was removed, upload it again."
+                )),
+            VideoError::UploadChanged => ApiError::new(ErrorCode::UploadChanged).detail(
+                "The object was overwritten while it was being checked; call this again.",
+            ),
+            VideoError::NoEntityTag => {
+                ApiError::new(ErrorCode::Internal).detail("The object store gave no entity tag.")
+            }
+            VideoError::ConcurrentUpdate => ApiError::new(ErrorCode::ConcurrentUpdate),
+            VideoError::Storage(e) => e.into(),
+            VideoError::Blobs(e) => e.into(),
+        }
+    }
+}
+
+impl From<SignInError> for ApiError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::ReturnToNotAllowed { allowed } => ApiError::new(ErrorCode::InvalidReturnTo)
+                .detail(format!(
+                    "return_to must be an absolute http(s) URL on an allowed origin (POSTIQO_ALLOWED_ORIGINS): {}.",
+                    allowed.join(", ")
+                )),
+            SignInError::InvalidCodeChallenge => field_error(
+                "code_challenge",
+                "must be the base64url S256 challenge (43 characters) of your code verifier",
+            ),
+            SignInError::InvalidGrant => ApiError::new(ErrorCode::InvalidGrant),
+            SignInError::InvalidRefreshToken => ApiError::new(ErrorCode::InvalidRefreshToken),
+            SignInError::RefreshTokenReused => ApiError::new(ErrorCode::RefreshTokenReused),
+            SignInError::Sealing(e) => ApiError::new(ErrorCode::Internal).source(e),
+            SignInError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::InvalidToken(Some(e)) => ApiError::new(ErrorCode::InvalidToken).source(e),
+            SessionError::InvalidToken(None) => ApiError::new(ErrorCode::InvalidToken),
+            SessionError::Ended => ApiError::new(ErrorCode::SessionEnded),
+            SessionError::OriginNotAllowed => {
+                ApiError::new(ErrorCode::CsrfFailed).detail("The request's Origin is not allowed.")
+            }
+            SessionError::CsrfMismatch => ApiError::new(ErrorCode::CsrfFailed),
+            SessionError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::AccountGone => ApiError::new(ErrorCode::SessionEnded),
+            AccountError::Storage(e) => e.into(),
+            AccountError::Blobs(e) => e.into(),
+        }
+    }
+}
+
+impl From<ProfileError> for ApiError {
+    fn from(e: ProfileError) -> Self {
+        match e {
+            ProfileError::AccountGone => ApiError::new(ErrorCode::SessionEnded),
+            ProfileError::TikTok(e) => e.into(),
+            ProfileError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(e: WebhookError) -> Self {
+        match e {
+            WebhookError::BadSignature(e) => {
+                ApiError::new(ErrorCode::InvalidWebhookSignature).source(e)
+            }
+            WebhookError::InProgress => ApiError::new(ErrorCode::WebhookInProgress).retry_after(30),
+            WebhookError::Account(e) => e.into(),
+            WebhookError::Publish(e) => e.into(),
+            WebhookError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<MediaError> for ApiError {
+    fn from(e: MediaError) -> Self {
+        match e {
+            MediaError::NotFound => ApiError::new(ErrorCode::MediaNotFound),
+            MediaError::Changed => ApiError::new(ErrorCode::UploadChanged),
+            MediaError::Url(e) => ApiError::new(ErrorCode::Internal).source(e),
+            MediaError::Blobs(e) => e.into(),
+        }
+    }
+}
+
+impl From<NotReady> for ApiError {
+    fn from(e: NotReady) -> Self {
+        ApiError::new(ErrorCode::StorageUnavailable)
+            .retry_after(2)
+            .source(e.cause)
     }
 }
 
