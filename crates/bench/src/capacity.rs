@@ -257,17 +257,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Vec<FlowCost>> {
         )
         .await?;
         flow.client_s3 = client_puts(&u);
-        let shape = if u.parts == 0 {
+        flow.note = if u.parts == 0 {
             "one presigned PUT".to_owned()
         } else {
             format!("{} presigned parts", u.parts)
         };
-        // The API's own cost of the flow, here too: the bytes never pass through it.
-        flow.note = format!(
-            "{shape}; the API's CPU for the flow {:.2} ms, its peak RSS {:.1} MiB",
-            u.api_cpu.sched.as_secs_f64() * 1e3,
-            crate::procfs::mib(u.peak_rss)
-        );
         flows.push(flow);
         uploaded.push(u.id);
     }
