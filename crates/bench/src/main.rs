@@ -164,8 +164,8 @@ fn parse_args() -> Result<Args> {
     })
 }
 
-/// 5. Capacity and S3 requests per flow, on a fresh API that records them (and with rate
-/// limits on, as in production: their windows are DynamoDB writes too).
+/// Section 5: capacity and S3 requests per flow, on a fresh API that records them (and with
+/// rate limits on, as in production: their windows are DynamoDB writes too).
 async fn capacity_section(
     args: &Args,
     profile: &Profile,
