@@ -1,9 +1,9 @@
 //! Postiqo's HTTP API. `main.rs` only parses the command and calls into here.
 
 pub mod admission;
-pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod credentials;
 pub mod crypto;
 pub mod edge;
 pub mod extract;

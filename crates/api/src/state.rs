@@ -8,25 +8,25 @@ use std::sync::Arc;
 use postiqo_tiktok::{TikTokClient, TikTokConfig};
 use url::Url;
 
-use crate::auth::JwtCodec;
-use crate::auth::session_cache::SessionCache;
 use crate::config::{SessionSettings, Settings};
+use crate::credentials::JwtCodec;
+use crate::credentials::session_cache::SessionCache;
 use crate::crypto::TokenCipher;
 use crate::limits::Limits;
-use crate::services::auth::SessionPolicy;
 use crate::services::health::HealthService;
 use crate::services::media::MediaService;
 use crate::services::ports::SystemClock;
 use crate::services::profile::ProfileService;
 use crate::services::sessions::SessionService;
+use crate::services::signin::SessionPolicy;
 use crate::services::{
-    AccountService, AuthService, PublishService, TikTokAccess, VideoService, WebhookService,
+    AccountService, PublishService, SignInService, TikTokAccess, VideoService, WebhookService,
 };
 use crate::worker::Worker;
 
 pub struct AppState {
     videos: VideoService,
-    auth: AuthService,
+    signin: SignInService,
     sessions: SessionService,
     profile: ProfileService,
     publish: PublishService,
@@ -50,7 +50,7 @@ impl AppState {
         let jwt = Arc::new(JwtCodec::new(&settings.jwt));
         let session_cache = Arc::new(SessionCache::new(settings.sessions.cache_ttl));
         let clock = Arc::new(SystemClock);
-        let auth = AuthService::new(
+        let signin = SignInService::new(
             storage.clone(),
             client.clone(),
             cipher.clone(),
@@ -101,7 +101,7 @@ impl AppState {
         let worker = Worker::new(publish.clone(), account.clone());
         let state = Self {
             videos: VideoService::new(storage.clone(), settings.uploads.clone()),
-            auth,
+            signin,
             sessions,
             profile,
             publish,
@@ -121,8 +121,8 @@ impl AppState {
     }
 
     /// Signing in with TikTok, and our sessions' tokens (refresh, logout).
-    pub fn auth(&self) -> &AuthService {
-        &self.auth
+    pub fn signin(&self) -> &SignInService {
+        &self.signin
     }
 
     /// Who a request's access token proves, and the CSRF check.

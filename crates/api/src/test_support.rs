@@ -1,22 +1,33 @@
 //! Test doubles of the services' own ports (`services::ports`), for in-process service tests:
-//! a scripted TikTok, a manual clock and a media-URL source. Storage's in-memory adapters
-//! are `postiqo_storage::memory` (feature `memory`).
+//! a scripted TikTok, a manual clock and a media-URL source; and [`Services`], the session
+//! and account services wired as `state.rs` wires them, over in-memory storage
+//! (`postiqo_storage::memory`, feature `memory`).
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
-use postiqo_domain::{ETag, UserId, Video};
+use postiqo_domain::{ETag, TikTokLink, User, UserId, Video};
+use postiqo_storage::memory::MemoryStore;
+use postiqo_storage::{Storage, StoredTokens};
 use postiqo_tiktok::{
     ApiErrorCode, CreatorInfo, PostInfo, PrivacyLevel, PublishId, PublishState, PublishStatus,
-    TikTokError,
+    SecretString, TikTokClient, TikTokConfig, TikTokError,
 };
 use url::Url;
 
+use crate::config::{AllowedOrigin, JwtSettings, KeyRing};
+use crate::credentials::JwtCodec;
+use crate::credentials::session_cache::SessionCache;
+use crate::crypto::TokenCipher;
 use crate::services::media::PinError;
 use crate::services::ports::{Clock, MediaSource, MediaUrlError, TikTokCallError, TikTokPosting};
+use crate::services::sessions::SessionService;
+use crate::services::signin::SessionPolicy;
+use crate::services::{AccountService, SignInService, TikTokAccess};
 
 /// A clock that moves only when told to.
 pub struct ManualClock(Mutex<DateTime<Utc>>);
@@ -27,6 +38,12 @@ impl ManualClock {
             .timestamp_opt(1_800_000_000, 0)
             .single()
             .unwrap_or_default();
+        Self::at(start)
+    }
+
+    /// Starting at `start`; access tokens are checked against the system clock, so tests that
+    /// verify one start at `Utc::now()`.
+    pub fn at(start: DateTime<Utc>) -> Self {
         Self(Mutex::new(start))
     }
 
@@ -247,4 +264,141 @@ impl MediaSource for FakeMedia {
         Url::parse(&format!("https://media.example/v1/media/{video}"))
             .map_err(|e| MediaUrlError(e.to_string()))
     }
+}
+
+/// A key ring of one 32-byte key.
+fn key_ring(kid: &str, byte: u8) -> KeyRing {
+    KeyRing {
+        keys: vec![(
+            kid.to_owned(),
+            SecretString::from(base64::engine::general_purpose::STANDARD.encode([byte; 32])),
+        )],
+    }
+}
+
+/// A TikTok client no test may reach: its URLs name a closed local port, so a call that
+/// should not happen fails at once instead of going anywhere.
+pub fn unreachable_tiktok() -> TikTokClient {
+    let nowhere = |path: &str| Url::parse(&format!("http://127.0.0.1:9/{path}")).expect("url");
+    TikTokClient::new(TikTokConfig {
+        auth_url: nowhere("auth"),
+        api_base: nowhere(""),
+        ..TikTokConfig::new(
+            "test-client",
+            SecretString::from("test-secret"),
+            nowhere("callback"),
+        )
+    })
+    .expect("the test TikTok client")
+}
+
+/// How long a retired refresh token still yields the current tokens in [`Services`].
+pub const REUSE_INTERVAL: Duration = Duration::from_secs(10);
+/// Lifetime of a session in [`Services`].
+pub const SESSION_TTL: Duration = Duration::from_secs(30 * 86_400);
+
+/// The session and account services over one in-memory store, sharing one session cache
+/// and one manual clock (starting now, so access tokens verify).
+pub struct Services {
+    pub store: Arc<MemoryStore>,
+    pub storage: Storage,
+    pub clock: Arc<ManualClock>,
+    pub signin: SignInService,
+    pub sessions: SessionService,
+    pub account: AccountService,
+}
+
+impl Services {
+    pub fn new() -> Self {
+        let store = Arc::new(MemoryStore::new());
+        let storage = store.storage();
+        let clock = Arc::new(ManualClock::at(Utc::now()));
+        let client = Arc::new(unreachable_tiktok());
+        let cipher = Arc::new(TokenCipher::new(&key_ring("seal-1", 7)));
+        let jwt = Arc::new(JwtCodec::new(&JwtSettings {
+            signing_keys: key_ring("jwt-1", 9),
+            issuer: "https://api.postiqo.test".into(),
+            audience: "postiqo-api".into(),
+            access_ttl: Duration::from_secs(900),
+        }));
+        // Long enough that only being told can make it drop a session it has seen alive.
+        let cache = Arc::new(SessionCache::new(Duration::from_secs(600)));
+        let origins: Vec<AllowedOrigin> = AllowedOrigin::parse("https://app.postiqo.test")
+            .into_iter()
+            .collect();
+        let signin = SignInService::new(
+            storage.clone(),
+            client.clone(),
+            cipher.clone(),
+            jwt.clone(),
+            cache.clone(),
+            SessionPolicy {
+                allowed_origins: origins.clone(),
+                ttl: SESSION_TTL,
+                reuse_interval: REUSE_INTERVAL,
+            },
+        )
+        .with_clock(clock.clone());
+        let sessions = SessionService::new(
+            storage.sessions.clone(),
+            jwt,
+            cache.clone(),
+            origins,
+            clock.clone(),
+        );
+        let tiktok = TikTokAccess::new(storage.clone(), client, cipher);
+        let account = AccountService::new(storage.clone(), tiktok, cache);
+        Self {
+            store,
+            storage,
+            clock,
+            signin,
+            sessions,
+            account,
+        }
+    }
+
+    /// Creates a connected account with (unusable) stored TikTok tokens, as a sign-in does.
+    pub async fn sign_up(&self, open_id: &str) -> UserId {
+        let now = self.clock.now();
+        let user = User {
+            id: UserId::new_v7(
+                u64::try_from(now.timestamp_millis()).unwrap_or(0),
+                id_bytes(open_id),
+            ),
+            open_id: open_id.to_owned(),
+            username: Some(open_id.to_owned()),
+            display_name: None,
+            avatar_url: None,
+            scopes: vec!["user.info.basic".into(), "video.publish".into()],
+            tiktok: TikTokLink::Connected,
+            created_at: now,
+            updated_at: now,
+            deletion_requested_at: None,
+        };
+        let tokens = StoredTokens {
+            key_id: "seal-1".into(),
+            access_ciphertext: "sealed-access".into(),
+            refresh_ciphertext: "sealed-refresh".into(),
+            access_expires_at: now + chrono::Duration::hours(24),
+            refresh_expires_at: now + chrono::Duration::days(365),
+            scopes: user.scopes.clone(),
+            granted_at: Some(now),
+            version: 1,
+            lease_until: None,
+        };
+        match self.storage.users.create_with_tokens(&user, &tokens).await {
+            Ok(()) => user.id,
+            Err(e) => panic!("sign-up failed: {e}"),
+        }
+    }
+}
+
+/// Distinct id bytes per name, so two accounts made in the same millisecond differ.
+fn id_bytes(name: &str) -> [u8; 10] {
+    let mut bytes = [0u8; 10];
+    for (i, b) in name.bytes().enumerate() {
+        bytes[i % 10] ^= b.wrapping_add(u8::try_from(i).unwrap_or(0));
+    }
+    bytes
 }

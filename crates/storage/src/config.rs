@@ -6,7 +6,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::{
-    DynamoAccounts, DynamoAuth, DynamoPublish, DynamoVideos, DynamoWebhooks, S3Blobs, Storage,
+    DynamoAccounts, DynamoIdentity, DynamoPublish, DynamoVideos, DynamoWebhooks, S3Blobs, Storage,
 };
 
 /// What the adapters need beyond the standard AWS variables.
@@ -49,7 +49,7 @@ pub fn connect(sdk: &SdkConfig, cfg: &StorageConfig) -> Storage {
     }
     let ddb = aws_sdk_dynamodb::Client::from_conf(ddb_conf.build());
     let videos = DynamoVideos::new(ddb.clone(), cfg.table.clone());
-    let auth = Arc::new(DynamoAuth::new(ddb.clone(), cfg.table.clone()));
+    let identity = Arc::new(DynamoIdentity::new(ddb.clone(), cfg.table.clone()));
     let publish = Arc::new(DynamoPublish::new(ddb.clone(), cfg.table.clone()));
     let accounts = Arc::new(DynamoAccounts::new(ddb.clone(), cfg.table.clone()));
     let webhook_deliveries = Arc::new(DynamoWebhooks::new(ddb, cfg.table.clone()));
@@ -57,14 +57,35 @@ pub fn connect(sdk: &SdkConfig, cfg: &StorageConfig) -> Storage {
     Storage {
         videos: Arc::new(videos),
         blobs: Arc::new(blobs),
-        users: auth.clone(),
-        tokens: auth.clone(),
-        sessions: auth.clone(),
-        one_time: auth,
+        users: identity.clone(),
+        tokens: identity.clone(),
+        sessions: identity.clone(),
+        one_time: identity,
         publish: publish.clone(),
         idempotency: publish.clone(),
         rates: publish,
         accounts,
         webhook_deliveries,
     }
+}
+
+/// Creates the table (with its indexes and TTL) and the bucket (CORS for `allowed_origins`,
+/// lifecycle rules) if they are missing, and brings their settings to `definition.rs`'s.
+/// Idempotent: `postiqo-api bootstrap` and the tests call it on every start.
+pub async fn bootstrap(
+    cfg: &StorageConfig,
+    allowed_origins: Vec<String>,
+) -> Result<(), crate::RepoError> {
+    let sdk = sdk_config().await;
+    crate::bootstrap_table(&aws_sdk_dynamodb::Client::new(&sdk), &cfg.table).await?;
+    let s3 = crate::S3Blobs::new(&sdk, cfg);
+    crate::bootstrap_bucket(
+        s3.client(),
+        &crate::BucketSetup {
+            bucket: cfg.bucket.clone(),
+            allowed_origins,
+        },
+    )
+    .await?;
+    Ok(())
 }

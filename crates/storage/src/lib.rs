@@ -16,9 +16,9 @@ mod ports;
 mod s3;
 
 pub use aws_sdk_dynamodb::Client as DynamoClient;
-pub use config::{StorageConfig, connect, sdk_config};
+pub use config::{StorageConfig, bootstrap, connect, sdk_config};
 pub use dynamo::{
-    DynamoAccounts, DynamoAuth, DynamoPublish, DynamoVideos, DynamoWebhooks, bootstrap_table,
+    DynamoAccounts, DynamoIdentity, DynamoPublish, DynamoVideos, DynamoWebhooks, bootstrap_table,
 };
 pub use error::{BlobError, RepoError};
 pub use ports::{AccountStore, SessionPage};

@@ -211,7 +211,7 @@ fn errors_never_contain_secret_values() {
 
 /// Random keys nobody has seen (generated for this test, printed nowhere else).
 fn fresh_key(kid: &str) -> String {
-    let bytes: [u8; 32] = crate::auth::secrets::random_bytes();
+    let bytes: [u8; 32] = crate::credentials::secrets::random_bytes();
     format!(
         "{kid}:{}",
         base64::engine::general_purpose::STANDARD.encode(bytes)

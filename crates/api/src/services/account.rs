@@ -7,7 +7,7 @@
 //! conditional write), every step after it is idempotent, and the caller's own session is the
 //! last record to go, so running the deletion again finishes it. While the mark is there the
 //! account can only be deleted further: a sign-in finishes the deletion and starts a new,
-//! empty account instead of reviving the old one (see `services::auth`). What goes when is
+//! empty account instead of reviving the old one (see `services::signin`). What goes when is
 //! written down in docs/data-retention.md.
 
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ use postiqo_storage::{BlobError, RepoError, Storage, VideoQuery};
 use postiqo_tiktok::PublishId;
 use tracing::{info, warn};
 
-use crate::auth::session_cache::SessionCache;
+use crate::credentials::session_cache::SessionCache;
 use crate::services::TikTokAccess;
 use crate::services::tiktok_access::TikTokAccessError;
 

@@ -221,7 +221,7 @@ impl MediaTokens {
         let genuine = self
             .keys
             .iter()
-            .any(|k| crate::auth::secrets::same_bytes(&sig, &mac(k, payload)));
+            .any(|k| crate::credentials::secrets::same_bytes(&sig, &mac(k, payload)));
         if !genuine {
             return None;
         }
@@ -240,7 +240,7 @@ impl MediaTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::secrets::derive_key;
+    use crate::credentials::secrets::derive_key;
 
     const HOUR: Duration = Duration::from_secs(3600);
 

@@ -10,16 +10,16 @@ use std::sync::Arc;
 use postiqo_domain::{SessionId, UserId};
 use postiqo_storage::{RepoError, SessionRepository};
 
-use crate::auth::JwtCodec;
-use crate::auth::session_cache::SessionCache;
 use crate::config::AllowedOrigin;
+use crate::credentials::JwtCodec;
+use crate::credentials::session_cache::SessionCache;
 use crate::services::ports::Clock;
 
 /// Why a caller is not authenticated, or a change not allowed.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     #[error("the access token is invalid or expired")]
-    InvalidToken(#[source] Option<crate::auth::jwt::TokenError>),
+    InvalidToken(#[source] Option<crate::credentials::jwt::TokenError>),
     /// The session the token belongs to was ended (logout, disconnect, deletion, reuse).
     #[error("the session has ended")]
     Ended,

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use postiqo_domain::{SessionId, User, UserId, VideoId};
 use tracing::{instrument, warn};
 
-use super::auth::{item_session, item_user};
+use super::identity::{item_session, item_user};
 use super::item::{Item, get_item, get_s, is_expired, item_to_video, key, s};
 use super::keys::{self, DELETION_REQUESTED_AT, PK, SK};
 use crate::error::{repo_error, service_code};
@@ -466,19 +466,7 @@ impl AccountStore for DynamoAccounts {
 
 impl DynamoAccounts {
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), RepoError> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if service_code(&e) == Some("TransactionCanceledException") => {
-                Err(RepoError::Conflict)
-            }
-            Err(e) => Err(repo_error(e)),
-        }
+        super::item::transact(&self.client, items).await
     }
 }
 

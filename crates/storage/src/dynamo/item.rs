@@ -41,6 +41,26 @@ pub async fn get_item(
     Ok(out.item)
 }
 
+/// Writes several items at once, all or nothing: the one place a transaction is sent. A
+/// cancelled transaction (a condition failed, or a conflicting one ran) is [`RepoError::Conflict`].
+pub(crate) async fn transact(
+    client: &aws_sdk_dynamodb::Client,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+) -> Result<(), RepoError> {
+    match client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if crate::error::service_code(&e) == Some("TransactionCanceledException") => {
+            Err(RepoError::Conflict)
+        }
+        Err(e) => Err(crate::error::repo_error(e)),
+    }
+}
+
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }

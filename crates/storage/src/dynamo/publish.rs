@@ -171,19 +171,7 @@ impl PublishStore for DynamoPublish {
             ]);
             items.push(self.put(lookup, None, vec![])?);
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if service_code(&e) == Some("TransactionCanceledException") => {
-                Err(RepoError::Conflict)
-            }
-            Err(e) => Err(repo_error(e)),
-        }
+        super::item::transact(&self.client, items).await
     }
 
     async fn job(&self, owner: UserId, video: VideoId) -> Result<Option<PublishJob>, RepoError> {

@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, delete, web};
 
-use crate::auth::{AuthenticatedUser, cookies};
+use crate::credentials::{AuthenticatedUser, cookies};
 use crate::problem::{ApiError, ProblemDetails};
 use crate::state::AppState;
 

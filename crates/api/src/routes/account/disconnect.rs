@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, post, web};
 
 use super::dto::DisconnectResponse;
-use crate::auth::{AuthenticatedUser, cookies};
+use crate::credentials::{AuthenticatedUser, cookies};
 use crate::problem::{ApiError, ProblemDetails};
 use crate::state::AppState;
 

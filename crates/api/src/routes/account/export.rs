@@ -4,7 +4,7 @@ use futures_util::StreamExt;
 use tracing::error;
 
 use super::dto::{ExportDocument, ExportWriter, content_disposition};
-use crate::auth::AuthenticatedUser;
+use crate::credentials::AuthenticatedUser;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
 use crate::routes::videos::dto::VideoView;

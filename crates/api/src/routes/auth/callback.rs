@@ -2,10 +2,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::dto::CallbackQuery;
-use crate::auth::cookies;
+use crate::credentials::cookies;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
-use crate::services::auth::{CallbackParams, LoginOutcome, SignInFailure};
+use crate::services::signin::{CallbackParams, LoginOutcome, SignInFailure};
 use crate::state::AppState;
 
 /// TikTok redirects here after consent.
@@ -46,7 +46,7 @@ pub async fn callback(
     let binding = req.cookie(cookies::OAUTH_BINDING);
     let settings = state.cookies();
     match state
-        .auth()
+        .signin()
         .complete_login(
             params,
             binding.as_ref().map(|c| c.value()),

@@ -2,10 +2,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::dto::{LoginModeParam, LoginQuery};
-use crate::auth::cookies;
+use crate::credentials::cookies;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ProblemDetails};
-use crate::services::auth::LoginMode;
+use crate::services::signin::LoginMode;
 use crate::state::AppState;
 
 /// Start signing in with TikTok.
@@ -50,7 +50,7 @@ pub async fn login(
     };
     let existing = req.cookie(cookies::OAUTH_BINDING);
     let start = state
-        .auth()
+        .signin()
         .begin_login(&query.return_to, mode, existing.as_ref().map(|c| c.value()))
         .await?;
     Ok(HttpResponse::Found()

@@ -4,11 +4,11 @@ use super::dto::{
     CookieKind, CookieSessionResponse, CsrfResponse, GrantType, RefreshRequest, RefreshResponse,
     TokenRequest, TokenResponse,
 };
-use crate::auth::{AuthenticatedUser, check_csrf, cookies};
+use crate::credentials::{AuthenticatedUser, check_csrf, cookies};
 use crate::extract::serde_error;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
-use crate::services::AuthService;
+use crate::services::SignInService;
 use crate::state::AppState;
 
 /// Exchange a one-time sign-in code (third-party clients).
@@ -43,7 +43,7 @@ pub async fn token(
         code_verifier,
     } = body.into_inner();
     let tokens = state
-        .auth()
+        .signin()
         .exchange_login_code(&code, &code_verifier, super::user_agent(&req))
         .await?;
     Ok(HttpResponse::Ok().json(TokenResponse::bearer(
@@ -99,10 +99,10 @@ pub async fn refresh(
             .unwrap_or_default()
     };
     if let Some(presented) = parsed.refresh_token {
-        if let Some((_, sid, _)) = AuthService::parse_refresh_token(&presented) {
+        if let Some((_, sid, _)) = SignInService::parse_refresh_token(&presented) {
             state.limits().check_refresh_session(&sid)?;
         }
-        let tokens = state.auth().refresh(&presented).await?;
+        let tokens = state.signin().refresh(&presented).await?;
         return Ok(
             HttpResponse::Ok().json(RefreshResponse::Bearer(TokenResponse::bearer(
                 tokens.access_token,
@@ -116,12 +116,12 @@ pub async fn refresh(
         .ok_or_else(|| {
             ApiError::new(ErrorCode::InvalidRefreshToken).detail("No refresh token sent.")
         })?;
-    let (_, sid, _) = AuthService::parse_refresh_token(cookie.value())
+    let (_, sid, _) = SignInService::parse_refresh_token(cookie.value())
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidRefreshToken))?;
     // After CSRF: a forged cross-site request must not spend the session's budget.
     check_csrf(&req, &state, &sid)?;
     state.limits().check_refresh_session(&sid)?;
-    let tokens = state.auth().refresh(cookie.value()).await?;
+    let tokens = state.signin().refresh(cookie.value()).await?;
     let settings = state.cookies();
     Ok(HttpResponse::Ok()
         .cookie(cookies::access(
@@ -154,7 +154,10 @@ pub async fn logout(
     state: web::Data<AppState>,
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
-    state.auth().logout(user.user_id, &user.session_id).await?;
+    state
+        .signin()
+        .logout(user.user_id, &user.session_id)
+        .await?;
     let mut res = HttpResponse::NoContent();
     for c in cookies::cleared(state.cookies()) {
         res.cookie(c);
@@ -178,7 +181,7 @@ pub async fn csrf(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
     // A tab whose access cookie expired still holds the refresh cookie (sent to /v1/auth):
     // it must be able to get the CSRF token it needs to refresh.
     let session = match req.cookie(cookies::refresh_name(state.cookies())) {
-        Some(c) => state.auth().session_of_refresh_token(c.value()).await?,
+        Some(c) => state.signin().session_of_refresh_token(c.value()).await?,
         None => None,
     };
     let session = match session {

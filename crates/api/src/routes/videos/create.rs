@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, post, web};
 
 use super::dto::{CreateVideoRequest, CreateVideoResponse, UploadResponse, VideoResponse};
-use crate::auth::AuthenticatedUser;
+use crate::credentials::AuthenticatedUser;
 use crate::extract::field_error;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ProblemDetails};

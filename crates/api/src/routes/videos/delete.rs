@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, delete, web};
 
 use super::parse_id;
-use crate::auth::AuthenticatedUser;
+use crate::credentials::AuthenticatedUser;
 use crate::problem::{ApiError, ProblemDetails};
 use crate::state::AppState;
 

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, get, web};
 
 use super::dto::{ListVideosQuery, VideoListResponse, VideoResponse};
 use super::{cursor, parse_id};
-use crate::auth::AuthenticatedUser;
+use crate::credentials::AuthenticatedUser;
 use crate::problem::{ApiError, ProblemDetails};
 use crate::routes::videos::dto::VideoView;
 use crate::state::AppState;

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, patch, web};
 
 use super::dto::{UpdateVideoRequest, VideoResponse};
 use super::parse_id;
-use crate::auth::AuthenticatedUser;
+use crate::credentials::AuthenticatedUser;
 use crate::extract::field_error;
 use crate::problem::{ApiError, ProblemDetails};
 use crate::routes::videos::dto::VideoView;

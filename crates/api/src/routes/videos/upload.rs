@@ -5,7 +5,7 @@ use validator::Validate;
 
 use super::dto::{CompleteUploadRequest, PartUrlsRequest, UploadResponse, VideoResponse};
 use super::parse_id;
-use crate::auth::AuthenticatedUser;
+use crate::credentials::AuthenticatedUser;
 use crate::extract::{serde_error, validation_error};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
 use crate::routes::videos::dto::VideoView;

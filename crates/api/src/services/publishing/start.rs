@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use super::creator::creator_options;
 use super::{PublishError, PublishService};
-use crate::auth::secrets::digest;
+use crate::credentials::secrets::digest;
 use crate::services::media::PinError;
 use crate::services::ports::TikTokCallError;
 use crate::services::tiktok_access::TikTokAccessError;

@@ -1,114 +1,16 @@
-//! In-memory adapters of the ports publishing uses ([`VideoRepository`], [`UserRepository`],
-//! [`PublishStore`], [`IdempotencyStore`], [`RateWindows`]), for tests of the services that
-//! run in process, in milliseconds, with no storage server.
-//!
-//! They keep the adapters' contracts, not their mechanics: every write is conditional on the
-//! same versions DynamoDB checks, a commit is all-or-nothing, and records past their TTL read
-//! as absent. Time is whatever the caller passes as `now` (the services' clock), so a test
-//! controls rate windows and leases by moving its clock. [`MemoryStore::fail_next_writes`]
-//! makes storage unavailable for a number of writes, to test what a service does then.
+//! Publishing's ports in memory: videos, publish jobs, idempotency keys and rate windows.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use postiqo_domain::{PublishJob, TikTokLink, User, UserId, Video, VideoId};
+use postiqo_domain::{PublishJob, UserId, Video, VideoId};
 
+use super::{Idem, MemoryStore, live};
 use crate::{
-    IdempotencyBegin, IdempotencyStore, JobChange, PublishStore, RateWindows, RepoError,
-    StoredTokens, UserRepository, VideoPage, VideoQuery, VideoRepository,
+    IdempotencyBegin, IdempotencyStore, JobChange, PublishStore, RateWindows, RepoError, VideoPage,
+    VideoQuery, VideoRepository,
 };
-
-/// A video and when its TTL ends.
-type StoredVideo = (Video, Option<DateTime<Utc>>);
-
-#[derive(Default)]
-struct State {
-    videos: BTreeMap<(UserId, VideoId), StoredVideo>,
-    users: HashMap<UserId, User>,
-    tokens: HashMap<UserId, StoredTokens>,
-    jobs: BTreeMap<(UserId, VideoId), PublishJob>,
-    lookups: HashMap<(UserId, String), VideoId>,
-    idempotency: HashMap<(UserId, String), Idem>,
-    rates: HashMap<(UserId, String), Vec<DateTime<Utc>>>,
-    failing_writes: usize,
-    writes: usize,
-}
-
-#[derive(Clone)]
-struct Idem {
-    request_hash: String,
-    expires_at: DateTime<Utc>,
-    done: Option<(u16, String)>,
-}
-
-/// One in-memory store behind all the ports above; clone the `Arc` into each field of the
-/// services' storage.
-#[derive(Default)]
-pub struct MemoryStore {
-    state: Mutex<State>,
-}
-
-fn unavailable() -> RepoError {
-    RepoError::Unavailable("storage made unavailable by the test".into())
-}
-
-impl MemoryStore {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // A test that panicked while holding the lock has failed already; the data is still
-        // what it was, so keep reading it.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Runs a write: refused as unavailable while the test asked for failures.
-    fn write<T>(&self, f: impl FnOnce(&mut State) -> Result<T, RepoError>) -> Result<T, RepoError> {
-        let mut s = self.lock();
-        if s.failing_writes > 0 {
-            s.failing_writes -= 1;
-            return Err(unavailable());
-        }
-        let out = f(&mut s)?;
-        s.writes += 1;
-        Ok(out)
-    }
-
-    /// The next `n` writes fail as [`RepoError::Unavailable`] and change nothing.
-    pub fn fail_next_writes(&self, n: usize) {
-        self.lock().failing_writes = n;
-    }
-
-    /// How many writes succeeded so far.
-    pub fn writes(&self) -> usize {
-        self.lock().writes
-    }
-
-    /// Every job, for assertions.
-    pub fn jobs(&self) -> Vec<PublishJob> {
-        self.lock().jobs.values().cloned().collect()
-    }
-
-    /// Puts a user with its tokens (what sign-in does).
-    pub fn put_user(&self, user: User) {
-        self.lock().users.insert(user.id, user);
-    }
-
-    /// Puts a video as it is, e.g. one already UPLOADED.
-    pub fn put_video(&self, video: Video) {
-        self.lock()
-            .videos
-            .insert((video.owner, video.id), (video, None));
-    }
-}
-
-fn live(expires: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    expires.is_none_or(|e| e > now)
-}
 
 #[async_trait]
 impl VideoRepository for MemoryStore {
@@ -195,75 +97,6 @@ impl VideoRepository for MemoryStore {
 
     async fn ping(&self) -> Result<(), RepoError> {
         Ok(())
-    }
-}
-
-#[async_trait]
-impl UserRepository for MemoryStore {
-    async fn get(&self, id: UserId) -> Result<Option<User>, RepoError> {
-        Ok(self.lock().users.get(&id).cloned())
-    }
-
-    async fn find_by_open_id(&self, open_id: &str) -> Result<Option<User>, RepoError> {
-        Ok(self
-            .lock()
-            .users
-            .values()
-            .find(|u| u.open_id == open_id)
-            .cloned())
-    }
-
-    async fn create_with_tokens(
-        &self,
-        user: &User,
-        tokens: &StoredTokens,
-    ) -> Result<(), RepoError> {
-        self.write(|s| {
-            if s.users.values().any(|u| u.open_id == user.open_id) {
-                return Err(RepoError::Conflict);
-            }
-            s.users.insert(user.id, user.clone());
-            s.tokens.insert(user.id, tokens.clone());
-            Ok(())
-        })
-    }
-
-    async fn update_with_tokens(
-        &self,
-        user: &User,
-        tokens: &StoredTokens,
-    ) -> Result<(), RepoError> {
-        self.write(|s| {
-            s.users.insert(user.id, user.clone());
-            s.tokens.insert(user.id, tokens.clone());
-            Ok(())
-        })
-    }
-
-    async fn set_tiktok_link(
-        &self,
-        id: UserId,
-        link: TikTokLink,
-        now: DateTime<Utc>,
-    ) -> Result<(), RepoError> {
-        self.write(|s| match s.users.get_mut(&id) {
-            Some(u) => {
-                u.tiktok = link;
-                u.updated_at = now;
-                Ok(())
-            }
-            None => Err(RepoError::Conflict),
-        })
-    }
-
-    async fn update_profile(&self, user: &User) -> Result<(), RepoError> {
-        self.write(|s| match s.users.get_mut(&user.id) {
-            Some(u) => {
-                *u = user.clone();
-                Ok(())
-            }
-            None => Err(RepoError::Conflict),
-        })
     }
 }
 

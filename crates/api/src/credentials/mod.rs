@@ -1,4 +1,5 @@
-//! Who is calling: our access JWTs, session cookies, CSRF, and the extractor handlers use.
+//! The credentials a request carries: our access tokens (JWT), session cookies, CSRF, the
+//! extractor that proves them (`AuthenticatedUser`), and the cache of sessions found alive.
 
 pub mod cookies;
 mod extractor;

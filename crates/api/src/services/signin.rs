@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 use url::Url;
 
-use crate::auth::JwtCodec;
-use crate::auth::secrets::{digest, random_bytes, random_token, s256, same};
-use crate::auth::session_cache::SessionCache;
 use crate::config::AllowedOrigin;
+use crate::credentials::JwtCodec;
+use crate::credentials::secrets::{digest, random_bytes, random_token, s256, same};
+use crate::credentials::session_cache::SessionCache;
 use crate::crypto::TokenCipher;
 use crate::services::account::purge;
 use crate::services::ports::{Clock, SystemClock};
@@ -139,7 +139,7 @@ pub struct SessionPolicy {
     pub reuse_interval: std::time::Duration,
 }
 
-pub struct AuthService {
+pub struct SignInService {
     storage: Storage,
     tiktok: Arc<TikTokClient>,
     cipher: Arc<TokenCipher>,
@@ -151,7 +151,7 @@ pub struct AuthService {
     reuse_interval: chrono::Duration,
 }
 
-impl AuthService {
+impl SignInService {
     pub fn new(
         storage: Storage,
         tiktok: Arc<TikTokClient>,
@@ -643,10 +643,10 @@ mod tests {
         let user = UserId::new_v7(1, [1; 10]);
         let sid = SessionId::from_random([2; 16]);
         let token = format!("{user}.{sid}.secret-part");
-        let (u, s, secret) = AuthService::parse_refresh_token(&token).expect("parse");
+        let (u, s, secret) = SignInService::parse_refresh_token(&token).expect("parse");
         assert_eq!((u, s, secret), (user, sid.clone(), "secret-part"));
-        assert!(AuthService::parse_refresh_token("garbage").is_none());
-        assert!(AuthService::parse_refresh_token(&format!("{user}.{sid}.")).is_none());
-        assert!(AuthService::parse_refresh_token(&format!("{user}.USER#x.secret")).is_none());
+        assert!(SignInService::parse_refresh_token("garbage").is_none());
+        assert!(SignInService::parse_refresh_token(&format!("{user}.{sid}.")).is_none());
+        assert!(SignInService::parse_refresh_token(&format!("{user}.USER#x.secret")).is_none());
     }
 }

@@ -19,12 +19,12 @@ use crate::{OneTimeStore, RepoError, SessionRepository, StoredTokens, TokenVault
 const PROFILE_LIVE: &str = "attribute_exists(PK) AND attribute_not_exists(deletion_requested_at)";
 
 #[derive(Clone)]
-pub struct DynamoAuth {
+pub struct DynamoIdentity {
     client: Client,
     table: String,
 }
 
-impl DynamoAuth {
+impl DynamoIdentity {
     pub fn new(client: Client, table: String) -> Self {
         Self { client, table }
     }
@@ -47,19 +47,7 @@ impl DynamoAuth {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), RepoError> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if service_code(&e) == Some("TransactionCanceledException") => {
-                Err(RepoError::Conflict)
-            }
-            Err(e) => Err(repo_error(e)),
-        }
+        super::item::transact(&self.client, items).await
     }
 }
 
@@ -241,7 +229,7 @@ pub(super) fn item_session(item: &Item) -> Result<Session, RepoError> {
 }
 
 #[async_trait]
-impl UserRepository for DynamoAuth {
+impl UserRepository for DynamoIdentity {
     #[instrument(skip(self))]
     async fn get(&self, id: UserId) -> Result<Option<User>, RepoError> {
         self.get_item(keys::user_pk(id), keys::PROFILE_SK)
@@ -328,7 +316,7 @@ impl UserRepository for DynamoAuth {
 }
 
 #[async_trait]
-impl TokenVault for DynamoAuth {
+impl TokenVault for DynamoIdentity {
     #[instrument(skip(self))]
     async fn get(&self, user: UserId) -> Result<Option<StoredTokens>, RepoError> {
         self.get_item(keys::user_pk(user), keys::TOKENS_SK)
@@ -415,7 +403,7 @@ impl TokenVault for DynamoAuth {
 }
 
 #[async_trait]
-impl SessionRepository for DynamoAuth {
+impl SessionRepository for DynamoIdentity {
     #[instrument(skip_all, fields(user = %session.user))]
     async fn create(&self, session: &Session) -> Result<(), RepoError> {
         self.client
@@ -516,7 +504,7 @@ impl SessionRepository for DynamoAuth {
 }
 
 #[async_trait]
-impl OneTimeStore for DynamoAuth {
+impl OneTimeStore for DynamoIdentity {
     #[instrument(skip(self, payload, digest))]
     async fn put(
         &self,
