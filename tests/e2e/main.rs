@@ -15,6 +15,7 @@ mod metrics;
 mod outage;
 mod production;
 mod publish;
+mod queue;
 mod security;
 mod sessions;
 mod signin;

@@ -589,14 +589,41 @@ impl TestApp {
 
     /// Another API instance on the same table, bucket and sandbox, on its own port.
     pub fn spawn_peer(&self) -> (ChildProcess, String) {
+        self.spawn_peer_with(&[])
+    }
+
+    /// Another API instance like [`Self::spawn_peer`], with some variables of its own.
+    pub fn spawn_peer_with(&self, vars: &[(&str, &str)]) -> (ChildProcess, String) {
         let port = crate::free_port();
-        let mut env = self.env.clone();
-        env.insert("POSTIQO_BIND".into(), format!("127.0.0.1:{port}"));
-        let mut cmd = Command::new(bin_path("postiqo-api"));
-        cmd.envs(&env);
+        let mut cmd = self.command(vars);
+        cmd.env("POSTIQO_BIND", format!("127.0.0.1:{port}"));
         let mut process = ChildProcess::spawn(cmd);
         process.wait_for_line("\"listening\"", Duration::from_secs(30));
         (process, format!("http://127.0.0.1:{port}"))
+    }
+
+    /// `postiqo-api worker` (the worker alone, no HTTP) on this app's table, bucket and
+    /// sandbox, with some variables of its own.
+    pub fn spawn_worker(&self, vars: &[(&str, &str)]) -> ChildProcess {
+        let mut cmd = self.command(vars);
+        cmd.arg("worker");
+        let mut process = ChildProcess::spawn(cmd);
+        process.wait_for_line("publish worker started", Duration::from_secs(30));
+        process
+    }
+
+    fn command(&self, vars: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(bin_path("postiqo-api"));
+        cmd.envs(&self.env);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Changes a variable for the processes started from now on (`restart_api`, peers).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.insert(key.into(), value.into());
     }
 
     /// Creates a single-part MP4 video and uploads good bytes to it; returns the video id.

@@ -6,7 +6,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::{
-    DynamoAccounts, DynamoIdentity, DynamoPublish, DynamoVideos, DynamoWebhooks, S3Blobs, Storage,
+    DynamoAccounts, DynamoIdentity, DynamoPublish, DynamoVideos, DynamoWebhooks, JobShards,
+    S3Blobs, Storage,
 };
 
 /// What the adapters need beyond the standard AWS variables.
@@ -21,6 +22,8 @@ pub struct StorageConfig {
     pub s3_force_path_style: bool,
     /// Ask DynamoDB for the capacity each call consumed and record it (docs/capacity.md).
     pub record_capacity: bool,
+    /// How many partitions the publish job queue is spread over (`POSTIQO_JOB_SHARDS`).
+    pub job_shards: JobShards,
 }
 
 /// The shared AWS configuration from the standard chain (`AWS_REGION`, `AWS_ENDPOINT_URL*`,
@@ -50,7 +53,9 @@ pub fn connect(sdk: &SdkConfig, cfg: &StorageConfig) -> Storage {
     let ddb = aws_sdk_dynamodb::Client::from_conf(ddb_conf.build());
     let videos = DynamoVideos::new(ddb.clone(), cfg.table.clone());
     let identity = Arc::new(DynamoIdentity::new(ddb.clone(), cfg.table.clone()));
-    let publish = Arc::new(DynamoPublish::new(ddb.clone(), cfg.table.clone()));
+    let publish = Arc::new(
+        DynamoPublish::new(ddb.clone(), cfg.table.clone()).with_job_shards(cfg.job_shards),
+    );
     let accounts = Arc::new(DynamoAccounts::new(ddb.clone(), cfg.table.clone()));
     let webhook_deliveries = Arc::new(DynamoWebhooks::new(ddb, cfg.table.clone()));
     let blobs = S3Blobs::new(sdk, cfg);

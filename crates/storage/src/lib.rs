@@ -9,6 +9,7 @@ mod config;
 pub mod definition;
 mod dynamo;
 mod error;
+pub mod job_shards;
 #[cfg(feature = "memory")]
 pub mod memory;
 pub mod observe;
@@ -21,6 +22,7 @@ pub use dynamo::{
     DynamoAccounts, DynamoIdentity, DynamoPublish, DynamoVideos, DynamoWebhooks, bootstrap_table,
 };
 pub use error::{BlobError, RepoError};
+pub use job_shards::JobShards;
 pub use ports::{AccountStore, SessionPage};
 pub use ports::{
     BlobStore, CompletedPart, DeliveryBegin, DeliveryRecord, IdempotencyBegin, IdempotencyStore,

@@ -1,6 +1,7 @@
 //! Where records and files live: the table, the bucket and how S3 is addressed.
 
 use postiqo_storage::StorageConfig;
+use postiqo_storage::job_shards::{DEFAULT_JOB_SHARDS, JobShards, MAX_JOB_SHARDS};
 
 use super::env::{ConfigError, Env, Reader, err};
 use super::http::{AllowedOrigin, allowed_origins};
@@ -59,11 +60,22 @@ pub(super) fn storage(r: &Reader) -> Result<StorageConfig, ConfigError> {
         r.opt("AWS_ENDPOINT_URL_S3").is_some() || r.opt("AWS_ENDPOINT_URL").is_some();
     let s3_force_path_style = r.bool("POSTIQO_S3_FORCE_PATH_STYLE", endpoint_overridden)?;
     let record_capacity = r.bool("POSTIQO_METRICS_DYNAMODB_CAPACITY", false)?;
+    let job_shards = r
+        .parse("POSTIQO_JOB_SHARDS", DEFAULT_JOB_SHARDS, "a whole number")
+        .and_then(|n| {
+            JobShards::new(n).map_err(|_| {
+                err(
+                    "POSTIQO_JOB_SHARDS",
+                    format!("must be from 1 to {MAX_JOB_SHARDS}"),
+                )
+            })
+        })?;
     Ok(StorageConfig {
         table,
         bucket,
         s3_public_endpoint,
         s3_force_path_style,
         record_capacity,
+        job_shards,
     })
 }

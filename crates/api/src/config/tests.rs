@@ -83,6 +83,32 @@ fn defaults_apply() {
 }
 
 #[test]
+fn the_job_queue_shard_count_is_bounded() {
+    use postiqo_storage::job_shards::DEFAULT_JOB_SHARDS;
+    let shards = |env: &HashMap<String, String>| {
+        Settings::from_env(env).map(|s| s.storage.job_shards.count())
+    };
+    assert_eq!(shards(&base()).expect("valid"), DEFAULT_JOB_SHARDS);
+    for (value, ok) in [
+        ("1", true),
+        ("128", true),
+        ("0", false),
+        ("129", false),
+        ("x", false),
+    ] {
+        let mut env = base();
+        env.insert("POSTIQO_JOB_SHARDS".into(), value.into());
+        match shards(&env) {
+            Ok(n) => assert!(ok && n.to_string() == value, "{value}"),
+            Err(e) => {
+                assert!(!ok, "{value}: {e}");
+                assert_eq!(e.var, "POSTIQO_JOB_SHARDS");
+            }
+        }
+    }
+}
+
+#[test]
 fn edge_limits_refuse_zero_and_nonsense() {
     for (var, value) in [
         ("POSTIQO_BODY_TIMEOUT_SECS", "0"),

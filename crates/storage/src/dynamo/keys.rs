@@ -52,10 +52,6 @@ pub fn job_sk(video: VideoId) -> String {
     format!("PUBJOB#{video}")
 }
 
-/// The one partition of the job index. Jobs in flight are few (bounded by TikTok's posting
-/// caps), so one partition is far from DynamoDB's per-partition limits.
-pub const JOB_INDEX_PK: &str = "PUBJOB";
-
 pub fn publish_lookup_sk(publish_id: &str) -> String {
     format!("PUBLISH#{publish_id}")
 }

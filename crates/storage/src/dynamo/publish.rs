@@ -1,6 +1,8 @@
 //! Publish jobs, publish-id lookups, idempotency records and shared rate windows.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,12 +15,18 @@ use tracing::instrument;
 use super::item::{Item, get_n, get_s, n, s, video_to_item};
 use super::keys::{self, EXPIRES_AT, GSI2, GSI2PK, GSI2SK, PK, SK};
 use crate::error::{repo_error, service_code};
+use crate::job_shards::{self, JobShards, Page, Partition};
 use crate::{IdempotencyBegin, IdempotencyStore, JobChange, PublishStore, RateWindows, RepoError};
 
 #[derive(Clone)]
 pub struct DynamoPublish {
     client: Client,
     table: String,
+    shards: JobShards,
+    /// This process's own starting point in the shard rotation.
+    seed: u64,
+    /// Passes over the queue so far (each one starts a shard further).
+    rounds: Arc<AtomicU64>,
 }
 
 fn iso(t: DateTime<Utc>) -> String {
@@ -36,11 +44,13 @@ fn from_ms(item: &Item, name: &str) -> Result<DateTime<Utc>, RepoError> {
         .ok_or_else(|| RepoError::Corrupt(format!("attribute {name} is not a time")))
 }
 
-fn job_item(job: &PublishJob) -> Item {
+/// The job's item, indexed in its shard under `shards` (so a write after a change of the count
+/// moves it to its new shard).
+fn job_item(job: &PublishJob, shards: JobShards) -> Item {
     let mut item = HashMap::from([
         (PK.to_owned(), s(keys::user_pk(job.owner))),
         (SK.to_owned(), s(keys::job_sk(job.video))),
-        (GSI2PK.to_owned(), s(keys::JOB_INDEX_PK)),
+        (GSI2PK.to_owned(), s(shards.of(job.video).key())),
         (
             GSI2SK.to_owned(),
             s(format!("{}#{}", iso(job.next_run_at), job.video)),
@@ -94,7 +104,55 @@ fn item_job(item: &Item) -> Result<PublishJob, RepoError> {
 
 impl DynamoPublish {
     pub fn new(client: Client, table: String) -> Self {
-        Self { client, table }
+        Self {
+            client,
+            table,
+            shards: JobShards::default(),
+            seed: uuid::Uuid::new_v4().as_u64_pair().0,
+            rounds: Arc::default(),
+        }
+    }
+
+    /// Spreads the job queue over `shards` partitions (see [`job_shards`]).
+    #[must_use]
+    pub fn with_job_shards(mut self, shards: JobShards) -> Self {
+        self.shards = shards;
+        self
+    }
+
+    /// One page of the jobs due in one partition of the job index, oldest first.
+    async fn due_in(
+        &self,
+        partition: Partition,
+        now: DateTime<Utc>,
+        limit: u32,
+        from: Option<Item>,
+    ) -> Result<Page<PublishJob, Item>, RepoError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI2)
+            .key_condition_expression("#pk = :pk AND #sk <= :now")
+            .expression_attribute_names("#pk", GSI2PK)
+            .expression_attribute_names("#sk", GSI2SK)
+            .expression_attribute_values(":pk", s(partition.key()))
+            // '~' sorts after every id character, so jobs due exactly now are included.
+            .expression_attribute_values(":now", s(format!("{}~", iso(now))))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(from)
+            .send()
+            .await
+            .map_err(repo_error)?;
+        Ok(Page {
+            items: out
+                .items
+                .unwrap_or_default()
+                .iter()
+                .map(item_job)
+                .collect::<Result<_, _>>()?,
+            next: out.last_evaluated_key,
+        })
     }
 
     fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {
@@ -143,11 +201,15 @@ impl PublishStore for DynamoPublish {
             JobChange::Save {
                 job,
                 expected_version: None,
-            } => items.push(self.put(job_item(job), None, vec![])?),
+            } => items.push(self.put(job_item(job, self.shards), None, vec![])?),
             JobChange::Save {
                 job,
                 expected_version: Some(v),
-            } => items.push(self.put(job_item(job), Some("version = :v"), vec![(":v", n(v))])?),
+            } => items.push(self.put(
+                job_item(job, self.shards),
+                Some("version = :v"),
+                vec![(":v", n(v))],
+            )?),
             JobChange::Remove { expected_version } => {
                 let delete = Delete::builder()
                     .table_name(&self.table)
@@ -231,22 +293,12 @@ impl PublishStore for DynamoPublish {
     }
 
     async fn due_jobs(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<PublishJob>, RepoError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI2)
-            .key_condition_expression("#pk = :pk AND #sk <= :now")
-            .expression_attribute_names("#pk", GSI2PK)
-            .expression_attribute_names("#sk", GSI2SK)
-            .expression_attribute_values(":pk", s(keys::JOB_INDEX_PK))
-            // '~' sorts after every id character, so jobs due exactly now are included.
-            .expression_attribute_values(":now", s(format!("{}~", iso(now))))
-            .limit(i32::try_from(limit).unwrap_or(25))
-            .send()
-            .await
-            .map_err(repo_error)?;
-        out.items.unwrap_or_default().iter().map(item_job).collect()
+        let round = self.rounds.fetch_add(1, Ordering::Relaxed);
+        let visit = self.shards.plan(self.seed, round);
+        let mut due =
+            job_shards::fill(&visit, limit, |p, l, from| self.due_in(p, now, l, from)).await?;
+        due.sort_by_key(|j| j.next_run_at);
+        Ok(due)
     }
 
     #[instrument(skip(self, job), fields(video_id = %job.video))]

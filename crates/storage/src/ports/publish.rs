@@ -53,7 +53,9 @@ pub trait PublishStore: Send + Sync + 'static {
         expected_version: u64,
     ) -> Result<(), RepoError>;
 
-    /// Jobs whose `next_run_at` has come, oldest first (eventually consistent).
+    /// Up to `limit` jobs whose `next_run_at` has come (eventually consistent), oldest first
+    /// within the batch. A sharded store fills the batch from several shards, and successive
+    /// calls start at different shards (`job_shards`), so it need not be the oldest overall.
     async fn due_jobs(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<PublishJob>, RepoError>;
 
     /// Takes the job's lease if it is still at its version and nobody holds a live lease
