@@ -437,3 +437,86 @@ async fn a_traceparent_puts_its_trace_id_on_the_request_log_lines() {
         assert!(!line.to_string().contains("trace_id"), "{line}");
     }
 }
+
+/// With `POSTIQO_METRICS_DYNAMODB_CAPACITY=on`, DynamoDB's own report of the units each call
+/// consumed reaches `/metrics`, per operation, kind and table/index; off, nothing is recorded.
+#[tokio::test]
+async fn consumed_capacity_is_recorded_per_operation_and_index() {
+    const CAPACITY: &str = "postiqo_dynamodb_consumed_capacity_units_sum";
+    const CALLS: &str = "postiqo_dynamodb_consumed_capacity_units_count";
+    let app = TestAppBuilder::new()
+        .env(
+            "POSTIQO_METRICS_BIND",
+            &format!("127.0.0.1:{}", free_port()),
+        )
+        .env("POSTIQO_METRICS_DYNAMODB_CAPACITY", "on")
+        .spawn()
+        .await;
+    let user = app.new_user().await;
+    let before = app.scrape().await;
+    let created = app
+        .create_video_ok(&user, "capacity", "video/mp4", 4096)
+        .await;
+    let id = created["video"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.get_video(&user, &id).await.status(), 200);
+    let after = app.scrape().await;
+
+    // A new video item (under 1 KB, with its GSI1 keys): one write unit on the table and one
+    // on GSI1, at least; reading it back consistently is one read unit.
+    let put = |index: &str| {
+        delta(
+            &before,
+            &after,
+            CAPACITY,
+            &[
+                ("operation", "dynamodb.PutItem"),
+                ("capacity", "write"),
+                ("index", index),
+            ],
+        )
+    };
+    let seen: Vec<String> = after
+        .samples
+        .iter()
+        .filter(|s| s.name.contains("capacity") || s.name.contains("storage_calls"))
+        .map(|s| format!("{} {:?} {}", s.name, s.labels, s.value))
+        .collect();
+    assert!(put("table") >= 1.0, "table: {} in {seen:#?}", put("table"));
+    assert!(put("GSI1") >= 1.0, "GSI1: {}", put("GSI1"));
+    let get = delta(
+        &before,
+        &after,
+        CAPACITY,
+        &[
+            ("operation", "dynamodb.GetItem"),
+            ("capacity", "read"),
+            ("index", "table"),
+        ],
+    );
+    assert!(get >= 1.0, "GetItem: {get}");
+    assert_eq!(
+        delta(
+            &before,
+            &after,
+            CAPACITY,
+            &[("operation", "dynamodb.GetItem"), ("capacity", "write")]
+        ),
+        0.0,
+        "a read is never billed as a write"
+    );
+    assert!(delta(&before, &after, CALLS, &[]) >= 2.0);
+
+    // Off (the default): the metric is never exported.
+    let plain = TestAppBuilder::new()
+        .env(
+            "POSTIQO_METRICS_BIND",
+            &format!("127.0.0.1:{}", free_port()),
+        )
+        .spawn()
+        .await;
+    let someone = plain.new_user().await;
+    plain
+        .create_video_ok(&someone, "plain", "video/mp4", 4096)
+        .await;
+    assert_eq!(plain.scrape().await.sum(CAPACITY, &[]), 0.0);
+}

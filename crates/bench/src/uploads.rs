@@ -12,6 +12,8 @@ use crate::procfs::{CpuSpent, Proc};
 
 #[derive(Debug, Clone)]
 pub struct UploadResult {
+    /// The video uploaded (now `UPLOADED`).
+    pub id: String,
     pub size: u64,
     /// 0 for a single PUT.
     pub parts: usize,
@@ -145,6 +147,7 @@ pub async fn upload(
 
     let after = api.cpu()?;
     Ok(UploadResult {
+        id,
         size,
         parts,
         api_cpu: after.since(&before, api.clock_ticks()),

@@ -33,7 +33,9 @@ pub use publish::{PublishFailure, PublishMode, PublishSettings, TikTokPublish, p
 pub use publish_job::{Backoff, JobAction, JobPhase, JobStep, JobTransitionError, PublishJob};
 pub use status::{VideoAction, VideoStatus, VideoStatusParseError};
 pub use title::{TITLE_MAX_UTF16_UNITS, Title, TitleError};
-pub use upload::{MAX_PARTS, MIN_PART_SIZE, UploadPlan, UploadPlanError, UploadPolicy};
+pub use upload::{
+    MAX_PARTS, MIN_PART_SIZE, PLANNED_PARTS, UploadPlan, UploadPlanError, UploadPolicy,
+};
 pub use user::{
     Profile, REMEMBERED_REFRESH_HASHES, RefreshCheck, RetiredRefresh, Session, SessionId,
     TikTokLink, User,

@@ -7,6 +7,12 @@ pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// S3's largest number of parts in one multipart upload.
 pub const MAX_PARTS: u64 = 10_000;
 const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// At most this many parts per upload (parts grow instead, in whole MiB): every part is one
+/// presigned URL in the create response and one line of the completion, so the API's work for
+/// an upload stays flat from 100 MiB to the largest file (docs/benchmarks.md). Ten parts keep a
+/// failed part's resend to a tenth of the file, and a browser still sends several at once.
+pub const PLANNED_PARTS: u64 = 10;
+const MIB: u64 = 1024 * 1024;
 
 /// How uploads are shaped: sizes from configuration, limits from S3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +21,7 @@ pub struct UploadPolicy {
     pub max_size: u64,
     /// Declared sizes above this use a multipart upload.
     pub multipart_threshold: u64,
-    /// Preferred part size; raised when the file would need more than `MAX_PARTS` parts.
+    /// Preferred part size; raised when the file would need more than [`PLANNED_PARTS`] parts.
     pub part_size: u64,
 }
 
@@ -44,7 +50,11 @@ impl UploadPolicy {
         if bytes <= self.multipart_threshold {
             return UploadPlan::Single;
         }
-        let part_size = self.part_size.max(bytes.div_ceil(MAX_PARTS));
+        let spread = bytes.div_ceil(PLANNED_PARTS).div_ceil(MIB) * MIB;
+        let part_size = self
+            .part_size
+            .max(spread.min(MAX_PART_SIZE))
+            .max(bytes.div_ceil(MAX_PARTS));
         UploadPlan::Multipart {
             part_size,
             part_count: bytes.div_ceil(part_size),
@@ -83,8 +93,6 @@ impl UploadPlan {
 mod tests {
     use super::*;
 
-    const MIB: u64 = 1024 * 1024;
-
     fn policy() -> UploadPolicy {
         UploadPolicy {
             max_size: 4 * 1024 * MIB,
@@ -103,22 +111,44 @@ mod tests {
 
     #[test]
     fn large_files_are_split_and_parts_add_up() {
-        let size = VideoSize::parse(200 * MIB + 3, u64::MAX).expect("size");
+        let size = VideoSize::parse(100 * MIB + 3, u64::MAX).expect("size");
         let plan = policy().plan(size);
         assert_eq!(
             plan,
             UploadPlan::Multipart {
                 part_size: 16 * MIB,
-                part_count: 13
+                part_count: 7
             }
         );
-        let total: u64 = (1..=13)
-            .map(|n| plan.part_len(size, n).expect("part"))
-            .sum();
+        let total: u64 = (1..=7).map(|n| plan.part_len(size, n).expect("part")).sum();
         assert_eq!(total, size.bytes());
-        assert_eq!(plan.part_len(size, 13), Some(8 * MIB + 3));
+        assert_eq!(plan.part_len(size, 7), Some(4 * MIB + 3));
         assert_eq!(plan.part_len(size, 0), None);
-        assert_eq!(plan.part_len(size, 14), None);
+        assert_eq!(plan.part_len(size, 8), None);
+    }
+
+    #[test]
+    fn big_files_get_bigger_parts_not_more_of_them() {
+        for (size, part_size, part_count) in [
+            (200 * MIB + 3, 21 * MIB, 10),
+            (1024 * MIB, 103 * MIB, 10),
+            (4096 * MIB, 410 * MIB, 10),
+        ] {
+            let size = VideoSize::parse(size, u64::MAX).expect("size");
+            let plan = policy().plan(size);
+            assert_eq!(
+                plan,
+                UploadPlan::Multipart {
+                    part_size,
+                    part_count
+                },
+                "{size:?}"
+            );
+            let total: u64 = (1..=part_count)
+                .map(|n| plan.part_len(size, n).expect("part"))
+                .sum();
+            assert_eq!(total, size.bytes());
+        }
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct StorageConfig {
     pub s3_public_endpoint: Option<String>,
     /// Path-style addressing (`host/bucket/key`): needed by local S3 servers on an IP address.
     pub s3_force_path_style: bool,
+    /// Ask DynamoDB for the capacity each call consumed and record it (docs/capacity.md).
+    pub record_capacity: bool,
     /// How many partitions the publish job queue is spread over (`POSTIQO_JOB_SHARDS`).
     pub job_shards: JobShards,
 }
@@ -43,11 +45,12 @@ pub async fn sdk_config() -> SdkConfig {
 
 /// Builds the adapters. No network call is made: readiness is checked separately.
 pub fn connect(sdk: &SdkConfig, cfg: &StorageConfig) -> Storage {
-    let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(sdk)
-            .interceptor(crate::observe::StorageMetrics)
-            .build(),
-    );
+    let mut ddb_conf =
+        aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(crate::observe::StorageMetrics);
+    if cfg.record_capacity {
+        ddb_conf = ddb_conf.interceptor(crate::capacity::ConsumedCapacityMetrics);
+    }
+    let ddb = aws_sdk_dynamodb::Client::from_conf(ddb_conf.build());
     let videos = DynamoVideos::new(ddb.clone(), cfg.table.clone());
     let identity = Arc::new(DynamoIdentity::new(ddb.clone(), cfg.table.clone()));
     let publish = Arc::new(

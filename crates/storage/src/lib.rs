@@ -4,6 +4,7 @@
 //! adapters, and every SDK failure is classified here once (conflict, not found, unavailable)
 //! so callers can answer 409 or 503 without knowing which backend spoke.
 
+pub mod capacity;
 mod config;
 pub mod definition;
 mod dynamo;

@@ -36,6 +36,7 @@ pub use tiktok::TikTokSettings;
 pub const VARIABLES: &[&str] = &[
     "POSTIQO_BIND",
     "POSTIQO_METRICS_BIND",
+    "POSTIQO_METRICS_DYNAMODB_CAPACITY",
     "POSTIQO_PUBLIC_URL",
     "POSTIQO_ALLOWED_ORIGINS",
     "POSTIQO_TABLE",
@@ -179,6 +180,12 @@ impl Settings {
             ));
         }
         let storage = storage::storage(&r)?;
+        if storage.record_capacity && metrics_bind.is_none() {
+            return Err(err(
+                "POSTIQO_METRICS_DYNAMODB_CAPACITY",
+                "needs POSTIQO_METRICS_BIND: the consumed capacity is only served as metrics",
+            ));
+        }
         let allowed_origins = http::allowed_origins(&r)?;
         let tiktok = tiktok::tiktok(&r)?;
 

@@ -59,6 +59,7 @@ pub(super) fn storage(r: &Reader) -> Result<StorageConfig, ConfigError> {
     let endpoint_overridden =
         r.opt("AWS_ENDPOINT_URL_S3").is_some() || r.opt("AWS_ENDPOINT_URL").is_some();
     let s3_force_path_style = r.bool("POSTIQO_S3_FORCE_PATH_STYLE", endpoint_overridden)?;
+    let record_capacity = r.bool("POSTIQO_METRICS_DYNAMODB_CAPACITY", false)?;
     let job_shards = r
         .parse("POSTIQO_JOB_SHARDS", DEFAULT_JOB_SHARDS, "a whole number")
         .and_then(|n| {
@@ -74,6 +75,7 @@ pub(super) fn storage(r: &Reader) -> Result<StorageConfig, ConfigError> {
         bucket,
         s3_public_endpoint,
         s3_force_path_style,
+        record_capacity,
         job_shards,
     })
 }

@@ -210,6 +210,35 @@ fn metrics_are_off_unless_given_their_own_address() {
 }
 
 #[test]
+fn consumed_capacity_is_recorded_only_when_asked_and_served() {
+    assert!(
+        !Settings::from_env(&base())
+            .expect("valid")
+            .storage
+            .record_capacity
+    );
+    let mut env = base();
+    env.insert("POSTIQO_METRICS_DYNAMODB_CAPACITY".into(), "on".into());
+    let e = Settings::from_env(&env).expect_err("no metrics listener");
+    assert_eq!(e.var, "POSTIQO_METRICS_DYNAMODB_CAPACITY");
+    env.insert("POSTIQO_METRICS_BIND".into(), "127.0.0.1:9464".into());
+    assert!(
+        Settings::from_env(&env)
+            .expect("valid")
+            .storage
+            .record_capacity
+    );
+    env.insert(
+        "POSTIQO_METRICS_DYNAMODB_CAPACITY".into(),
+        "sometimes".into(),
+    );
+    assert_eq!(
+        Settings::from_env(&env).expect_err("not a bool").var,
+        "POSTIQO_METRICS_DYNAMODB_CAPACITY"
+    );
+}
+
+#[test]
 fn errors_never_contain_secret_values() {
     let mut env = base();
     env.insert(

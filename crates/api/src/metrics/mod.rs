@@ -40,6 +40,7 @@ pub const HTTP_QUEUED: &str = "postiqo_http_requests_queued";
 pub const HTTP_MAX_IN_FLIGHT: &str = "postiqo_http_max_in_flight";
 pub const STORAGE_CALLS: &str = postiqo_storage::observe::CALLS;
 pub const STORAGE_DURATION: &str = postiqo_storage::observe::DURATION;
+pub const DYNAMODB_CAPACITY: &str = postiqo_storage::capacity::CAPACITY;
 pub const TIKTOK_CALLS: &str = postiqo_tiktok::observe::CALLS;
 pub const TIKTOK_DURATION: &str = postiqo_tiktok::observe::DURATION;
 pub const JOBS_DUE: &str = "postiqo_publish_jobs_due";
@@ -96,6 +97,10 @@ fn builder() -> Result<PrometheusBuilder, metrics_exporter_prometheus::BuildErro
         .set_buckets(HTTP_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), HTTP_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(STORAGE_DURATION.into()), STORAGE_BUCKETS)?
+        .set_buckets_for_metric(
+            Matcher::Full(DYNAMODB_CAPACITY.into()),
+            postiqo_storage::capacity::CAPACITY_BUCKETS,
+        )?
         .set_buckets_for_metric(Matcher::Full(TIKTOK_DURATION.into()), TIKTOK_BUCKETS)
 }
 
@@ -126,6 +131,10 @@ fn describe() {
         STORAGE_DURATION,
         Unit::Seconds,
         "Duration of DynamoDB and S3 operations, retries included."
+    );
+    describe_histogram!(
+        DYNAMODB_CAPACITY,
+        "DynamoDB capacity units one call consumed, by operation, capacity (read, write) and index (table, GSI1, GSI2); _sum is the total. Recorded only with POSTIQO_METRICS_DYNAMODB_CAPACITY=on."
     );
     describe_counter!(
         TIKTOK_CALLS,

@@ -1052,7 +1052,8 @@ export interface components {
             kind: "multipart";
             /**
              * Format: int64
-             * @description Every part but the last has this size.
+             * @description Every part but the last has this size: `POSTIQO_MULTIPART_PART_BYTES`, or more for large
+             *     files, which never get more than 10 parts. Cut the file at this size.
              */
             part_size: number;
             parts: components["schemas"]["PartUpload"][];

@@ -294,7 +294,8 @@ pub struct SingleUpload {
 pub struct MultipartUpload {
     #[schema(inline)]
     pub kind: MultipartKind,
-    /// Every part but the last has this size.
+    /// Every part but the last has this size: `POSTIQO_MULTIPART_PART_BYTES`, or more for large
+    /// files, which never get more than 10 parts. Cut the file at this size.
     pub part_size: u64,
     pub parts: Vec<PartUpload>,
     /// When the first of the part URLs expires (`upload-parts` presigns them again).
