@@ -406,6 +406,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/videos/{id}/publish-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check a video against TikTok's limits without publishing.
+         * @description The same checks `POST /v1/videos/{id}/publish` makes before it calls TikTok (duration
+         *     against the creator's `max_video_post_duration_sec`, 23-60 frames per second, 360-4096 px
+         *     on each side, H.264/H.265/VP8/VP9, the cover inside the video), all reported at once, with
+         *     fresh creator info, so a posting screen can show every problem before the button. Counts
+         *     against TikTok's 20 creator-info calls a minute.
+         */
+        get: operations["videos.publish_check"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/videos/{id}/publish/cancel": {
         parameters: {
             query?: never;
@@ -793,6 +817,14 @@ export interface components {
          *             }
          *           ],
          *           "id": "0190a0b0-0000-7000-8000-000000000001",
+         *           "media": {
+         *             "duration_ms": 15016,
+         *             "frame_rate": 30,
+         *             "has_audio": true,
+         *             "height": 1920,
+         *             "video_codec": "h264",
+         *             "width": 1080
+         *           },
          *           "size_bytes": 10485760,
          *           "status": "PUBLISHED",
          *           "storage": {
@@ -971,6 +1003,11 @@ export interface components {
             status: string;
         };
         /**
+         * @description Something TikTok reported about a published post that does not change its status.
+         * @enum {string}
+         */
+        HistoryEvent: "publicly_available" | "no_longer_publicly_available";
+        /**
          * @description The signed-in user. Never carries a token.
          * @example {
          *       "avatar_url": "https://p16-sign.tiktokcdn-us.com/avatar/alice.jpeg",
@@ -1140,6 +1177,15 @@ export interface components {
             /** @description For validation problems: each invalid field. */
             errors?: components["schemas"]["FieldError"][] | null;
         };
+        PublishCheckResponse: {
+            /** @description True when nothing in `problems` stands in the way (TikTok's own checks still run). */
+            publishable: boolean;
+            /** @description Every problem at once, in a fixed order. */
+            problems: components["schemas"]["PublishProblem"][];
+            media?: null | components["schemas"]["VideoMedia"];
+            /** @description TikTok's creator info, fresh: what the posting screen shows and offers. */
+            creator: components["schemas"]["CreatorInfoResponse"];
+        };
         /**
          * @description Why a publish failed, as a stable code with a human message and whether trying again can
          *     help.
@@ -1165,6 +1211,21 @@ export interface components {
          * @enum {string}
          */
         PublishMode: "direct" | "draft";
+        /**
+         * @description One reason TikTok would refuse the publish; `code` is the problem code `publish` answers
+         *     with for it.
+         */
+        PublishProblem: {
+            /** @example video_too_long */
+            code: string;
+            /** @example The video is longer than this creator may post */
+            title: string;
+            /**
+             * @description What is wrong, with the limit.
+             * @example The video lasts 700.0 s; this creator may post at most 600 s.
+             */
+            detail: string;
+        };
         /**
          * @description The creator's choices, made on the posting screen (TikTok's UX rules: no defaults for the
          *     privacy level, toggles off unless chosen). The title is the video's. A draft (`mode:
@@ -1303,6 +1364,7 @@ export interface components {
             status: components["schemas"]["VideoStatus"];
             /** Format: date-time */
             at: string;
+            event?: null | components["schemas"]["HistoryEvent"];
         };
         /**
          * @description Where the bytes are stored.
@@ -1374,6 +1436,17 @@ export interface components {
              */
             post_id_expected: boolean;
             failure?: null | components["schemas"]["PublishFailure"];
+            /**
+             * @description Whether TikTok says the published post can be seen publicly: `false` after
+             *     `post.publish.no_longer_publicaly_available` (taken down or made private), `true` after
+             *     `publicly_available`; absent until TikTok said either. The video stays `PUBLISHED`.
+             */
+            publicly_available?: boolean | null;
+            /**
+             * Format: date-time
+             * @description When `publicly_available` last changed.
+             */
+            visibility_changed_at?: string | null;
         };
         /**
          * @description TikTok's webhook envelope, for the document only: the handler verifies the raw bytes before
@@ -1524,6 +1597,14 @@ export interface components {
          *             }
          *           ],
          *           "id": "0190a0b0-0000-7000-8000-000000000001",
+         *           "media": {
+         *             "duration_ms": 15016,
+         *             "frame_rate": 30,
+         *             "has_audio": true,
+         *             "height": 1920,
+         *             "video_codec": "h264",
+         *             "width": 1080
+         *           },
          *           "size_bytes": 10485760,
          *           "status": "PUBLISHING",
          *           "storage": {
@@ -1568,6 +1649,14 @@ export interface components {
          *             }
          *           ],
          *           "id": "0190a0b0-0000-7000-8000-000000000001",
+         *           "media": {
+         *             "duration_ms": 15016,
+         *             "frame_rate": 30,
+         *             "has_audio": true,
+         *             "height": 1920,
+         *             "video_codec": "h264",
+         *             "width": 1080
+         *           },
          *           "size_bytes": 10485760,
          *           "status": "PUBLISHED",
          *           "storage": {
@@ -1600,6 +1689,38 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
             next_cursor?: string | null;
         };
+        /** @description The facts upload-complete read from the container's index. */
+        VideoMedia: {
+            /**
+             * Format: int64
+             * @example 15000
+             */
+            duration_ms: number;
+            /**
+             * Format: int32
+             * @description Of the first video track's pictures, in pixels.
+             * @example 1080
+             */
+            width: number;
+            /**
+             * Format: int32
+             * @example 1920
+             */
+            height: number;
+            /**
+             * Format: double
+             * @description Frames per second (to thousandths); null when the container records no constant rate
+             *     (a WebM track without a default frame duration).
+             * @example 30
+             */
+            frame_rate?: number | null;
+            /**
+             * @description `h264`, `h265`, `vp8`, `vp9`, `av1`, or the container's own name for another codec.
+             * @example h264
+             */
+            video_codec: string;
+            has_audio: boolean;
+        };
         /**
          * @example {
          *       "content_type": "video/mp4",
@@ -1623,6 +1744,14 @@ export interface components {
          *         }
          *       ],
          *       "id": "0190a0b0-0000-7000-8000-000000000001",
+         *       "media": {
+         *         "duration_ms": 15016,
+         *         "frame_rate": 30,
+         *         "has_audio": true,
+         *         "height": 1920,
+         *         "video_codec": "h264",
+         *         "width": 1080
+         *       },
          *       "size_bytes": 10485760,
          *       "status": "PUBLISHED",
          *       "storage": {
@@ -1659,7 +1788,11 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
             storage: components["schemas"]["StorageLocation"];
-            /** @description Every status the video has been in, oldest first. */
+            media?: null | components["schemas"]["VideoMedia"];
+            /**
+             * @description Every status the video has been in, oldest first; entries with an `event` record what
+             *     TikTok reported about a published post without changing its status (a takedown).
+             */
             history: components["schemas"]["StatusChange"][];
             /**
              * Format: date-time
@@ -2479,6 +2612,14 @@ export interface operations {
                      *             }
                      *           ],
                      *           "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *           "media": {
+                     *             "duration_ms": 15016,
+                     *             "frame_rate": 30,
+                     *             "has_audio": true,
+                     *             "height": 1920,
+                     *             "video_codec": "h264",
+                     *             "width": 1080
+                     *           },
                      *           "size_bytes": 10485760,
                      *           "status": "PUBLISHED",
                      *           "storage": {
@@ -2883,6 +3024,14 @@ export interface operations {
                      *             }
                      *           ],
                      *           "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *           "media": {
+                     *             "duration_ms": 15016,
+                     *             "frame_rate": 30,
+                     *             "has_audio": true,
+                     *             "height": 1920,
+                     *             "video_codec": "h264",
+                     *             "width": 1080
+                     *           },
                      *           "size_bytes": 10485760,
                      *           "status": "PUBLISHING",
                      *           "storage": {
@@ -2927,6 +3076,14 @@ export interface operations {
                      *             }
                      *           ],
                      *           "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *           "media": {
+                     *             "duration_ms": 15016,
+                     *             "frame_rate": 30,
+                     *             "has_audio": true,
+                     *             "height": 1920,
+                     *             "video_codec": "h264",
+                     *             "width": 1080
+                     *           },
                      *           "size_bytes": 10485760,
                      *           "status": "PUBLISHED",
                      *           "storage": {
@@ -3291,6 +3448,14 @@ export interface operations {
                      *         }
                      *       ],
                      *       "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *       "media": {
+                     *         "duration_ms": 15016,
+                     *         "frame_rate": 30,
+                     *         "has_audio": true,
+                     *         "height": 1920,
+                     *         "video_codec": "h264",
+                     *         "width": 1080
+                     *       },
                      *       "size_bytes": 10485760,
                      *       "status": "UPLOADED",
                      *       "storage": {
@@ -3429,6 +3594,14 @@ export interface operations {
                      *         }
                      *       ],
                      *       "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *       "media": {
+                     *         "duration_ms": 15016,
+                     *         "frame_rate": 30,
+                     *         "has_audio": true,
+                     *         "height": 1920,
+                     *         "video_codec": "h264",
+                     *         "width": 1080
+                     *       },
                      *       "size_bytes": 10485760,
                      *       "status": "PUBLISHING",
                      *       "storage": {
@@ -3574,6 +3747,104 @@ export interface operations {
             };
         };
     };
+    "videos.publish_check": {
+        parameters: {
+            query?: {
+                /** @description The cover frame the creator picked, if any: checked to fall inside the video. */
+                video_cover_timestamp_ms?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Video id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The problems a publish would meet (none: publishable) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublishCheckResponse"];
+                };
+            };
+            /** @description Invalid query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description tiktok_cannot_post_now, tiktok_scope_missing, tiktok_not_connected or tiktok_reauth_required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such video of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The video cannot be published in its state (invalid_state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Over TikTok's 20 creator-info calls a minute */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description TikTok unavailable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Storage unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
     "videos.cancel_publish": {
         parameters: {
             query?: never;
@@ -3614,6 +3885,14 @@ export interface operations {
                      *         }
                      *       ],
                      *       "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *       "media": {
+                     *         "duration_ms": 15016,
+                     *         "frame_rate": 30,
+                     *         "has_audio": true,
+                     *         "height": 1920,
+                     *         "video_codec": "h264",
+                     *         "width": 1080
+                     *       },
                      *       "size_bytes": 10485760,
                      *       "status": "PUBLISHING",
                      *       "storage": {
@@ -3732,6 +4011,14 @@ export interface operations {
                      *         }
                      *       ],
                      *       "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *       "media": {
+                     *         "duration_ms": 15016,
+                     *         "frame_rate": 30,
+                     *         "has_audio": true,
+                     *         "height": 1920,
+                     *         "video_codec": "h264",
+                     *         "width": 1080
+                     *       },
                      *       "size_bytes": 10485760,
                      *       "status": "UPLOADED",
                      *       "storage": {
@@ -3842,6 +4129,14 @@ export interface operations {
                      *         }
                      *       ],
                      *       "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *       "media": {
+                     *         "duration_ms": 15016,
+                     *         "frame_rate": 30,
+                     *         "has_audio": true,
+                     *         "height": 1920,
+                     *         "video_codec": "h264",
+                     *         "width": 1080
+                     *       },
                      *       "scheduled_at": "2025-06-01T14:00:00Z",
                      *       "size_bytes": 10485760,
                      *       "status": "SCHEDULED",
@@ -4003,6 +4298,14 @@ export interface operations {
                      *         }
                      *       ],
                      *       "id": "0190a0b0-0000-7000-8000-000000000001",
+                     *       "media": {
+                     *         "duration_ms": 15016,
+                     *         "frame_rate": 30,
+                     *         "has_audio": true,
+                     *         "height": 1920,
+                     *         "video_codec": "h264",
+                     *         "width": 1080
+                     *       },
                      *       "size_bytes": 10485760,
                      *       "status": "UPLOADED",
                      *       "storage": {
