@@ -132,6 +132,12 @@ fn valid_request(method: &str, path: &str) -> Option<Template> {
     Some(match (method, path) {
         ("GET" | "DELETE", _) => (None, none()),
         ("PATCH", "/v1/videos/{id}") => (Some(json!({"title": "mine now"})), none()),
+        ("PATCH", "/v1/videos/{id}/schedule") => (
+            Some(
+                json!({"scheduled_at": (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339()}),
+            ),
+            none(),
+        ),
         ("POST", "/v1/videos") => (
             Some(json!({"title": "t", "content_type": "video/mp4", "size_bytes": 10})),
             none(),

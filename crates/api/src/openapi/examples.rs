@@ -368,6 +368,7 @@ pub fn schemas() -> BTreeMap<&'static str, Value> {
         ),
         ("GrantType", json!("authorization_code")),
         ("HealthResponse", value(HealthResponse { status: "ok" })),
+        ("HistoryEvent", json!("no_longer_publicly_available")),
         ("MeResponse", value(MeResponse::from(user()))),
         ("MultipartUpload", multipart.clone()),
         ("PartUpload", multipart["parts"][0].clone()),
@@ -377,7 +378,9 @@ pub fn schemas() -> BTreeMap<&'static str, Value> {
             "PublishFailure",
             value(PublishFailure::from_fail_reason("duration_check_failed")),
         ),
+        ("PublishCheckResponse", publish_check()),
         ("PublishMode", json!("draft")),
+        ("PublishProblem", publish_check()["problems"][0].clone()),
         ("PublishRequest", publish_request()),
         ("ScheduleRequest", schedule_request()),
         ("RefreshRequest", refresh_request()),
@@ -410,9 +413,24 @@ pub fn schemas() -> BTreeMap<&'static str, Value> {
         ("UserId", json!(USER_ID)),
         ("VideoId", json!(VIDEO_ID)),
         ("VideoListResponse", value(list())),
+        ("VideoMedia", value(media())),
         ("VideoResponse", published),
         ("VideoStatus", json!("PUBLISHED")),
     ])
+}
+
+/// A posting screen's pre-flight answer: one problem, the facts and fresh creator info.
+fn publish_check() -> Value {
+    json!({
+        "publishable": false,
+        "problems": [{
+            "code": "video_too_long",
+            "title": ErrorCode::VideoTooLong.title(),
+            "detail": "The video lasts 700.0 s; this creator may post at most 600 s.",
+        }],
+        "media": value(media()),
+        "creator": value(creator_info()),
+    })
 }
 
 fn create_response() -> CreateVideoResponse {
@@ -821,6 +839,17 @@ pub fn operations() -> BTreeMap<&'static str, OperationExamples> {
             OperationExamples {
                 params: vec![id_param.clone()],
                 responses: vec![("200", one(value(video_response(Stage::Uploaded))))],
+                ..Default::default()
+            },
+        ),
+        (
+            "videos.publish_check",
+            OperationExamples {
+                params: vec![id_param.clone(), ("video_cover_timestamp_ms", json!(1000))],
+                responses: vec![(
+                    "200",
+                    one(publish_check()),
+                )],
                 ..Default::default()
             },
         ),

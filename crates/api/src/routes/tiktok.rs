@@ -7,6 +7,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::credentials::AuthenticatedUser;
 use crate::problem::{ApiError, ProblemDetails};
+use crate::services::publishing::CreatorInfo;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -58,8 +59,8 @@ pub async fn creator_info(
     Ok(HttpResponse::Ok().json(CreatorInfoResponse::from(info)))
 }
 
-impl From<postiqo_tiktok::CreatorInfo> for CreatorInfoResponse {
-    fn from(info: postiqo_tiktok::CreatorInfo) -> Self {
+impl From<CreatorInfo> for CreatorInfoResponse {
+    fn from(info: CreatorInfo) -> Self {
         Self {
             creator_nickname: info.creator_nickname,
             creator_username: info.creator_username,

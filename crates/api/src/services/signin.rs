@@ -1,4 +1,9 @@
 //! Signing in with TikTok and our own sessions.
+//!
+//! Over 600 lines on purpose: the sign-in (state, callback, the account upsert) and our token
+//! lifecycle (issue, refresh, the reuse interval, reuse ending the session) share the sealing
+//! keys, the session policy and the one-time store, and read as one protocol; each half alone
+//! would need the other's internals. Its in-process tests are in `services/tests/`.
 
 use std::sync::Arc;
 

@@ -1004,6 +1004,7 @@ export interface components {
         };
         /**
          * @description Something TikTok reported about a published post that does not change its status.
+         * @example no_longer_publicly_available
          * @enum {string}
          */
         HistoryEvent: "publicly_available" | "no_longer_publicly_available";
@@ -1177,6 +1178,40 @@ export interface components {
             /** @description For validation problems: each invalid field. */
             errors?: components["schemas"]["FieldError"][] | null;
         };
+        /**
+         * @example {
+         *       "creator": {
+         *         "comment_disabled": false,
+         *         "creator_avatar_url": "https://p16-sign.tiktokcdn-us.com/avatar/alice.jpeg",
+         *         "creator_nickname": "Alice",
+         *         "creator_username": "alice",
+         *         "duet_disabled": false,
+         *         "max_video_post_duration_sec": 600,
+         *         "privacy_level_options": [
+         *           "PUBLIC_TO_EVERYONE",
+         *           "MUTUAL_FOLLOW_FRIENDS",
+         *           "SELF_ONLY"
+         *         ],
+         *         "stitch_disabled": true
+         *       },
+         *       "media": {
+         *         "duration_ms": 15016,
+         *         "frame_rate": 30,
+         *         "has_audio": true,
+         *         "height": 1920,
+         *         "video_codec": "h264",
+         *         "width": 1080
+         *       },
+         *       "problems": [
+         *         {
+         *           "code": "video_too_long",
+         *           "detail": "The video lasts 700.0 s; this creator may post at most 600 s.",
+         *           "title": "The video is longer than this creator may post"
+         *         }
+         *       ],
+         *       "publishable": false
+         *     }
+         */
         PublishCheckResponse: {
             /** @description True when nothing in `problems` stands in the way (TikTok's own checks still run). */
             publishable: boolean;
@@ -1214,6 +1249,11 @@ export interface components {
         /**
          * @description One reason TikTok would refuse the publish; `code` is the problem code `publish` answers
          *     with for it.
+         * @example {
+         *       "code": "video_too_long",
+         *       "detail": "The video lasts 700.0 s; this creator may post at most 600 s.",
+         *       "title": "The video is longer than this creator may post"
+         *     }
          */
         PublishProblem: {
             /** @example video_too_long */
@@ -1689,7 +1729,17 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
             next_cursor?: string | null;
         };
-        /** @description The facts upload-complete read from the container's index. */
+        /**
+         * @description The facts upload-complete read from the container's index.
+         * @example {
+         *       "duration_ms": 15016,
+         *       "frame_rate": 30,
+         *       "has_audio": true,
+         *       "height": 1920,
+         *       "video_codec": "h264",
+         *       "width": 1080
+         *     }
+         */
         VideoMedia: {
             /**
              * Format: int64
@@ -3750,12 +3800,18 @@ export interface operations {
     "videos.publish_check": {
         parameters: {
             query?: {
-                /** @description The cover frame the creator picked, if any: checked to fall inside the video. */
+                /**
+                 * @description The cover frame the creator picked, if any: checked to fall inside the video.
+                 * @example 1000
+                 */
                 video_cover_timestamp_ms?: number;
             };
             header?: never;
             path: {
-                /** @description Video id */
+                /**
+                 * @description Video id
+                 * @example 0190a0b0-0000-7000-8000-000000000001
+                 */
                 id: string;
             };
             cookie?: never;
@@ -3768,6 +3824,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "creator": {
+                     *         "comment_disabled": false,
+                     *         "creator_avatar_url": "https://p16-sign.tiktokcdn-us.com/avatar/alice.jpeg",
+                     *         "creator_nickname": "Alice",
+                     *         "creator_username": "alice",
+                     *         "duet_disabled": false,
+                     *         "max_video_post_duration_sec": 600,
+                     *         "privacy_level_options": [
+                     *           "PUBLIC_TO_EVERYONE",
+                     *           "MUTUAL_FOLLOW_FRIENDS",
+                     *           "SELF_ONLY"
+                     *         ],
+                     *         "stitch_disabled": true
+                     *       },
+                     *       "media": {
+                     *         "duration_ms": 15016,
+                     *         "frame_rate": 30,
+                     *         "has_audio": true,
+                     *         "height": 1920,
+                     *         "video_codec": "h264",
+                     *         "width": 1080
+                     *       },
+                     *       "problems": [
+                     *         {
+                     *           "code": "video_too_long",
+                     *           "detail": "The video lasts 700.0 s; this creator may post at most 600 s.",
+                     *           "title": "The video is longer than this creator may post"
+                     *         }
+                     *       ],
+                     *       "publishable": false
+                     *     }
+                     */
                     "application/json": components["schemas"]["PublishCheckResponse"];
                 };
             };

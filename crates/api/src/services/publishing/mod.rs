@@ -43,6 +43,8 @@ use postiqo_storage::{
 
 pub use check::PublishCheck;
 pub use error::PublishError;
+/// What TikTok says a creator may post now (the posting screen shows it).
+pub use postiqo_tiktok::CreatorInfo;
 pub use start::{Idempotent, PublishPlan};
 pub use tracking::TikTokUpdate;
 
