@@ -846,10 +846,7 @@ pub fn operations() -> BTreeMap<&'static str, OperationExamples> {
             "videos.publish_check",
             OperationExamples {
                 params: vec![id_param.clone(), ("video_cover_timestamp_ms", json!(1000))],
-                responses: vec![(
-                    "200",
-                    one(publish_check()),
-                )],
+                responses: vec![("200", one(publish_check()))],
                 ..Default::default()
             },
         ),
