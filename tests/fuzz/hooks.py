@@ -17,6 +17,8 @@ import hmac
 import json
 import os
 import secrets
+import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -97,9 +99,28 @@ def sign_in(username: str) -> dict:
     return tokens.json()
 
 
+_encoded: bytes | None = None
+
+
 def _mp4(size: int) -> bytes:
-    head = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41"
-    return head + b"\xab" * (size - len(head))
+    """A real one-second H.264 MP4 (upload-complete reads its container; the sandbox checks
+    duration, frame rate and size when it pulls), padded to `size` with a top-level `free` box."""
+    global _encoded
+    if _encoded is None:
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "seed.mp4")
+            subprocess.run(
+                ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi",
+                 "-i", "color=c=black:s=640x360:r=30", "-t", "1", "-c:v", "libx264",
+                 "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", out],
+                check=True,
+            )
+            with open(out, "rb") as f:
+                _encoded = f.read()
+    pad = size - len(_encoded)
+    if pad < 8:
+        raise ValueError(f"{size} bytes cannot hold the {len(_encoded)}-byte seed video")
+    return _encoded + pad.to_bytes(4, "big") + b"free" + b"\0" * (pad - 8)
 
 
 def _seed_videos(token: str) -> list[str]:
@@ -107,7 +128,7 @@ def _seed_videos(token: str) -> list[str]:
     auth = {"Authorization": f"Bearer {token}"}
     ids = []
     for n in range(SEED_UPLOADED + SEED_PENDING):
-        size = 4096
+        size = 64 * 1024
         created = requests.post(
             f"{API}/v1/videos",
             json={"title": f"seed {n}", "content_type": "video/mp4", "size_bytes": size},

@@ -7,7 +7,11 @@
 // The types come from the OpenAPI document (openapi-typescript, generated for the example SPA),
 // and every answer is narrowed by checks, not by `!`: `error` or `data`, an upload's `kind`, a
 // refresh answer's `kind`, a video's `status` and `tiktok.post_id_expected`.
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import createClient from "openapi-fetch";
 import type { components, paths } from "../../spa/src/api/schema.js";
 import { pkce, walkSignIn } from "./signin.js";
@@ -56,11 +60,21 @@ const me = ok(await api.GET("/v1/me"), "me");
 step(`signed in as @${me.username ?? me.open_id} (${me.id}); access token valid ${tokens.expires_in} s`);
 
 // 2. Upload: create the video, send the bytes straight to S3, then confirm.
-/** A stand-in video: an MP4 `ftyp` box, then filler (the API and TikTok check the container). */
+/** A real one-second H.264 MP4 made by ffmpeg (the API reads its container; TikTok checks
+ * duration, frame rate and size), padded to `size` bytes with a top-level `free` box. */
 function mp4(size: number): Uint8Array {
-  const bytes = new Uint8Array(size).fill(0xab);
-  bytes.set(Buffer.from("\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41", "latin1"));
-  return bytes;
+  const dir = mkdtempSync(join(tmpdir(), "postiqo-bearer-"));
+  const out = join(dir, "clip.mp4");
+  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=black:s=640x360:r=30",
+    "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", out]);
+  const encoded = readFileSync(out);
+  rmSync(dir, { recursive: true, force: true });
+  const pad = size - encoded.length;
+  if (pad < 8) throw new Error(`${size} bytes cannot hold the ${encoded.length}-byte clip`);
+  const free = Buffer.alloc(pad);
+  free.writeUInt32BE(pad, 0);
+  free.write("free", 4, "latin1");
+  return new Uint8Array(Buffer.concat([encoded, free]));
 }
 
 /** The headers a presigned request binds, minus those `fetch` sets itself from the body. */

@@ -1,5 +1,6 @@
 // Where scripts/browser-test started the stack, and small helpers shared by the tests.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { APIRequestContext, Page } from "@playwright/test";
@@ -25,26 +26,22 @@ export async function saveScreenshot(page: Page, name: string, opts: { fullPage?
   return path;
 }
 
-/** Bytes that are an MP4 file as far as the API and the sandbox look: `ftyp`, a `moov` with the
- * duration in `mvhd`, and an `mdat` padded to `size` bytes in all. */
+/** A real H.264 MP4 of `durationSecs` made by ffmpeg (the API reads its container; the sandbox
+ * checks duration, frame rate and size), padded to `size` bytes with a top-level `free` box. */
 export function mp4Bytes(size: number, durationSecs: number): Buffer {
-  const ftyp = Buffer.concat([u32(20), Buffer.from("ftypisom"), u32(0x200), Buffer.from("isom")]);
-  const mvhdBody = Buffer.concat([Buffer.alloc(12), u32(1000), u32(durationSecs * 1000), Buffer.alloc(80)]);
-  const mvhd = Buffer.concat([u32(8 + mvhdBody.length), Buffer.from("mvhd"), mvhdBody]);
-  const moov = Buffer.concat([u32(8 + mvhd.length), Buffer.from("moov"), mvhd]);
-  const head = Buffer.concat([ftyp, moov]);
-  const mdatLen = size - head.length;
-  if (mdatLen < 8) throw new Error("size too small");
-  const mdat = Buffer.alloc(mdatLen);
-  mdat.writeUInt32BE(mdatLen, 0);
-  mdat.write("mdat", 4, "latin1");
-  for (let i = 8; i < mdatLen; i += 4096) mdat[i] = i % 251; // not all zeros
-  return Buffer.concat([head, mdat]);
-}
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
+  const dir = mkdtempSync(join(tmpdir(), "postiqo-clip-"));
+  const out = join(dir, "clip.mp4");
+  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=black:s=640x360:r=30",
+    "-t", String(durationSecs), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+    "-movflags", "+faststart", out]);
+  const encoded = readFileSync(out);
+  rmSync(dir, { recursive: true, force: true });
+  const pad = size - encoded.length;
+  if (pad < 8) throw new Error(`${size} bytes cannot hold the ${encoded.length}-byte clip`);
+  const free = Buffer.alloc(pad);
+  free.writeUInt32BE(pad, 0);
+  free.write("free", 4, "latin1");
+  return Buffer.concat([encoded, free]);
 }
 
 /** Writes a fixture video to a temporary file, for the page's file input. */

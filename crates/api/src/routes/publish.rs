@@ -14,7 +14,7 @@ use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
 use crate::routes::videos::dto::VideoResponse;
 use crate::routes::videos::dto::VideoView;
-use crate::services::publishing::{Idempotent, PublishPlan};
+use crate::services::publishing::{Once, PublishPlan};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -167,42 +167,23 @@ pub async fn publish_video(
     let id = super::videos::parse_id(&id)?;
     let key = idempotency_key(&req)?;
     let plan = body.into_inner().plan()?;
-    let key_digest = match state
+    let once = state
         .publish()
-        .idempotency_for(user.user_id, &key, id, &plan)
-        .await?
-    {
-        Idempotent::Replay { status, body } => {
-            return Ok(HttpResponse::build(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED),
-            )
+        .publish_once(user.user_id, &key, id, plan, |video| {
+            serde_json::to_string(&VideoResponse::new(video, &view))
+        })
+        .await?;
+    Ok(match once {
+        Once::Ran(body) => HttpResponse::Accepted()
             .content_type("application/json")
-            .insert_header(("Idempotent-Replayed", "true"))
-            .body(body));
-        }
-        Idempotent::Proceed { key_digest } => key_digest,
-    };
-    match state.publish().publish_plan(user.user_id, id, plan).await {
-        Ok(video) => {
-            let body = serde_json::to_string(&VideoResponse::new(video, &view))
-                .map_err(|e| ApiError::new(ErrorCode::Internal).source(e))?;
-            state
-                .publish()
-                .finish_idempotency(user.user_id, &key_digest, 202, &body)
-                .await;
-            Ok(HttpResponse::Accepted()
+            .body(body),
+        Once::Replayed { status, body } => {
+            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED))
                 .content_type("application/json")
-                .body(body))
+                .insert_header(("Idempotent-Replayed", "true"))
+                .body(body)
         }
-        Err(e) => {
-            // Nothing changed: the key may be used again for the same request.
-            state
-                .publish()
-                .abandon_idempotency(user.user_id, &key_digest)
-                .await;
-            Err(e.into())
-        }
-    }
+    })
 }
 
 /// Ask TikTok to cancel a publish it is still downloading.

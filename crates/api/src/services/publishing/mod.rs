@@ -45,7 +45,7 @@ pub use check::PublishCheck;
 pub use error::PublishError;
 /// What TikTok says a creator may post now (the posting screen shows it).
 pub use postiqo_tiktok::CreatorInfo;
-pub use start::{Idempotent, PublishPlan};
+pub use start::{Idempotent, Once, PublishPlan};
 pub use tracking::TikTokUpdate;
 
 use crate::config::PublishConfig;

@@ -34,6 +34,18 @@ pub enum Idempotent {
     Replay { status: u16, body: String },
 }
 
+/// What an idempotent publish came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Once {
+    /// This request ran; the answer recorded for its key (the video, rendered).
+    Ran(String),
+    /// The key was used before for the same request: the answer recorded then.
+    Replayed { status: u16, body: String },
+}
+
+/// The status recorded with an accepted publish's answer (a replay answers with it again).
+const ACCEPTED: u16 = 202;
+
 /// What the caller asked for: the creator's choices (none for a draft), how it goes to
 /// TikTok, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +174,42 @@ impl PublishService {
     pub async fn abandon_idempotency(&self, user: UserId, key_digest: &str) {
         if let Err(e) = self.store.idempotency.abandon(user, key_digest).await {
             warn!(error = ?e, "idempotency record not removed; it expires by TTL");
+        }
+    }
+
+    /// A publish under an idempotency key, as one use case: the same key with the same
+    /// request answers what the first one answered (`Once::Replayed`, no second TikTok call);
+    /// a new key runs [`Self::publish_plan`] and records the answer `render` makes of the
+    /// video (the caller's representation, replayed byte for byte); a failure frees the key,
+    /// since nothing changed, so the same request may be sent again.
+    pub async fn publish_once<R>(
+        &self,
+        user: UserId,
+        key: &str,
+        id: VideoId,
+        plan: PublishPlan,
+        render: R,
+    ) -> Result<Once, PublishError>
+    where
+        R: FnOnce(Video) -> Result<String, serde_json::Error>,
+    {
+        let key_digest = match self.idempotency_for(user, key, id, &plan).await? {
+            Idempotent::Replay { status, body } => return Ok(Once::Replayed { status, body }),
+            Idempotent::Proceed { key_digest } => key_digest,
+        };
+        match self.publish_plan(user, id, plan).await {
+            Ok(video) => {
+                // The publish happened: an answer that cannot be rendered leaves the key
+                // running (it expires), never free for a second publish.
+                let body = render(video).map_err(PublishError::Fingerprint)?;
+                self.finish_idempotency(user, &key_digest, ACCEPTED, &body)
+                    .await;
+                Ok(Once::Ran(body))
+            }
+            Err(e) => {
+                self.abandon_idempotency(user, &key_digest).await;
+                Err(e)
+            }
         }
     }
 
