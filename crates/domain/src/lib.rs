@@ -21,8 +21,9 @@ pub use media::{
     ContainerCheck, ContentType, ContentTypeError, ETag, SizeError, VideoSize, sniff_container,
 };
 pub use media_rules::{
-    FrameRate, MAX_COVER_TIMESTAMP_MS, MAX_FRAME_RATE, MAX_SIDE_PX, MIN_FRAME_RATE, MIN_SIDE_PX,
-    MediaProblem, TIKTOK_CODECS, VideoMedia, media_problems,
+    API_MAX_DURATION_SECS, FrameRate, MAX_COVER_TIMESTAMP_MS, MAX_FRAME_RATE, MAX_SIDE_PX,
+    MIN_FRAME_RATE, MIN_SIDE_PX, MediaProblem, TIKTOK_CODECS, VideoMedia, draft_media_problems,
+    media_problems,
 };
 pub use posting_rules::{
     AccessLoss, CREATOR_INFO_WINDOW, CreatorOptions, INBOX_PENDING_LIMIT, INBOX_PENDING_WINDOW,

@@ -13,6 +13,8 @@ pub const MIN_SIDE_PX: u32 = 360;
 pub const MAX_SIDE_PX: u32 = 4096;
 /// TikTok: H.264 (recommended), H.265, VP8, VP9.
 pub const TIKTOK_CODECS: [&str; 4] = ["h264", "h265", "vp8", "vp9"];
+/// TikTok's API takes videos of at most 10 minutes, whatever the creator (§5.3).
+pub const API_MAX_DURATION_SECS: u64 = 600;
 /// TikTok's `video_cover_timestamp_ms` is an int32.
 pub const MAX_COVER_TIMESTAMP_MS: u64 = i32::MAX as u64;
 
@@ -85,6 +87,10 @@ pub enum MediaProblem {
         duration_ms: u64,
         max_secs: u64,
     },
+    /// A draft longer than the API's maximum (drafts have no creator maximum to go by).
+    DraftTooLong {
+        duration_ms: u64,
+    },
     FrameRateUnsupported {
         frame_rate: FrameRate,
     },
@@ -105,7 +111,7 @@ impl MediaProblem {
     /// The stable problem code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::TooLong { .. } => "video_too_long",
+            Self::TooLong { .. } | Self::DraftTooLong { .. } => "video_too_long",
             Self::FrameRateUnsupported { .. } => "frame_rate_unsupported",
             Self::ResolutionUnsupported { .. } => "resolution_unsupported",
             Self::CodecUnsupported { .. } => "codec_unsupported",
@@ -121,6 +127,10 @@ impl MediaProblem {
                 max_secs,
             } => format!(
                 "The video lasts {:.1} s; this creator may post at most {max_secs} s.",
+                *duration_ms as f64 / 1000.0
+            ),
+            Self::DraftTooLong { duration_ms } => format!(
+                "The video lasts {:.1} s; TikTok takes drafts of at most {API_MAX_DURATION_SECS} s.",
                 *duration_ms as f64 / 1000.0
             ),
             Self::FrameRateUnsupported { frame_rate } => format!(
@@ -192,6 +202,29 @@ pub fn media_problems(
                 duration_ms,
             });
         }
+    }
+    problems
+}
+
+/// Every problem TikTok would find with a draft (an inbox upload) of this video.
+///
+/// TikTok downloads and checks an inbox upload as it does a direct post (§3.4 differs only in
+/// the body, §5.3's constraints are the video's), so frame rate, size and codec are checked
+/// alike. Its duration is checked against the API's maximum of 10 minutes, not a creator's:
+/// creator info needs the `video.publish` scope, which a draft does not (only
+/// `video.upload`), and the creator finishes the draft in the TikTok app, where trimming it
+/// to their own maximum is theirs to do. A draft has no cover to check.
+pub fn draft_media_problems(media: Option<&VideoMedia>) -> Vec<MediaProblem> {
+    let mut problems = media_problems(media, None, None);
+    if let Some(m) = media
+        && m.duration_ms > API_MAX_DURATION_SECS * 1000
+    {
+        problems.insert(
+            0,
+            MediaProblem::DraftTooLong {
+                duration_ms: m.duration_ms,
+            },
+        );
     }
     problems
 }
@@ -270,6 +303,27 @@ mod tests {
                 "codec_unsupported",
                 "cover_timestamp_out_of_range"
             ]
+        );
+    }
+
+    #[test]
+    fn a_draft_meets_the_same_limits_with_the_apis_maximum_duration() {
+        assert!(draft_media_problems(Some(&media(600_000, 640, 360, 30.0, "h264"))).is_empty());
+        assert!(draft_media_problems(None).is_empty());
+        let p = draft_media_problems(Some(&media(600_001, 426, 240, 120.0, "av1")));
+        assert_eq!(
+            codes(&p),
+            [
+                "video_too_long",
+                "frame_rate_unsupported",
+                "resolution_unsupported",
+                "codec_unsupported"
+            ]
+        );
+        assert!(
+            p[0].detail().contains("drafts of at most 600 s"),
+            "{}",
+            p[0].detail()
         );
     }
 

@@ -60,7 +60,7 @@ fn media_problem(problems: &[postiqo_domain::MediaProblem]) -> ApiError {
 pub fn problem_code(p: &postiqo_domain::MediaProblem) -> ErrorCode {
     use postiqo_domain::MediaProblem as M;
     match p {
-        M::TooLong { .. } => ErrorCode::VideoTooLong,
+        M::TooLong { .. } | M::DraftTooLong { .. } => ErrorCode::VideoTooLong,
         M::FrameRateUnsupported { .. } => ErrorCode::FrameRateUnsupported,
         M::ResolutionUnsupported { .. } => ErrorCode::ResolutionUnsupported,
         M::CodecUnsupported { .. } => ErrorCode::CodecUnsupported,

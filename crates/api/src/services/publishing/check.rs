@@ -3,8 +3,8 @@
 //! publishing.
 
 use postiqo_domain::{
-    MediaProblem, PublishSettings, TransitionError, UserId, Video, VideoAction, VideoId,
-    VideoStatus, media_problems,
+    MediaProblem, PublishMode, PublishSettings, TransitionError, UserId, Video, VideoAction,
+    VideoId, VideoStatus, draft_media_problems, media_problems,
 };
 use postiqo_tiktok::CreatorInfo;
 use tracing::info;
@@ -24,6 +24,38 @@ pub fn check_media_rules(
         settings.video_cover_timestamp_ms,
         creator.max_video_post_duration_sec,
     );
+    refuse(video, problems)
+}
+
+/// A draft meets TikTok's limits on the media too (its duration against the API's maximum:
+/// see [`draft_media_problems`]), checked before the inbox init.
+pub fn check_draft_media_rules(video: &Video) -> Result<(), PublishError> {
+    refuse(video, draft_media_problems(video.media.as_ref()))
+}
+
+/// What can be known when a publish is scheduled: everything for a draft; for a direct post
+/// all but the duration, whose limit is the creator's of the due time (checked then against
+/// fresh creator info). The container's facts do not change meanwhile, so a video TikTok
+/// will refuse is refused now, not at the due time when nobody is waiting for the answer.
+pub fn check_media_when_scheduling(
+    video: &Video,
+    mode: PublishMode,
+    settings: &PublishSettings,
+) -> Result<(), PublishError> {
+    match mode {
+        PublishMode::Draft => check_draft_media_rules(video),
+        PublishMode::Direct => refuse(
+            video,
+            media_problems(
+                video.media.as_ref(),
+                settings.video_cover_timestamp_ms,
+                None,
+            ),
+        ),
+    }
+}
+
+fn refuse(video: &Video, problems: Vec<MediaProblem>) -> Result<(), PublishError> {
     if problems.is_empty() {
         Ok(())
     } else {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use postiqo_domain::{
-    AccessLoss, PublishFailure, PublishJob, SettingsError, TikTokPublish, UserId, Video,
-    VideoAction, VideoId, VideoStatus,
+    AccessLoss, MediaProblem, PublishFailure, PublishJob, SettingsError, TikTokPublish, UserId,
+    Video, VideoAction, VideoId, VideoStatus,
 };
 use postiqo_storage::{JobChange, RepoError, VideoQuery};
 use tracing::{info, warn};
@@ -238,6 +238,19 @@ fn refusal_at_due_time(e: PublishError) -> Result<PublishFailure, Duration> {
             "The user no longer grants the TikTok scope this needs. Sign in with TikTok again.",
         ),
         PublishError::InboxFull { .. } => Ok(PublishFailure::inbox_full()),
+        // The creator's maximum duration dropped since it was scheduled (the rest was checked
+        // then): the same video would be refused again.
+        PublishError::Media(problems) => Ok(PublishFailure::new(
+            problems
+                .first()
+                .map_or("video_too_long", MediaProblem::code),
+            &problems
+                .iter()
+                .map(MediaProblem::detail)
+                .collect::<Vec<_>>()
+                .join(" "),
+            false,
+        )),
         PublishError::NotConnected => Ok(PublishFailure::access_lost_before_init(
             AccessLoss::NotConnected,
         )),

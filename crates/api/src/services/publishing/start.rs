@@ -13,7 +13,7 @@ use postiqo_tiktok::{PostInfo, PrivacyLevel, PublishId};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::check::check_media_rules;
+use super::check::{check_draft_media_rules, check_media_rules, check_media_when_scheduling};
 use super::creator::creator_options;
 use super::{PublishError, PublishService};
 use crate::credentials::secrets::digest;
@@ -252,6 +252,7 @@ impl PublishService {
             self.check_schedule_range(due)?;
             self.check_pinned(&video).await?;
             self.check_scope(video.owner, plan.mode).await?;
+            check_media_when_scheduling(&video, plan.mode, &plan.settings)?;
             let settings = plan.settings.clone();
             return self.schedule(video, plan, settings).await;
         }
@@ -303,8 +304,9 @@ impl PublishService {
 
     /// The checks every start goes through, immediate or scheduled (again when it is due):
     /// the verified bytes are still there, and the creator may post these choices now
-    /// (fresh creator info). A draft needs `video.upload` and none of the choices. Returns
-    /// the choices as TikTok will get them.
+    /// (fresh creator info), and the media is inside TikTok's limits. A draft needs
+    /// `video.upload`, none of the choices, and no creator info. Returns the choices as TikTok
+    /// will get them.
     pub(super) async fn start_checks(
         &self,
         video: &Video,
@@ -313,6 +315,7 @@ impl PublishService {
         self.check_pinned(video).await?;
         if plan.mode == PublishMode::Draft {
             self.check_draft(video.owner).await?;
+            check_draft_media_rules(video)?;
             return Ok(PublishSettings::draft());
         }
         let creator = self.creator_info(video.owner).await?;

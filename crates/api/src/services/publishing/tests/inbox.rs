@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use postiqo_domain::{PublishMode, PublishSettings, VideoId, VideoStatus};
+use postiqo_domain::{FrameRate, PublishMode, PublishSettings, VideoId, VideoMedia, VideoStatus};
 use postiqo_tiktok::PublishState;
 
-use super::{World, failure_code};
+use super::{World, failure_code, media};
 use crate::services::ports::Clock;
 use crate::services::publishing::PublishError;
 use crate::services::publishing::{PublishPlan, TikTokUpdate};
@@ -145,4 +145,76 @@ async fn a_draft_reaches_the_inbox_by_webhook_alone() {
     }
     assert_eq!(w.video(id).await.status, VideoStatus::SentToInbox);
     assert_eq!(w.tiktok.status_calls(), 0);
+}
+
+fn codes(r: Result<postiqo_domain::Video, PublishError>) -> Vec<&'static str> {
+    match r {
+        Err(PublishError::Media(problems)) => problems.iter().map(|p| p.code()).collect(),
+        other => panic!("expected a media refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_draft_outside_tiktoks_media_limits_is_refused_before_tiktok() {
+    let w = World::new();
+    w.grant_upload_scope().await;
+    let cases = [
+        (
+            VideoMedia {
+                frame_rate: FrameRate::from_fps(120.0),
+                ..media()
+            },
+            "frame_rate_unsupported",
+        ),
+        (
+            VideoMedia {
+                width: 426,
+                height: 240,
+                ..media()
+            },
+            "resolution_unsupported",
+        ),
+        (
+            VideoMedia {
+                video_codec: "av1".into(),
+                ..media()
+            },
+            "codec_unsupported",
+        ),
+        // Longer than the API takes (10 minutes): there is no creator maximum for a draft.
+        (
+            VideoMedia {
+                duration_ms: 600_001,
+                ..media()
+            },
+            "video_too_long",
+        ),
+    ];
+    for (facts, code) in cases {
+        let id = w.uploaded_with(facts);
+        assert_eq!(codes(w.api.publish_plan(w.user, id, draft()).await), [code]);
+        // A scheduled draft is refused when it is made, not when it is due.
+        let later = PublishPlan {
+            scheduled_at: Some(w.clock.now() + chrono::Duration::hours(1)),
+            ..draft()
+        };
+        assert_eq!(codes(w.api.publish_plan(w.user, id, later).await), [code]);
+        let v = w.video(id).await;
+        assert_eq!(v.status, VideoStatus::Uploaded, "nothing changed");
+        assert!(w.job(id).await.is_none());
+    }
+    assert_eq!(w.tiktok.inbox_inits(), 0, "TikTok was not asked");
+    assert_eq!(w.tiktok.creator_calls(), 0);
+
+    // Ten minutes exactly is a draft TikTok takes, whatever the creator may post directly.
+    let id = w.uploaded_with(VideoMedia {
+        duration_ms: 600_000,
+        ..media()
+    });
+    w.api
+        .publish_plan(w.user, id, draft())
+        .await
+        .expect("inside every limit");
+    assert_eq!(w.tiktok.inbox_inits(), 1);
+    assert_eq!(w.tiktok.creator_calls(), 0, "a draft needs no creator info");
 }

@@ -119,6 +119,11 @@ impl World {
 
     /// A new UPLOADED video of the user.
     pub fn uploaded(&self) -> VideoId {
+        self.uploaded_with(media())
+    }
+
+    /// A new UPLOADED video of the user whose container said `media`.
+    pub fn uploaded_with(&self, media: postiqo_domain::VideoMedia) -> VideoId {
         let now = self.clock.now();
         let n = self.videos.fetch_add(1, Ordering::SeqCst);
         let id = VideoId::new_v7(
@@ -137,7 +142,7 @@ impl World {
         )
         .complete_upload(
             postiqo_domain::ETag::parse("\"verified\"").expect("tag"),
-            Some(media()),
+            Some(media),
             now,
         )
         .expect("uploaded");

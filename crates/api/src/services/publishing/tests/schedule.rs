@@ -319,3 +319,45 @@ async fn a_scheduled_draft_is_sent_to_the_inbox_when_due() {
     assert!(w.tiktok.inits().is_empty(), "no Direct Post");
     assert_eq!(w.video(id).await.status, VideoStatus::Publishing);
 }
+
+#[tokio::test(start_paused = true)]
+async fn media_tiktok_would_refuse_is_refused_when_scheduled_and_a_shorter_maximum_fails_it_when_due()
+ {
+    let w = World::new();
+    let id = w.uploaded_with(postiqo_domain::VideoMedia {
+        width: 426,
+        height: 240,
+        ..super::media()
+    });
+    let r = w
+        .api
+        .publish_plan(w.user, id, plan("SELF_ONLY", in_secs(&w, 60)))
+        .await;
+    assert!(
+        matches!(&r, Err(PublishError::Media(p)) if p.iter().map(|p| p.code()).eq(["resolution_unsupported"])),
+        "{r:?}"
+    );
+    assert_eq!(w.video(id).await.status, VideoStatus::Uploaded);
+
+    // The duration's limit is the creator's at the due time: 15 s against 10 s then.
+    let (id, _) = scheduled(&w, "SELF_ONLY", 60).await;
+    w.tiktok.on_creator_info(Step::Reply(Ok(CreatorInfo {
+        privacy_level_options: vec![PrivacyLevel::SelfOnly],
+        max_video_post_duration_sec: Some(10),
+        ..Default::default()
+    })));
+    w.advance(Duration::from_secs(60));
+    w.worker.run_due(25).await;
+    let v = w.video(id).await;
+    assert_eq!(v.status, VideoStatus::Failed);
+    let failure = v.tiktok.and_then(|t| t.failure).expect("failure");
+    assert_eq!(failure.code, "video_too_long");
+    assert!(
+        failure.message.contains("at most 10 s"),
+        "{}",
+        failure.message
+    );
+    assert!(!failure.retryable);
+    assert!(w.tiktok.inits().is_empty(), "nothing posted");
+    assert!(w.job(id).await.is_none(), "not retried");
+}
