@@ -402,3 +402,58 @@ async fn a_big_file_with_its_index_at_the_end_is_not_downloaded() {
     assert!(reads <= 4, "{reads} ranged reads");
     assert!(bytes < 1024 * 1024, "{bytes} bytes read of 200 MiB");
 }
+
+/// A draft goes through TikTok's same download and checks (only the duration's limit is the
+/// API's 10 minutes rather than a creator's): refused before the inbox init, as a schedule too.
+#[tokio::test]
+async fn a_draft_tiktok_would_refuse_is_refused_before_tiktok_is_called() {
+    let app = TestApp::spawn().await;
+    let user = app.new_user().await;
+    let cases = [
+        (
+            encode(1.0, "640x360", 120, H264, "mp4"),
+            "frame_rate_unsupported",
+            "23-60",
+        ),
+        (
+            encode(1.0, "426x240", 30, H264, "mp4"),
+            "resolution_unsupported",
+            "360-4096",
+        ),
+    ];
+    for (bytes, code, limit) in cases {
+        let (id, _) = uploaded(&app, &user, "video/mp4", bytes).await;
+        let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+        for (key, body) in [
+            ("now", json!({"mode": "draft"})),
+            ("later", json!({"mode": "draft", "scheduled_at": later})),
+        ] {
+            let res = app.publish(&user, &id, &format!("{key}-{id}"), body).await;
+            assert_eq!(res.status(), 422, "{key}");
+            let problem: Value = res.json().await.unwrap();
+            assert_eq!(problem["code"], code, "{key}: {problem}");
+            assert!(
+                problem["detail"].as_str().unwrap().contains(limit),
+                "{problem}"
+            );
+        }
+        let video: Value = app.get_video(&user, &id).await.json().await.unwrap();
+        assert_eq!(video["status"], "UPLOADED", "nothing changed");
+    }
+    assert_eq!(inits(&app, &user).await, 0, "TikTok was never called");
+
+    // A clip inside the limits goes to the inbox.
+    let (id, _) = uploaded(
+        &app,
+        &user,
+        "video/mp4",
+        encode(1.0, "640x360", 30, &h264_faststart(), "mp4"),
+    )
+    .await;
+    let res = app
+        .publish(&user, &id, "good-draft", json!({"mode": "draft"}))
+        .await;
+    assert_eq!(res.status(), 202);
+    app.wait_for_status(&user, &id, "SENT_TO_INBOX", 30).await;
+    assert_eq!(inits(&app, &user).await, 1);
+}
