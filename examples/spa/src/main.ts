@@ -3,12 +3,14 @@
 import { api, call, csrf, loadCsrf, loginUrl, onSessionEnded, type Me, type Video } from "./api/client";
 import { ApiError, userMessage } from "./api/problem";
 import { API_URL, returnTo } from "./config";
-import { videoDurationSecs } from "./media";
+import { mediaFacts, videoDurationSecs, type VideoMedia } from "./media";
 import {
+  blockingProblems,
   CANNOT_POST_NOW,
   emptyChoices,
   publishView,
   type CreatorInfo,
+  type PublishCheck,
   type PublishChoices,
   type PublishRequest,
   type PublishView,
@@ -64,6 +66,15 @@ function avatarImg(src: string, size: number): HTMLElement {
   const img = h("img", { src, alt: "", width: size, height: size });
   img.addEventListener("error", () => (img.hidden = true));
   return img;
+}
+
+/** What the API read from the video's container, one fact per row (`data-fact` names it). */
+function mediaList(id: string, m: VideoMedia): HTMLElement {
+  return h(
+    "dl",
+    { id, class: "media-facts" },
+    ...mediaFacts(m).flatMap((f) => [h("dt", {}, f.label), h("dd", { "data-fact": f.key }, f.text)]),
+  );
 }
 
 const fmtBytes = (n: number): string =>
@@ -221,6 +232,7 @@ $<HTMLInputElement>("file").addEventListener("change", async (e) => {
   const preview = $<HTMLVideoElement>("preview");
   if (preview.src) URL.revokeObjectURL(preview.src);
   picked = null;
+  $("upload-media").hidden = true;
   if (!file) return;
   const ext = file.name.split(".").pop()?.toLowerCase() ?? "";
   const contentType = ACCEPTED.has(file.type) ? file.type : (TYPES_BY_EXT[ext] ?? file.type);
@@ -278,6 +290,15 @@ $("upload-form").addEventListener("submit", (e) => {
       );
       setProgress(file.size, file.size, `Uploaded (${upload.kind === "multipart" ? `${parts?.length} parts` : "one request"}).`);
       notice(`“${done.title}” is uploaded and ready to post.`);
+      // What the API read from the container: what TikTok will check.
+      const facts = $("upload-media");
+      fill(
+        facts,
+        done.media
+          ? h("div", {}, h("strong", {}, `“${done.title}”: `), mediaList("upload-media-facts", done.media))
+          : null,
+      );
+      facts.hidden = !done.media;
       ($("upload-form") as HTMLFormElement).reset();
       $("preview").hidden = true;
       $("file-info").textContent = "";
@@ -411,6 +432,23 @@ interface PublishState {
   draft: boolean;
   /** The `datetime-local` value of the Schedule control (the user's time zone); empty: now. */
   scheduleAt: string;
+  /** The latest publish-check: the video's facts and what TikTok would refuse it for. */
+  check: PublishCheck;
+  /** The Cover frame control, in seconds as typed; empty: TikTok's default cover. */
+  cover: string;
+  /** A publish-check is on its way (the button waits for it). */
+  checking: boolean;
+  /** Numbers the checks, so a late answer to an older one is dropped. */
+  checkSeq: number;
+}
+
+/** The cover frame as TikTok takes it (an int32 of milliseconds): undefined when none was
+ * given, null when what was typed is not one. */
+function coverMs(st: PublishState): number | null | undefined {
+  if (st.draft || !st.cover.trim()) return undefined;
+  const secs = Number(st.cover);
+  const ms = Math.round(secs * 1000);
+  return Number.isFinite(secs) && ms >= 0 && ms <= 2 ** 31 - 1 ? ms : null;
 }
 
 /** The request the Post button sends, or null while the screen's rules block it. A draft
@@ -419,7 +457,91 @@ function finalRequest(st: PublishState, view: PublishView): PublishRequest | nul
   const scheduledAt = localToUtc(st.scheduleAt);
   const when = scheduledAt ? { scheduled_at: scheduledAt } : {};
   if (st.draft) return { mode: "draft", ...when };
-  return view.request ? { ...view.request, ...when } : null;
+  const cover = coverMs(st);
+  if (!view.request || cover === null) return null;
+  return { ...view.request, ...(cover !== undefined ? { video_cover_timestamp_ms: cover } : {}), ...when };
+}
+
+/** The choices' rules with what the page knows of the video: the API's facts when it has them
+ * (publish-check then judges the duration), else the local file's duration. */
+function currentView(st: PublishState): PublishView {
+  const local = localFiles.get(st.video.id);
+  const durationSecs = st.check.media ? null : (local?.durationSecs ?? null);
+  return publishView(st.info, st.choices, { durationSecs, title: st.caption });
+}
+
+function canPublish(st: PublishState): boolean {
+  return !st.busy && !st.checking && blockingProblems(st.check, st.draft).length === 0 && finalRequest(st, currentView(st)) !== null;
+}
+
+function updatePublishButton(): void {
+  const st = publishing;
+  const button = document.getElementById("publish-button") as HTMLButtonElement | null;
+  if (st && button) button.disabled = !canPublish(st);
+}
+
+/** Lists what TikTok would refuse the video for (every problem at once, with its limit). */
+function renderProblems(): void {
+  const st = publishing;
+  const box = document.getElementById("publish-problems");
+  if (!st || !box) return;
+  const problems = blockingProblems(st.check, st.draft);
+  const cover = coverMs(st);
+  fill(
+    box,
+    problems.length
+      ? h(
+          "div",
+          { role: "alert" },
+          h("p", { class: "strong" }, "TikTok would refuse this video:"),
+          h(
+            "ul",
+            { class: "problems" },
+            ...problems.map((p) =>
+              h("li", { "data-code": p.code }, h("strong", {}, p.title), ". ", h("span", { class: "detail" }, p.detail)),
+            ),
+          ),
+        )
+      : null,
+    cover === null ? h("p", { class: "problems" }, "The cover frame must be a number of seconds.") : null,
+    st.checking ? h("p", { id: "publish-checking", class: "muted small" }, "Checking the video against TikTok's limits…") : null,
+  );
+  updatePublishButton();
+}
+
+let recheckTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Asks publish-check again (after the cover changed): the button waits for its answer. */
+function recheckSoon(delayMs = 400): void {
+  const st = publishing;
+  if (!st) return;
+  clearTimeout(recheckTimer);
+  st.checking = true;
+  renderProblems();
+  recheckTimer = setTimeout(() => void recheck(st), delayMs);
+}
+
+async function recheck(st: PublishState): Promise<void> {
+  const seq = ++st.checkSeq;
+  st.checking = true;
+  renderProblems();
+  try {
+    const cover = coverMs(st);
+    const check = await call(
+      api.GET("/v1/videos/{id}/publish-check", {
+        params: { path: { id: st.video.id }, query: typeof cover === "number" ? { video_cover_timestamp_ms: cover } : {} },
+      }),
+    );
+    if (seq !== st.checkSeq || publishing !== st) return;
+    st.check = check;
+  } catch (e) {
+    if (seq === st.checkSeq) showError(e);
+  } finally {
+    if (seq === st.checkSeq) {
+      st.checking = false;
+      renderProblems();
+    }
+  }
 }
 let publishing: PublishState | null = null;
 
@@ -429,10 +551,11 @@ async function openPublish(v: Video): Promise<void> {
     section.hidden = false;
     $("publish-body").replaceChildren(h("p", { class: "muted" }, "Loading your TikTok account…"));
     section.scrollIntoView({ behavior: "smooth" });
-    // Rule 1: the latest creator info, every time the posting screen is shown.
-    let info: CreatorInfo;
+    // Rule 1: the latest creator info, every time the posting screen is shown. publish-check
+    // brings it along with the video's facts and every problem TikTok would refuse it for.
+    let check: PublishCheck;
     try {
-      info = await call(api.GET("/v1/tiktok/creator-info"));
+      check = await call(api.GET("/v1/videos/{id}/publish-check", { params: { path: { id: v.id } } }));
     } catch (e) {
       // Rule 2: TikTok says this creator cannot post now: stop here and say so.
       if (e instanceof ApiError && e.code === "tiktok_cannot_post_now") {
@@ -444,7 +567,11 @@ async function openPublish(v: Video): Promise<void> {
     }
     publishing = {
       video: v,
-      info,
+      info: check.creator,
+      check,
+      cover: "",
+      checking: false,
+      checkSeq: 0,
       choices: emptyChoices(),
       caption: v.title,
       idempotencyKey: crypto.randomUUID(),
@@ -457,6 +584,7 @@ async function openPublish(v: Video): Promise<void> {
 }
 
 function closePublish(): void {
+  clearTimeout(recheckTimer);
   publishing = null;
   $("publish").hidden = true;
   $("publish-body").replaceChildren();
@@ -466,8 +594,9 @@ function renderPublish(): void {
   const st = publishing;
   if (!st) return;
   const local = localFiles.get(st.video.id);
-  const view = publishView(st.info, st.choices, { durationSecs: local?.durationSecs ?? null, title: st.caption });
+  const view = currentView(st);
   const { info, choices } = st;
+  const media = st.check.media ?? st.video.media ?? null;
   const set = (patch: Partial<PublishChoices>) => {
     st.choices = { ...st.choices, ...patch };
     renderPublish();
@@ -640,10 +769,27 @@ function renderPublish(): void {
     scheduledUtc ? h("div", { id: "schedule-utc", class: "hint" }, `Sent as ${scheduledUtc} (UTC).`) : null,
   );
 
-  const request = finalRequest(st, view);
+  // The frame TikTok shows as the cover: it must fall inside the video (publish-check says).
+  const cover = h(
+    "label",
+    {},
+    "Cover frame at (seconds into the video, optional)",
+    h("input", {
+      id: "cover-at",
+      type: "number",
+      min: 0,
+      step: 0.1,
+      value: st.cover,
+      oninput: (e: Event) => {
+        st.cover = (e.target as HTMLInputElement).value;
+        recheckSoon();
+      },
+    }),
+  );
+
   const publishButton = h(
     "button",
-    { id: "publish-button", type: "button", class: "primary", disabled: !request || st.busy, onclick: () => void doPublish(view) },
+    { id: "publish-button", type: "button", class: "primary", disabled: !canPublish(st), onclick: () => void doPublish() },
     st.draft ? (scheduledUtc ? "Schedule draft" : "Send to TikTok inbox") : scheduledUtc ? "Schedule" : "Post",
   );
 
@@ -651,6 +797,9 @@ function renderPublish(): void {
     $("publish-body"),
     creator,
     preview ?? h("p", { class: "muted small" }, `Video: ${st.video.title} (${fmtBytes(st.video.size_bytes)})`),
+    media
+      ? mediaList("publish-media", media)
+      : h("p", { id: "publish-media", class: "muted small" }, "Postiqo did not read this video's facts (it was uploaded before it did)."),
     max ? h("p", { class: "muted small" }, `This account can post videos of up to ${max} s.`) : null,
     h(
       "label",
@@ -662,30 +811,42 @@ function renderPublish(): void {
         maxlength: 2200,
         oninput: (e: Event) => {
           st.caption = (e.target as HTMLTextAreaElement).value;
-          const again = publishView(st.info, st.choices, { durationSecs: local?.durationSecs ?? null, title: st.caption });
-          ($("publish-button") as HTMLButtonElement).disabled = !finalRequest(st, again) || st.busy;
+          updatePublishButton();
         },
       }),
     ),
     how,
     // TikTok's posting choices apply to direct posts only; a draft's are made in the app.
     st.draft ? null : h("label", {}, "Who can view this video", privacy),
+    st.draft ? null : cover,
     st.draft ? null : interactions,
     st.draft ? null : disclosure,
     st.draft ? null : aigc,
     !st.draft && view.blockers.length
       ? h("ul", { id: "publish-blockers", class: "blockers" }, ...view.blockers.map((b) => h("li", {}, b)))
       : null,
+    h("div", { id: "publish-problems" }),
     consent,
     h("div", { class: "actions" }, publishButton, h("button", { type: "button", onclick: closePublish }, "Cancel")),
     h("div", { id: "publish-status", class: "publish-status", hidden: true }),
   );
   ($("publish-caption") as HTMLTextAreaElement).value = st.caption;
+  renderProblems();
 }
 
-async function doPublish(view: PublishView): Promise<void> {
+/** Problems `POST /publish` answers when TikTok would refuse the video: the screen's list is
+ * out of date, so it is checked again. */
+const MEDIA_CODES = new Set([
+  "video_too_long",
+  "frame_rate_unsupported",
+  "resolution_unsupported",
+  "codec_unsupported",
+  "cover_timestamp_out_of_range",
+]);
+
+async function doPublish(): Promise<void> {
   const st = publishing;
-  const request = st ? finalRequest(st, view) : null;
+  const request = st && canPublish(st) ? finalRequest(st, currentView(st)) : null;
   if (!st || !request) return;
   const button = $<HTMLButtonElement>("publish-button");
   await action(button, async () => {
@@ -713,6 +874,7 @@ async function doPublish(view: PublishView): Promise<void> {
         st.choices = { ...st.choices, privacyLevel: null };
         renderPublish();
       }
+      if (e instanceof ApiError && MEDIA_CODES.has(e.code)) void recheck(st);
       throw e;
     } finally {
       st.busy = false;

@@ -1,6 +1,36 @@
-// The duration of a local video file, to enforce the creator's maximum before anything is sent
-// to TikTok (TikTok's UX rule 3). The browser's own decoder first; MP4/MOV headers as a
-// fallback (a file the browser cannot play may still be a valid upload).
+// What the page knows about a video's media. The facts the API read from the container at
+// upload-complete (`media`), worded for people; and the duration of a local file, to enforce
+// the creator's maximum when the API has no facts (TikTok's UX rule 3): the browser's own
+// decoder first, MP4/MOV headers as a fallback (a file the browser cannot play may still be a
+// valid upload).
+import type { components } from "./api/schema";
+
+/** What upload-complete read from the container. */
+export type VideoMedia = components["schemas"]["VideoMedia"];
+
+const CODEC_NAMES: Record<string, string> = { h264: "H.264", h265: "H.265", vp8: "VP8", vp9: "VP9", av1: "AV1" };
+
+/** The facts the posting screen shows, in order, as label and text. */
+export interface MediaFact {
+  key: "duration" | "resolution" | "frame-rate" | "codec" | "audio";
+  label: string;
+  text: string;
+}
+
+export function mediaFacts(m: VideoMedia): MediaFact[] {
+  return [
+    { key: "duration", label: "Duration", text: `${(m.duration_ms / 1000).toFixed(1)} s` },
+    { key: "resolution", label: "Resolution", text: `${m.width} × ${m.height}` },
+    {
+      key: "frame-rate",
+      label: "Frame rate",
+      // Thousandths at most (29.97), no trailing zeros (30).
+      text: m.frame_rate === null || m.frame_rate === undefined ? "variable" : `${Number(m.frame_rate.toFixed(3))} fps`,
+    },
+    { key: "codec", label: "Codec", text: CODEC_NAMES[m.video_codec] ?? m.video_codec },
+    { key: "audio", label: "Audio", text: m.has_audio ? "yes" : "no" },
+  ];
+}
 
 function viaVideoElement(file: Blob, timeoutMs: number): Promise<number | null> {
   return new Promise((resolve) => {

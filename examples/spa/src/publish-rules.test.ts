@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emptyChoices, publishView, type CreatorInfo } from "./publish-rules";
+import { blockingProblems, emptyChoices, publishView, type CreatorInfo, type PublishProblem } from "./publish-rules";
 
 const info: CreatorInfo = {
   creator_nickname: "Ada",
@@ -72,5 +72,28 @@ describe("TikTok's posting-screen rules", () => {
     expect(publishView(info, choices, { ...video, durationSecs: null }).request).not.toBeNull();
     expect(publishView(info, { ...choices, privacyLevel: "FOLLOWER_OF_CREATOR" }, video).request).toBeNull();
     expect(publishView(info, choices, { ...video, title: "  " }).request).toBeNull();
+  });
+});
+
+describe("publish-check's problems on the posting screen", () => {
+  const media = { duration_ms: 90_000, width: 426, height: 240, frame_rate: 120, video_codec: "h264", has_audio: false };
+  const problem = (code: string): PublishProblem => ({ code, title: code, detail: `${code} detail` });
+  const problems = ["video_too_long", "frame_rate_unsupported", "resolution_unsupported", "cover_timestamp_out_of_range"].map(problem);
+
+  it("blocks a direct post on every problem", () => {
+    expect(blockingProblems({ problems, media }, false)).toEqual(problems);
+    expect(blockingProblems({ problems: [], media }, false)).toEqual([]);
+  });
+
+  it("holds a draft to the media limits and the API's 10 minutes, not the creator's maximum or a cover", () => {
+    expect(blockingProblems({ problems, media }, true).map((p) => p.code)).toEqual([
+      "frame_rate_unsupported",
+      "resolution_unsupported",
+    ]);
+    const long = blockingProblems({ problems: [problem("video_too_long")], media: { ...media, duration_ms: 600_001 } }, true);
+    expect(long.map((p) => p.code)).toEqual(["video_too_long"]);
+    expect(long[0]!.detail).toBe("The video lasts 600.0 s; TikTok takes drafts of at most 600 s.");
+    expect(blockingProblems({ problems: [problem("video_too_long")], media: { ...media, duration_ms: 600_000 } }, true)).toEqual([]);
+    expect(blockingProblems({ problems: [problem("video_too_long")] }, true)).toEqual([]);
   });
 });

@@ -8,6 +8,11 @@ export type CreatorInfo = components["schemas"]["CreatorInfoResponse"];
 /** The body of `POST /v1/videos/{id}/publish`. */
 export type PublishRequest = components["schemas"]["PublishRequest"];
 
+/** `GET /v1/videos/{id}/publish-check`: fresh creator info, the video's facts, and every
+ * reason TikTok would refuse the video. */
+export type PublishCheck = components["schemas"]["PublishCheckResponse"];
+export type PublishProblem = components["schemas"]["PublishProblem"];
+
 /** The user's choices. Nothing is pre-selected: no privacy level, no interaction allowed, no
  * disclosure (rules 5-7). */
 export interface PublishChoices {
@@ -141,4 +146,27 @@ export function publishView(
     blockers,
     request,
   };
+}
+
+/** TikTok's API maximum (10 minutes): what a draft's duration is held to, as a draft fetches no
+ * creator info (shared/docs/tiktok-api.md §5.3). */
+export const DRAFT_MAX_DURATION_SECS = 600;
+
+/** The problems publish-check found that stand in the way of this publish: all of them for a
+ * direct post; for a draft, the ones about the media itself. publish-check answers for a
+ * direct post (it takes no mode), so for a draft its duration problem (the creator's maximum)
+ * and cover problem (a draft has no cover) are replaced by the API's own maximum, which is
+ * what `POST /publish` holds a draft to. Empty: the button may be enabled. */
+export function blockingProblems(check: Pick<PublishCheck, "problems" | "media">, draft: boolean): PublishProblem[] {
+  if (!draft) return check.problems;
+  const kept = check.problems.filter((p) => p.code !== "video_too_long" && p.code !== "cover_timestamp_out_of_range");
+  const ms = check.media?.duration_ms;
+  if (ms !== undefined && ms > DRAFT_MAX_DURATION_SECS * 1000) {
+    kept.unshift({
+      code: "video_too_long",
+      title: "The video is longer than TikTok takes",
+      detail: `The video lasts ${(ms / 1000).toFixed(1)} s; TikTok takes drafts of at most ${DRAFT_MAX_DURATION_SECS} s.`,
+    });
+  }
+  return kept;
 }

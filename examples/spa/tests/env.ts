@@ -26,12 +26,23 @@ export async function saveScreenshot(page: Page, name: string, opts: { fullPage?
   return path;
 }
 
-/** A real H.264 MP4 of `durationSecs` made by ffmpeg (the API reads its container; the sandbox
- * checks duration, frame rate and size), padded to `size` bytes with a top-level `free` box. */
-export function mp4Bytes(size: number, durationSecs: number): Buffer {
+/** How a test clip is encoded: picture size and frames per second. */
+export interface ClipShape {
+  width: number;
+  height: number;
+  fps: number;
+}
+/** An ordinary clip, inside every TikTok limit. */
+export const SD_30FPS: ClipShape = { width: 640, height: 360, fps: 30 };
+
+/** A real H.264 MP4 (no audio) of `durationSecs` made by ffmpeg (the API reads its container;
+ * the sandbox checks duration, frame rate and size), padded to `size` bytes with a top-level
+ * `free` box. A black picture at ultrafast encodes in well under a second. */
+export function mp4Bytes(size: number, durationSecs: number, shape: ClipShape = SD_30FPS): Buffer {
   const dir = mkdtempSync(join(tmpdir(), "postiqo-clip-"));
   const out = join(dir, "clip.mp4");
-  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=black:s=640x360:r=30",
+  const source = `color=c=black:s=${shape.width}x${shape.height}:r=${shape.fps}`;
+  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", source,
     "-t", String(durationSecs), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
     "-movflags", "+faststart", out]);
   const encoded = readFileSync(out);
@@ -45,11 +56,11 @@ export function mp4Bytes(size: number, durationSecs: number): Buffer {
 }
 
 /** Writes a fixture video to a temporary file, for the page's file input. */
-export function videoFile(name: string, size: number, durationSecs: number): string {
+export function videoFile(name: string, size: number, durationSecs: number, shape: ClipShape = SD_30FPS): string {
   const dir = join(tmpdir(), "postiqo-browser-test");
   mkdirSync(dir, { recursive: true });
   const path = join(dir, name);
-  writeFileSync(path, mp4Bytes(size, durationSecs));
+  writeFileSync(path, mp4Bytes(size, durationSecs, shape));
   return path;
 }
 
@@ -58,4 +69,12 @@ export async function sandboxUser(request: APIRequestContext, username: string, 
   const res = await request.patch(`${SANDBOX_URL}/_sandbox/users/${encodeURIComponent(username)}`, { data: patch });
   if (!res.ok()) throw new Error(`sandbox PATCH user ${username}: ${res.status()} ${await res.text()}`);
   return res.json();
+}
+
+/** How many publishes (Direct Post and inbox) the sandbox accepted for a TikTok user. */
+export async function sandboxInits(request: APIRequestContext, openId: string): Promise<number> {
+  const res = await request.get(`${SANDBOX_URL}/_sandbox/stats`);
+  if (!res.ok()) throw new Error(`sandbox GET stats: ${res.status()} ${await res.text()}`);
+  const stats = await res.json();
+  return Number(stats.inits_by_open_id?.[openId] ?? 0);
 }

@@ -2,13 +2,20 @@
 // scripts/browser-test: the SPA (http://localhost:SPA) and the API (http://localhost:API) are
 // different origins on one site, so CORS, SameSite cookies and CSRF are the browser's own.
 import { readFileSync } from "node:fs";
-import { expect, test, type Page, type Request } from "@playwright/test";
-import { API_URL, SPA_URL, STORAGE_URL, sandboxUser, saveScreenshot, videoFile } from "./env";
+import { expect, test, type Locator, type Page, type Request } from "@playwright/test";
+import { API_URL, SPA_URL, STORAGE_URL, sandboxInits, sandboxUser, saveScreenshot, videoFile } from "./env";
 
 const MIB = 1024 * 1024;
 const run = Date.now().toString(36);
 const username = `spa_${run}`;
 const displayName = `SPA Tester ${run}`;
+
+/** A TikTok test user of the sandbox. */
+interface Tester {
+  username: string;
+  displayName: string;
+}
+const tester: Tester = { username, displayName };
 
 /** Every request the browser itself sends to the storage server (the presigned PUTs). */
 function storageRequests(page: Page): Array<{ method: string; url: string; status: number | null; etag: string | null }> {
@@ -24,25 +31,35 @@ function storageRequests(page: Page): Array<{ method: string; url: string; statu
 }
 
 /** On the sandbox's consent page (TikTok's look-alike): pick or create the test user, approve. */
-async function approveOnTikTok(page: Page, opts: { newUser?: boolean }) {
+async function approveOnTikTok(page: Page, opts: { newUser?: boolean; who: Tester }) {
   await expect(page).toHaveURL(/\/v2\/auth\/authorize\//);
   await expect(page.getByRole("heading", { name: /authorize app/ })).toBeVisible();
   if (opts.newUser) {
     await page.getByRole("radio", { name: /New test user/ }).check();
-    await page.getByLabel("Username").fill(username);
-    await page.getByLabel("Display name").fill(displayName);
+    await page.getByLabel("Username").fill(opts.who.username);
+    await page.getByLabel("Display name").fill(opts.who.displayName);
   } else {
-    await page.getByRole("radio", { name: new RegExp(`@${username}`) }).check();
+    await page.getByRole("radio", { name: new RegExp(`@${opts.who.username}`) }).check();
   }
   await page.getByRole("button", { name: "Authorize" }).click();
 }
 
-async function signIn(page: Page, opts: { newUser?: boolean } = {}) {
+async function signIn(page: Page, opts: { newUser?: boolean; who?: Tester } = {}) {
+  const who = opts.who ?? tester;
   await page.goto(SPA_URL);
   await page.getByRole("link", { name: "Sign in with TikTok" }).click();
-  await approveOnTikTok(page, opts);
+  await approveOnTikTok(page, { ...opts, who });
   await expect(page).toHaveURL(`${SPA_URL}/`);
-  await expect(page.locator("#display-name")).toHaveText(displayName);
+  await expect(page.locator("#display-name")).toHaveText(who.displayName);
+}
+
+/** The media facts a list shows (`#upload-media-facts`, `#publish-media`), by `data-fact`. */
+async function facts(list: Locator): Promise<Record<string, string>> {
+  await expect(list).toBeVisible();
+  const entries = await list
+    .locator("[data-fact]")
+    .evaluateAll((dds) => dds.map((d) => [d.getAttribute("data-fact") ?? "", d.textContent ?? ""]));
+  return Object.fromEntries(entries);
 }
 
 async function upload(page: Page, file: string, caption: string) {
@@ -65,6 +82,19 @@ test("the SPA's whole flow: sign in, upload to S3, publish, page, delete, export
   page.on("pageerror", (e) => console.log(`[page error] ${e.message}`));
   page.on("console", (m) => m.type() === "error" && console.log(`[console] ${m.text()}`));
   const puts = storageRequests(page);
+  // The bodies the page sends to POST /publish (Playwright does not see a body the page's
+  // client passes to fetch as a Request).
+  await page.addInitScript(() => {
+    const sent: string[] = [];
+    (window as unknown as { publishBodies: string[] }).publishBodies = sent;
+    const original = window.fetch.bind(window);
+    window.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (input instanceof Request && input.method === "POST" && input.url.endsWith("/publish")) {
+        sent.push(await input.clone().text());
+      }
+      return original(input, init);
+    };
+  });
 
   // --- Sign in with TikTok (the sandbox's consent page, clicked like a person would)
   await page.goto(SPA_URL);
@@ -98,8 +128,21 @@ test("the SPA's whole flow: sign in, upload to S3, publish, page, delete, export
   expect(refused.body.code).toBe("csrf_failed");
 
   // --- Upload straight to S3 from the browser: one PUT, then a multipart upload of 3 parts
+  const uploaded = page.waitForResponse((r) => r.url().endsWith("/upload-complete") && r.request().method() === "POST");
   await upload(page, videoFile("short.mp4", 2 * MIB, 12), `Short clip ${run}`);
   await expect(row(page, `Short clip ${run}`).getByTestId("video-status")).toHaveText("UPLOADED");
+  // What the API read from the ffmpeg-encoded container (12 s of 640x360 at 30 fps, H.264, no
+  // audio), shown as the page received it.
+  const shortMedia = (await (await uploaded).json()).media;
+  expect(Math.abs(shortMedia.duration_ms - 12_000), `duration_ms ${shortMedia.duration_ms}`).toBeLessThanOrEqual(50);
+  expect(shortMedia).toMatchObject({ width: 640, height: 360, frame_rate: 30, video_codec: "h264", has_audio: false });
+  expect(await facts(page.locator("#upload-media-facts"))).toEqual({
+    duration: "12.0 s",
+    resolution: "640 × 360",
+    "frame-rate": "30 fps",
+    codec: "H.264",
+    audio: "no",
+  });
   const singlePuts = puts.filter((p) => p.method === "PUT");
   expect(singlePuts).toHaveLength(1);
   expect(singlePuts[0]!.status).toBe(200);
@@ -155,6 +198,15 @@ test("the SPA's whole flow: sign in, upload to S3, publish, page, delete, export
     await row(page, `Big clip ${run}`).getByRole("button", { name: /Post to TikTok/ }).click();
     const panel = page.locator("#publish");
     await expect(panel.locator("#creator-nickname")).toHaveText(displayName);
+    // The facts of the video being posted (30 s of 640x360 at 30 fps), and no problem with it.
+    expect(await facts(panel.locator("#publish-media"))).toEqual({
+      duration: "30.0 s",
+      resolution: "640 × 360",
+      "frame-rate": "30 fps",
+      codec: "H.264",
+      audio: "no",
+    });
+    await expect(panel.locator("#publish-problems li")).toHaveCount(0);
     const privacy = panel.locator("#privacy-level");
     await expect(privacy).toHaveValue(""); // no default
     const post = panel.getByRole("button", { name: "Post", exact: true });
@@ -181,7 +233,25 @@ test("the SPA's whole flow: sign in, upload to S3, publish, page, delete, export
     await panel.locator("#allow-comment").check();
     await panel.locator("#publish-caption").fill(`Big clip ${run} #postiqo`);
     await expect(post).toBeEnabled();
+
+    // A cover frame past the end: publish-check is asked again and says so; the button waits.
+    const rechecked = page.waitForResponse((r) => r.url().includes("/publish-check?video_cover_timestamp_ms=45000"));
+    await panel.locator("#cover-at").fill("45");
+    expect((await rechecked).status()).toBe(200);
+    const coverProblem = panel.locator('#publish-problems li[data-code="cover_timestamp_out_of_range"]');
+    await expect(coverProblem).toContainText("video_cover_timestamp_ms 45000 is not inside the video");
+    await expect(post).toBeDisabled();
+    await panel.locator("#cover-at").fill("2.5");
+    await expect(coverProblem).toHaveCount(0);
+    await expect(panel.locator("#publish-problems li")).toHaveCount(0);
+    await expect(post).toBeEnabled();
+    const answered = page.waitForResponse((r) => r.url().endsWith("/publish") && r.request().method() === "POST");
     await post.click();
+    expect((await answered).status()).toBe(202);
+    const bodies = await page.evaluate(() => (window as unknown as { publishBodies: string[] }).publishBodies);
+    expect(bodies.map((b) => JSON.parse(b))).toEqual([
+      expect.objectContaining({ privacy_level: "PUBLIC_TO_EVERYONE", video_cover_timestamp_ms: 2500 }),
+    ]);
 
     await expect(panel.locator("#publish-result")).toHaveAttribute("data-status", "PUBLISHED", { timeout: 60_000 });
     await expect(panel.locator("#post-link")).toHaveAttribute(
@@ -290,4 +360,80 @@ test("the SPA's whole flow: sign in, upload to S3, publish, page, delete, export
   }
 
   await saveScreenshot(page, "spa-final");
+});
+
+test("publish-check's problems on the posting screen: a 120 fps 240p clip cannot be posted or drafted", async ({ page }) => {
+  page.on("pageerror", (e) => console.log(`[page error] ${e.message}`));
+  const who: Tester = { username: `spa_bad_${run}`, displayName: `SPA Bad Clip ${run}` };
+  const publishes: string[] = [];
+  page.on("request", (r) => r.method() === "POST" && r.url().endsWith("/publish") && publishes.push(r.url()));
+  await signIn(page, { newUser: true, who });
+
+  // 2 s at 426x240 and 120 fps, encoded now: both outside TikTok's limits (360-4096 px on each
+  // side, 23-60 fps). Upload takes it (it is a video); the facts say what it is.
+  const caption = `Fast small ${run}`;
+  await upload(page, videoFile("fast-240p.mp4", 256 * 1024, 2, { width: 426, height: 240, fps: 120 }), caption);
+  const shown = { duration: "2.0 s", resolution: "426 × 240", "frame-rate": "120 fps", codec: "H.264", audio: "no" };
+  expect(await facts(page.locator("#upload-media-facts"))).toEqual(shown);
+
+  await row(page, caption).getByRole("button", { name: /Post to TikTok/ }).click();
+  const panel = page.locator("#publish");
+  await expect(panel.locator("#creator-nickname")).toHaveText(who.displayName);
+  expect(await facts(panel.locator("#publish-media"))).toEqual(shown);
+  // Every problem at once, each with its limit, and the Post button off even with every
+  // choice of the screen made.
+  const problems = panel.locator("#publish-problems li");
+  await expect(problems).toHaveCount(2);
+  await expect(panel.locator('li[data-code="frame_rate_unsupported"]')).toHaveText(
+    "TikTok takes 23 to 60 frames per second. The video has 120 frames per second; TikTok takes 23-60.",
+  );
+  await expect(panel.locator('li[data-code="resolution_unsupported"]')).toHaveText(
+    "TikTok takes 360 to 4096 pixels on each side. The video is 426x240 px; TikTok takes 360-4096 px on each side.",
+  );
+  await panel.locator("#privacy-level").selectOption("SELF_ONLY");
+  await expect(panel.locator("#publish-blockers")).toHaveCount(0);
+  const post = panel.getByRole("button", { name: "Post", exact: true });
+  await expect(post).toBeDisabled();
+  // A draft is held to the same limits: still listed, still disabled.
+  await panel.locator("#send-as-draft").check();
+  await expect(problems).toHaveCount(2);
+  await expect(panel.getByRole("button", { name: "Send to TikTok inbox", exact: true })).toBeDisabled();
+  await saveScreenshot(page, "spa-publish-problems");
+  expect(publishes, "the page sent no publish").toEqual([]);
+
+  // The API refuses it too, draft or not, before TikTok: the same codes, and nothing changed.
+  const me = await page.evaluate(async (api) => (await fetch(`${api}/v1/me`, { credentials: "include" })).json(), API_URL);
+  const video = await page.evaluate(
+    async ({ api, caption }) => {
+      const list = await (await fetch(`${api}/v1/videos`, { credentials: "include" })).json();
+      return list.items.find((v: { title: string }) => v.title === caption);
+    },
+    { api: API_URL, caption },
+  );
+  for (const body of [{ mode: "draft" }, { privacy_level: "SELF_ONLY" }]) {
+    const refused = await page.evaluate(
+      async ({ api, id, body }) => {
+        const r = await fetch(`${api}/v1/videos/${id}/publish`, {
+          method: "POST",
+          credentials: "include",
+          headers: {
+            "Content-Type": "application/json",
+            "X-CSRF-Token": localStorage.getItem("postiqo.csrf_token") ?? "",
+            "Idempotency-Key": crypto.randomUUID(),
+          },
+          body: JSON.stringify(body),
+        });
+        return { status: r.status, code: (await r.json()).code };
+      },
+      { api: API_URL, id: video.id, body },
+    );
+    expect(refused, JSON.stringify(body)).toEqual({ status: 422, code: "frame_rate_unsupported" });
+  }
+  const after = await page.evaluate(
+    async ({ api, id }) => (await fetch(`${api}/v1/videos/${id}`, { credentials: "include" })).json(),
+    { api: API_URL, id: video.id },
+  );
+  expect(after.status).toBe("UPLOADED");
+  expect(after.tiktok ?? null).toBeNull();
+  expect(await sandboxInits(page.request, me.open_id)).toBe(0);
 });

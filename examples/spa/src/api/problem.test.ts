@@ -27,4 +27,17 @@ describe("problems", () => {
     expect(toApiError(502, "<html>bad gateway</html>").code).toBe("http_error");
     expect(toApiError(0, undefined).code).toBe("network_error");
   });
+
+  it("names the limit when TikTok would refuse the video", () => {
+    const e = toApiError(422, {
+      type: "urn:postiqo:problem:frame_rate_unsupported",
+      title: "TikTok takes 23 to 60 frames per second",
+      status: 422,
+      code: "frame_rate_unsupported",
+      detail: "The video has 120 frames per second; TikTok takes 23-60.",
+    });
+    expect(userMessage(e)).toBe(
+      "TikTok takes 23 to 60 frames per second: The video has 120 frames per second; TikTok takes 23-60.",
+    );
+  });
 });

@@ -61,9 +61,19 @@ const MESSAGES: Record<string, string> = {
   invalid_refresh_token: "Your session expired. Please sign in again.",
 };
 
+/** Codes whose `detail` the user needs: it names the limit the video is outside of. */
+const WITH_DETAIL = new Set([
+  "video_too_long",
+  "frame_rate_unsupported",
+  "resolution_unsupported",
+  "codec_unsupported",
+  "cover_timestamp_out_of_range",
+]);
+
 export function userMessage(err: unknown): string {
   if (err instanceof ApiError) {
-    const base = MESSAGES[err.code] ?? err.problem.title;
+    const title = MESSAGES[err.code] ?? err.problem.title;
+    const base = WITH_DETAIL.has(err.code) && err.problem.detail ? `${title}: ${err.problem.detail}` : title;
     const fields = err.problem.errors?.map((e) => `${e.field}: ${e.message}`).join("; ");
     const id = err.problem.request_id ? ` (request ${err.problem.request_id})` : "";
     return `${base}${fields ? ` ${fields}` : ""}${id}`;
