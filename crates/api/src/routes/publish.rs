@@ -121,7 +121,9 @@ impl PublishRequest {
 /// with fresh creator info (if the chosen privacy level is no longer offered or the creator
 /// cannot post then, it ends `FAILED`, retryable, and nothing is posted). With `mode: "draft"`
 /// the video goes to the creator's TikTok inbox (`SENT_TO_INBOX`), and becomes `PUBLISHED`
-/// when the creator posts it in the app. Requires an `Idempotency-Key`
+/// when the creator posts it in the app. Either way a video outside TikTok's media limits
+/// (see `publish-check`; a draft's duration up to the API's 600 s) is refused with 422
+/// before TikTok is called. Requires an `Idempotency-Key`
 /// header: the same key with the same body returns the same answer without a second call to
 /// TikTok; the same key with another body is 422. Answers 202 with the video in `PUBLISHING`
 /// (then follow it with `GET /v1/videos/{id}`), or in `FAILED` with the reason when TikTok
@@ -145,7 +147,7 @@ impl PublishRequest {
         (status = 409, description = "Not UPLOADED/FAILED, a concurrent publish, the same key still running, or upload_changed (the stored bytes were overwritten after upload-complete verified them)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "privacy_level_not_allowed, branded_content_private, schedule_out_of_range, idempotency_key_reused or invalid body", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "privacy_level_not_allowed, branded_content_private, schedule_out_of_range, idempotency_key_reused, invalid body, or TikTok's media limits (drafts too): video_too_long, frame_rate_unsupported, resolution_unsupported, codec_unsupported, cover_timestamp_out_of_range", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 429, description = "Over TikTok's per-user limits, or tiktok_inbox_full (5 unposted drafts); see Retry-After", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 502, description = "TikTok unavailable", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),

@@ -391,7 +391,9 @@ export interface paths {
          *     with fresh creator info (if the chosen privacy level is no longer offered or the creator
          *     cannot post then, it ends `FAILED`, retryable, and nothing is posted). With `mode: "draft"`
          *     the video goes to the creator's TikTok inbox (`SENT_TO_INBOX`), and becomes `PUBLISHED`
-         *     when the creator posts it in the app. Requires an `Idempotency-Key`
+         *     when the creator posts it in the app. Either way a video outside TikTok's media limits
+         *     (see `publish-check`; a draft's duration up to the API's 600 s) is refused with 422
+         *     before TikTok is called. Requires an `Idempotency-Key`
          *     header: the same key with the same body returns the same answer without a second call to
          *     TikTok; the same key with another body is 422. Answers 202 with the video in `PUBLISHING`
          *     (then follow it with `GET /v1/videos/{id}`), or in `FAILED` with the reason when TikTok
@@ -3741,7 +3743,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description privacy_level_not_allowed, branded_content_private, schedule_out_of_range, idempotency_key_reused or invalid body */
+            /** @description privacy_level_not_allowed, branded_content_private, schedule_out_of_range, idempotency_key_reused, invalid body, or TikTok's media limits (drafts too): video_too_long, frame_rate_unsupported, resolution_unsupported, codec_unsupported, cover_timestamp_out_of_range */
             422: {
                 headers: {
                     [name: string]: unknown;
