@@ -54,7 +54,7 @@ stack_init() {
   export POSTIQO_MULTIPART_THRESHOLD_BYTES=5242880
   export POSTIQO_MULTIPART_PART_BYTES=5242880
   # Follow TikTok's processing quickly (the sandbox takes well under a second).
-  export POSTIQO_POLL_INITIAL_MS=300 POSTIQO_POLL_MAX_MS=1000 POSTIQO_WORKER_INTERVAL_MS=200
+  export POSTIQO_POLL_INITIAL_MS=300 POSTIQO_POLL_MAX_MS=1000 POSTIQO_WORKER_INTERVAL_MS=200 POSTIQO_WORKER_IDLE_MAX_MS=1000
   # shellcheck source=scripts/local-env.sh
   source "$ROOT/scripts/local-env.sh"
   export SANDBOX_VERIFIED_URL_PREFIXES=$POSTIQO_PUBLIC_URL/v1/media/

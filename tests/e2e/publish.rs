@@ -141,7 +141,16 @@ async fn publishes_by_webhooks_alone() {
         video = app.get_video(&user, &id).await.json().await.unwrap();
     }
     assert_published_with_post_id(&video);
-    let stats = app.sandbox(Method::GET, "/stats", None).await;
+    // The sandbox counts a delivery once it has read our answer, which can be a moment after
+    // we acted on it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut stats = app.sandbox(Method::GET, "/stats", None).await;
+    while stats["webhooks"]["delivered"].as_u64().unwrap_or(0) < 2
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        stats = app.sandbox(Method::GET, "/stats", None).await;
+    }
     assert!(
         stats["webhooks"]["delivered"].as_u64().unwrap_or(0) >= 2,
         "{}",

@@ -67,6 +67,9 @@ impl TestAppBuilder {
         env.insert("RUST_LOG".into(), "info".into());
         // Fast tracking so publishes finish within a test.
         env.insert("POSTIQO_WORKER_INTERVAL_MS".into(), "200".into());
+        // Jobs another process saved (a killed instance's, a separate worker's) are found
+        // within this; the idle backoff itself stays on.
+        env.insert("POSTIQO_WORKER_IDLE_MAX_MS".into(), "1000".into());
         env.insert("POSTIQO_POLL_INITIAL_MS".into(), "300".into());
         env.insert("POSTIQO_POLL_MAX_MS".into(), "2000".into());
         env.insert("POSTIQO_WORKER_LEASE_SECS".into(), "4".into());

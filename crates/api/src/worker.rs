@@ -5,6 +5,7 @@
 use chrono::Utc;
 use tracing::{debug, info};
 
+use crate::services::publishing::IdlePacing;
 use crate::services::{AccountService, PublishService};
 
 const BATCH: u32 = 25;
@@ -33,20 +34,33 @@ impl Worker {
         }
     }
 
-    /// Runs until `stop` turns true.
+    /// Runs until `stop` turns true. Passes come every interval while there is work, less
+    /// often while there is none, and on time for every job this instance saved
+    /// (`services::publishing::wake`).
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let interval = self.publish.config().worker_interval;
+        let cfg = self.publish.config();
+        let mut pacing = IdlePacing::new(cfg.worker_interval, cfg.worker_idle_max);
         info!(instance = %self.publish.instance(), "publish worker started");
         let mut passes: u64 = 0;
+        let mut pass_at = tokio::time::Instant::now() + cfg.worker_interval;
         loop {
+            let hinted = self.hinted_deadline();
+            let deadline = hinted.map_or(pass_at, |h| h.min(pass_at));
             tokio::select! {
-                _ = tokio::time::sleep(interval) => {
-                    self.tick().await;
+                _ = tokio::time::sleep_until(deadline) => {
+                    if hinted.is_some_and(|h| h <= pass_at) {
+                        pacing.reset();
+                    }
+                    self.publish.wake_hints().covered_through(Utc::now());
+                    let leased = self.tick().await;
                     passes += 1;
                     if passes.is_multiple_of(DELETION_SWEEP_EVERY) {
                         self.sweep_deletions().await;
                     }
+                    pass_at = tokio::time::Instant::now() + pacing.after_pass(leased);
                 }
+                // An earlier hint: sleep again with the new deadline.
+                _ = self.publish.wake_hints().changed() => {}
                 _ = stop.changed() => break,
             }
             if *stop.borrow() {
@@ -56,8 +70,17 @@ impl Worker {
         info!("publish worker stopped");
     }
 
-    /// One pass over the due publish jobs (see `services::publishing::queue`).
-    pub async fn tick(&self) {
-        self.publish.run_due(BATCH).await;
+    /// When the earliest job this instance saved becomes due, on tokio's clock.
+    fn hinted_deadline(&self) -> Option<tokio::time::Instant> {
+        let due = self.publish.wake_hints().earliest()?;
+        // A hint already past is due now (`to_std` fails on a negative span).
+        let after = (due - Utc::now()).to_std().unwrap_or_default();
+        Some(tokio::time::Instant::now() + after)
+    }
+
+    /// One pass over the due publish jobs (see `services::publishing::queue`); how many this
+    /// instance leased.
+    pub async fn tick(&self) -> usize {
+        self.publish.run_due(BATCH).await
     }
 }

@@ -26,6 +26,8 @@ pub struct PublishConfig {
     /// Run the status worker inside the API process.
     pub worker: bool,
     pub worker_interval: Duration,
+    /// An idle worker doubles its wait after each empty pass, up to this.
+    pub worker_idle_max: Duration,
     pub worker_lease: Duration,
     /// A publish still processing after this is failed with `publish_timeout`.
     pub deadline: Duration,
@@ -131,6 +133,7 @@ pub(super) fn publish(r: &Reader) -> Result<PublishConfig, ConfigError> {
         media_url_ttl: r.secs("POSTIQO_MEDIA_URL_TTL_SECS", 2 * 3600)?,
         worker: r.bool("POSTIQO_WORKER", true)?,
         worker_interval: r.ms("POSTIQO_WORKER_INTERVAL_MS", 1000)?,
+        worker_idle_max: r.ms("POSTIQO_WORKER_IDLE_MAX_MS", 10_000)?,
         worker_lease: r.secs("POSTIQO_WORKER_LEASE_SECS", 30)?,
         deadline: r.secs("POSTIQO_PUBLISH_DEADLINE_SECS", 2 * 3600)?,
         post_id_wait: r.secs("POSTIQO_POST_ID_WAIT_SECS", 6 * 3600)?,
@@ -142,6 +145,12 @@ pub(super) fn publish(r: &Reader) -> Result<PublishConfig, ConfigError> {
         schedule_min_lead: r.secs("POSTIQO_SCHEDULE_MIN_LEAD_SECS", 60)?,
         schedule_grace: r.secs("POSTIQO_SCHEDULE_GRACE_SECS", 6 * 3600)?,
     };
+    if publish.worker_idle_max < publish.worker_interval {
+        return Err(err(
+            "POSTIQO_WORKER_IDLE_MAX_MS",
+            "must be at least POSTIQO_WORKER_INTERVAL_MS (equal turns the idle backoff off)",
+        ));
+    }
     if publish.schedule_min_lead > Duration::from_secs(24 * 3600) {
         return Err(err(
             "POSTIQO_SCHEDULE_MIN_LEAD_SECS",

@@ -9,6 +9,7 @@
 //! - [`inbox`]: drafts sent to the creator's TikTok inbox, and TikTok's cap on them;
 //! - [`tracking`]: TikTok's updates (status fetch and webhooks) and cancel;
 //! - [`queue`]: the job queue the worker runs: leases, backoff, deadlines, failing a publish;
+//! - [`wake`]: when the worker looks at the queue next (idle pacing, hints of saved jobs);
 //! - [`error`]: [`PublishError`], what went wrong in publishing's words.
 //!
 //! The rules themselves are in `postiqo_domain` (the video and the publish job state machines,
@@ -29,6 +30,7 @@ pub mod queue;
 pub mod schedule;
 pub mod start;
 pub mod tracking;
+pub mod wake;
 
 #[cfg(test)]
 mod tests;
@@ -47,6 +49,7 @@ pub use error::PublishError;
 pub use postiqo_tiktok::CreatorInfo;
 pub use start::{Idempotent, Once, PublishPlan};
 pub use tracking::TikTokUpdate;
+pub use wake::{IdlePacing, WakeHints};
 
 use crate::config::PublishConfig;
 use crate::services::media::MediaService;
@@ -93,6 +96,8 @@ pub struct PublishService {
     cfg: PublishConfig,
     /// Names this process in job leases.
     instance: String,
+    /// When jobs saved here become due (the worker's wake-ups).
+    hints: Arc<WakeHints>,
 }
 
 impl PublishService {
@@ -117,14 +122,26 @@ impl PublishService {
     }
 
     pub fn with_ports(ports: PublishPorts, cfg: PublishConfig, instance: String) -> Self {
+        let hints = Arc::new(WakeHints::default());
+        let mut store = ports.storage;
+        store.publish = Arc::new(wake::Hinting {
+            inner: store.publish,
+            hints: hints.clone(),
+        });
         Self {
-            store: ports.storage,
+            store,
             tiktok: ports.tiktok,
             media: ports.media,
             clock: ports.clock,
             cfg,
             instance,
+            hints,
         }
+    }
+
+    /// When jobs this instance saved become due.
+    pub fn wake_hints(&self) -> &WakeHints {
+        &self.hints
     }
 
     pub fn config(&self) -> &PublishConfig {

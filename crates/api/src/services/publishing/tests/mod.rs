@@ -36,6 +36,7 @@ fn cfg() -> PublishConfig {
         media_url_ttl: Duration::from_secs(7200),
         worker: true,
         worker_interval: Duration::from_secs(1),
+        worker_idle_max: Duration::from_secs(10),
         worker_lease: LEASE,
         deadline: DEADLINE,
         post_id_wait: POST_ID_WAIT,
