@@ -16,6 +16,7 @@ mod capacity;
 mod capacity_report;
 mod error;
 mod oha;
+mod perf;
 mod procfs;
 mod report;
 mod scrape;
@@ -530,6 +531,23 @@ async fn run() -> Result<()> {
                     .await?,
                 );
                 bare_cpu += me.cpu()?.since(&before, me.clock_ticks());
+            }
+            // Profiles of one more run of each side, outside the measured rounds.
+            if let Some(dir) = perf::dir() {
+                let name = perf::slug(case.endpoint, clients);
+                let rec = perf::start(&dir, &format!("api-{name}"), proc.pid()).await?;
+                oha.run(&load(per_round), profile.run_limit).await?;
+                rec.stop().await?;
+                let rec = perf::start(&dir, &format!("bare-{name}"), std::process::id()).await?;
+                measure(
+                    bare.clone(),
+                    op.clone(),
+                    per_round,
+                    clients,
+                    profile.run_limit,
+                )
+                .await?;
+                rec.stop().await?;
             }
             let api_sample = stats::combine(&api_rounds);
             let bare_sample = stats::combine(&bare_rounds);
