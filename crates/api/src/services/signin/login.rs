@@ -1,27 +1,16 @@
-//! Signing in with TikTok and our own sessions.
-//!
-//! Over 600 lines on purpose: the sign-in (state, callback, the account upsert) and our token
-//! lifecycle (issue, refresh, the reuse interval, reuse ending the session) share the sealing
-//! keys, the session policy and the one-time store, and read as one protocol; each half alone
-//! would need the other's internals. Its in-process tests are in `services/tests/`.
+//! Signing in with TikTok: the OAuth state bound to the browser, the callback, the account
+//! upsert, and the one-time login codes third-party clients exchange with their PKCE verifier.
 
-use std::sync::Arc;
-
-use chrono::{DateTime, Utc};
-use postiqo_domain::{Profile, RefreshCheck, Session, SessionId, TikTokLink, User, UserId};
-use postiqo_storage::{RepoError, Storage};
-use postiqo_tiktok::{ExposeSecret, Pkce, SecretString, TikTokClient, TokenSet, UserField};
+use postiqo_domain::{Profile, TikTokLink, User, UserId};
+use postiqo_storage::RepoError;
+use postiqo_tiktok::{ExposeSecret, Pkce, SecretString, TokenSet, UserField};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 use url::Url;
 
-use crate::config::AllowedOrigin;
-use crate::credentials::JwtCodec;
+use super::{IssuedTokens, LoginFailure, SignInError, SignInFailure, SignInService};
 use crate::credentials::secrets::{digest, random_bytes, random_token, s256, same};
-use crate::credentials::session_cache::SessionCache;
-use crate::crypto::TokenCipher;
 use crate::services::account::purge;
-use crate::services::ports::{Clock, SystemClock};
 use crate::services::tiktok_access::seal_token_set;
 
 const STATE_KIND: &str = "oauth_state";
@@ -60,15 +49,6 @@ pub struct LoginStart {
     pub binding: String,
 }
 
-/// Our tokens for one session.
-pub struct IssuedTokens {
-    pub access_token: String,
-    pub access_expires_in: i64,
-    pub refresh_token: String,
-    pub session_id: SessionId,
-    pub csrf_token: String,
-}
-
 pub enum LoginOutcome {
     Cookie(IssuedTokens),
     Code(String),
@@ -77,50 +57,6 @@ pub enum LoginOutcome {
 pub struct LoginDone {
     pub return_to: Url,
     pub outcome: LoginOutcome,
-}
-
-/// Why a sign-in did not complete, as the browser is told (each is one documented `error`
-/// value of the redirect back to the SPA).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignInFailure {
-    /// The sign-in state is unknown, used, expired, or another browser's.
-    InvalidState,
-    /// The callback came without the cookie set when the sign-in started.
-    StateCookieMissing,
-    /// The user did not allow the sign-in on TikTok.
-    AccessDenied,
-    /// TikTok did not complete the sign-in (an error, no code, a failed exchange).
-    TikTok,
-    /// Our side failed (storage, sealing).
-    Server,
-}
-
-/// A failed callback: where to send the browser (if anywhere is safe) and why.
-pub struct LoginFailure {
-    pub return_to: Option<Url>,
-    pub error: SignInFailure,
-}
-
-/// What can go wrong signing in or handling our sessions' tokens.
-#[derive(Debug, thiserror::Error)]
-pub enum SignInError {
-    /// `return_to` is not an absolute http(s) URL on an allowed origin.
-    #[error("return_to is not on an allowed origin")]
-    ReturnToNotAllowed { allowed: Vec<String> },
-    #[error("code_challenge is not a base64url S256 challenge")]
-    InvalidCodeChallenge,
-    /// A one-time login code that is unknown, used, expired or does not match its verifier.
-    #[error("the login code is invalid")]
-    InvalidGrant,
-    #[error("the refresh token is invalid or expired")]
-    InvalidRefreshToken,
-    /// A refresh token used again after its reuse interval: the session has been ended.
-    #[error("the refresh token was already used")]
-    RefreshTokenReused,
-    #[error("a secret could not be sealed or encoded")]
-    Sealing(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error(transparent)]
-    Storage(#[from] RepoError),
 }
 
 /// What the TikTok callback carried.
@@ -133,63 +69,7 @@ pub struct CallbackParams {
     pub error_description: Option<String>,
 }
 
-/// How our sessions behave.
-#[derive(Debug, Clone)]
-pub struct SessionPolicy {
-    /// Origins a sign-in may return to (the SPA's).
-    pub allowed_origins: Vec<AllowedOrigin>,
-    /// Lifetime of a refresh token (restarts at every rotation).
-    pub ttl: std::time::Duration,
-    /// How long a retired refresh token still yields the current tokens (two tabs).
-    pub reuse_interval: std::time::Duration,
-}
-
-pub struct SignInService {
-    storage: Storage,
-    tiktok: Arc<TikTokClient>,
-    cipher: Arc<TokenCipher>,
-    jwt: Arc<JwtCodec>,
-    session_cache: Arc<SessionCache>,
-    clock: Arc<dyn Clock>,
-    allowed_origins: Vec<AllowedOrigin>,
-    session_ttl: chrono::Duration,
-    reuse_interval: chrono::Duration,
-}
-
 impl SignInService {
-    pub fn new(
-        storage: Storage,
-        tiktok: Arc<TikTokClient>,
-        cipher: Arc<TokenCipher>,
-        jwt: Arc<JwtCodec>,
-        session_cache: Arc<SessionCache>,
-        policy: SessionPolicy,
-    ) -> Self {
-        Self {
-            storage,
-            tiktok,
-            cipher,
-            jwt,
-            session_cache,
-            clock: Arc::new(SystemClock),
-            allowed_origins: policy.allowed_origins,
-            session_ttl: chrono::Duration::from_std(policy.ttl)
-                .unwrap_or(chrono::Duration::days(30)),
-            reuse_interval: chrono::Duration::from_std(policy.reuse_interval)
-                .unwrap_or(chrono::Duration::zero()),
-        }
-    }
-
-    /// The same service on another clock (tests of expiry and reuse windows).
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
     /// `return_to` must be an absolute http(s) URL on an allowed origin: no open redirect.
     pub fn check_return_to(&self, raw: &str) -> Result<Url, SignInError> {
         let invalid = || SignInError::ReturnToNotAllowed {
@@ -460,49 +340,6 @@ impl SignInService {
         Err(SignInFailure::Server)
     }
 
-    pub async fn create_session(
-        &self,
-        user: UserId,
-        user_agent: Option<String>,
-    ) -> Result<IssuedTokens, SignInError> {
-        let at = self.now();
-        let id = SessionId::from_random(random_bytes());
-        let secret = random_token(32);
-        let session = Session {
-            id: id.clone(),
-            user,
-            created_at: at,
-            last_used_at: at,
-            user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
-            expires_at: at + self.session_ttl,
-            refresh_hash: digest(&secret),
-            used_hashes: Vec::new(),
-            previous: None,
-        };
-        self.storage.sessions.create(&session).await?;
-        self.issue(user, &id, &secret, at)
-    }
-
-    fn issue(
-        &self,
-        user: UserId,
-        id: &SessionId,
-        secret: &str,
-        at: DateTime<Utc>,
-    ) -> Result<IssuedTokens, SignInError> {
-        let access_token = self
-            .jwt
-            .issue(user, id.as_str(), at)
-            .map_err(|e| SignInError::Sealing(Box::new(e)))?;
-        Ok(IssuedTokens {
-            access_token,
-            access_expires_in: i64::try_from(self.jwt.ttl().as_secs()).unwrap_or(900),
-            refresh_token: format!("{user}.{id}.{secret}"),
-            session_id: id.clone(),
-            csrf_token: self.jwt.csrf_token(id.as_str()),
-        })
-    }
-
     /// Third-party clients trade the one-time login code (and their PKCE verifier) for tokens.
     pub async fn exchange_login_code(
         &self,
@@ -529,129 +366,5 @@ impl SignInService {
             _ => return Err(invalid()),
         }
         self.create_session(user, user_agent).await
-    }
-
-    /// Splits `user.session.secret`.
-    pub fn parse_refresh_token(token: &str) -> Option<(UserId, SessionId, &str)> {
-        let mut parts = token.splitn(3, '.');
-        let user = parts.next()?.parse().ok()?;
-        let session = SessionId::parse(parts.next()?)?;
-        let secret = parts.next().filter(|s| !s.is_empty())?;
-        Some((user, session, secret))
-    }
-
-    /// The session a refresh token currently belongs to, without rotating it; `None` for a
-    /// spent, unknown or expired token.
-    pub async fn session_of_refresh_token(
-        &self,
-        token: &str,
-    ) -> Result<Option<SessionId>, SignInError> {
-        let Some((user, id, secret)) = Self::parse_refresh_token(token) else {
-            return Ok(None);
-        };
-        let at = self.now();
-        Ok(match self.storage.sessions.get(user, &id, at).await? {
-            Some(s)
-                if matches!(
-                    s.check_refresh(&digest(secret), at, self.reuse_interval),
-                    RefreshCheck::Current | RefreshCheck::Reissue
-                ) =>
-            {
-                Some(id)
-            }
-            _ => None,
-        })
-    }
-
-    /// Rotates the refresh token. A token that was already used ends the whole session,
-    /// unless it is the one the last rotation retired and that rotation is younger than the
-    /// reuse interval: then it is a second tab or a retried request, and it gets the same
-    /// successor the first use got.
-    pub async fn refresh(&self, token: &str) -> Result<IssuedTokens, SignInError> {
-        let invalid = || SignInError::InvalidRefreshToken;
-        let (user, id, secret) = Self::parse_refresh_token(token).ok_or_else(invalid)?;
-        let presented = digest(secret);
-        // A lost race for the rotation is read again once: the winner's write is then there.
-        for first_try in [true, false] {
-            let at = self.now();
-            let session = self
-                .storage
-                .sessions
-                .get(user, &id, at)
-                .await?
-                .ok_or_else(invalid)?;
-            match session.check_refresh(&presented, at, self.reuse_interval) {
-                RefreshCheck::Current => {}
-                RefreshCheck::Reissue => return self.reissue(&session, secret, at),
-                RefreshCheck::Reused => return Err(self.end_reused(user, &id).await),
-                RefreshCheck::Unknown | RefreshCheck::Expired => return Err(invalid()),
-            }
-            let new_secret = self.jwt.next_refresh_secret(secret);
-            let rotated = session.rotated(digest(&new_secret), at, self.session_ttl);
-            match self.storage.sessions.replace(&rotated, &presented).await {
-                Ok(()) => return self.issue(user, &id, &new_secret, at),
-                Err(RepoError::Conflict) if first_try => continue,
-                Err(RepoError::Conflict) => return Err(self.end_reused(user, &id).await),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(invalid())
-    }
-
-    /// The current tokens for a retired refresh token presented within the reuse interval.
-    fn reissue(
-        &self,
-        session: &Session,
-        presented_secret: &str,
-        at: DateTime<Utc>,
-    ) -> Result<IssuedTokens, SignInError> {
-        let current = self
-            .jwt
-            .next_refresh_secret_candidates(presented_secret)
-            .into_iter()
-            .find(|c| same(&digest(c), &session.refresh_hash));
-        match current {
-            Some(secret) => {
-                info!(user_id = %session.user, "retired refresh token presented within the reuse interval: current tokens reissued");
-                self.issue(session.user, &session.id, &secret, at)
-            }
-            // Rotated under a key that is no longer configured: nothing to hand out, and no
-            // sign of theft either.
-            None => Err(SignInError::InvalidRefreshToken),
-        }
-    }
-
-    async fn end_reused(&self, user: UserId, id: &SessionId) -> SignInError {
-        warn!(user_id = %user, "refresh token reused after the reuse interval: session ended");
-        let ended = self.storage.sessions.delete(user, id).await;
-        // This instance stops trusting it at once, whatever the delete said.
-        self.session_cache.forget(user, id);
-        match ended {
-            Ok(()) => SignInError::RefreshTokenReused,
-            Err(e) => e.into(),
-        }
-    }
-
-    pub async fn logout(&self, user: UserId, session: &SessionId) -> Result<(), SignInError> {
-        self.storage.sessions.delete(user, session).await?;
-        self.session_cache.forget(user, session);
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refresh_tokens_parse_strictly() {
-        let user = UserId::new_v7(1, [1; 10]);
-        let sid = SessionId::from_random([2; 16]);
-        let token = format!("{user}.{sid}.secret-part");
-        let (u, s, secret) = SignInService::parse_refresh_token(&token).expect("parse");
-        assert_eq!((u, s, secret), (user, sid.clone(), "secret-part"));
-        assert!(SignInService::parse_refresh_token("garbage").is_none());
-        assert!(SignInService::parse_refresh_token(&format!("{user}.{sid}.")).is_none());
-        assert!(SignInService::parse_refresh_token(&format!("{user}.USER#x.secret")).is_none());
     }
 }
