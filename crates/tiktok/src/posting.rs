@@ -220,6 +220,16 @@ struct SourceInfo<'a> {
     video_url: &'a str,
 }
 
+impl<'a> SourceInfo<'a> {
+    /// TikTok fetches the video itself, from our presigned URL.
+    fn pull_from(video_url: &'a Url) -> Self {
+        Self {
+            source: "PULL_FROM_URL",
+            video_url: video_url.as_str(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct PublishIdBody<'a> {
     publish_id: &'a str,
@@ -255,29 +265,14 @@ impl TikTokClient {
     ) -> Result<PublishId, TikTokError> {
         let body = InitBody {
             post_info,
-            source_info: SourceInfo {
-                source: "PULL_FROM_URL",
-                video_url: video_url.as_str(),
-            },
+            source_info: SourceInfo::pull_from(video_url),
         };
-        observed(Endpoint::PublishInit, async {
-            let (status, raw): (u16, RawPublishId) = self
-                // Never twice: a repeated init is a second post.
-                .post_json_with_status(
-                    "/v2/post/publish/video/init/",
-                    access_token,
-                    Some(&body),
-                    Repeat::Never,
-                )
-                .await?;
-            raw.publish_id
-                .filter(|id| !id.is_empty())
-                .map(PublishId::new)
-                .ok_or(TikTokError::Decode {
-                    http_status: status,
-                    source: DecodeError::Missing("publish_id"),
-                })
-        })
+        self.init_post(
+            Endpoint::PublishInit,
+            "/v2/post/publish/video/init/",
+            access_token,
+            &body,
+        )
         .await
     }
 
@@ -291,20 +286,29 @@ impl TikTokClient {
         video_url: &Url,
     ) -> Result<PublishId, TikTokError> {
         let body = InboxInitBody {
-            source_info: SourceInfo {
-                source: "PULL_FROM_URL",
-                video_url: video_url.as_str(),
-            },
+            source_info: SourceInfo::pull_from(video_url),
         };
-        observed(Endpoint::InboxInit, async {
+        self.init_post(
+            Endpoint::InboxInit,
+            "/v2/post/publish/inbox/video/init/",
+            access_token,
+            &body,
+        )
+        .await
+    }
+
+    /// An init call (direct post or inbox draft) and the `publish_id` it answers with.
+    async fn init_post<B: Serialize>(
+        &self,
+        endpoint: Endpoint,
+        path: &str,
+        access_token: &SecretString,
+        body: &B,
+    ) -> Result<PublishId, TikTokError> {
+        observed(endpoint, async {
             let (status, raw): (u16, RawPublishId) = self
-                // Never twice: a repeated init is a second draft.
-                .post_json_with_status(
-                    "/v2/post/publish/inbox/video/init/",
-                    access_token,
-                    Some(&body),
-                    Repeat::Never,
-                )
+                // Never twice: a repeated init is a second post (or draft).
+                .post_json_with_status(path, access_token, Some(body), Repeat::Never)
                 .await?;
             raw.publish_id
                 .filter(|id| !id.is_empty())
