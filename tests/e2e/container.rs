@@ -2,62 +2,10 @@
 //! installs it), their facts read from S3 with a few ranged GETs at upload-complete, and
 //! TikTok's limits checked before any TikTok call.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use postiqo_e2e::{TestApp, TestAppBuilder, TestUser};
+use postiqo_test_clips::{H264, H264_FASTSTART, H265_HVC1, VP9, encode};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// `seconds` of ffmpeg's test pattern at `size` and `fps`, encoded with `codec` args.
-fn encode(seconds: f64, size: &str, fps: u32, codec: &[&str], ext: &str) -> Vec<u8> {
-    let path: PathBuf = std::env::temp_dir().join(format!(
-        "postiqo-e2e-{}-{}.{ext}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    let out = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg(format!("testsrc=duration={seconds}:size={size}:rate={fps}"))
-        .args(codec)
-        .arg(&path)
-        .output()
-        .expect("ffmpeg runs (scripts/test installs it: apt-get install ffmpeg)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bytes = std::fs::read(&path).unwrap();
-    let _ = std::fs::remove_file(&path);
-    bytes
-}
-
-const H264: &[&str] = &[
-    "-c:v",
-    "libx264",
-    "-preset",
-    "ultrafast",
-    "-pix_fmt",
-    "yuv420p",
-];
-
-fn h264_faststart() -> Vec<&'static str> {
-    let mut a = H264.to_vec();
-    a.extend(["-movflags", "+faststart"]);
-    a
-}
 
 fn settings(privacy: &str) -> Value {
     json!({"privacy_level": privacy, "disable_comment": false, "disable_duet": false,
@@ -141,6 +89,40 @@ fn codes(check: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Clips TikTok refuses from any creator: the file, the problem's code, the limit its detail
+/// names.
+fn refused_for_everyone() -> Vec<(Vec<u8>, &'static str, &'static str)> {
+    vec![
+        (
+            encode(1.0, "640x360", 120, H264, "mp4"),
+            "frame_rate_unsupported",
+            "23-60",
+        ),
+        (
+            encode(1.0, "426x240", 30, H264, "mp4"),
+            "resolution_unsupported",
+            "360-4096",
+        ),
+    ]
+}
+
+/// A one-second clip inside every limit, uploaded; its video id.
+async fn uploaded_within_limits(app: &TestApp, user: &TestUser) -> String {
+    let clip = encode(1.0, "640x360", 30, H264_FASTSTART, "mp4");
+    uploaded(app, user, "video/mp4", clip).await.0
+}
+
+/// A publish refused with 422 `code`, its detail naming `limit`.
+async fn assert_refused(res: reqwest::Response, code: &str, limit: &str, case: &str) {
+    assert_eq!(res.status(), 422, "{case}");
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["code"], code, "{case}: {problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains(limit),
+        "{case}: {problem}"
+    );
+}
+
 #[tokio::test]
 async fn encoded_videos_get_their_facts_wherever_the_index_sits() {
     let app = TestApp::spawn().await;
@@ -148,7 +130,7 @@ async fn encoded_videos_get_their_facts_wherever_the_index_sits() {
     let files = [
         (
             "video/mp4",
-            encode(2.0, "640x360", 30, &h264_faststart(), "mp4"),
+            encode(2.0, "640x360", 30, H264_FASTSTART, "mp4"),
             2000,
             640,
             360,
@@ -166,22 +148,7 @@ async fn encoded_videos_get_their_facts_wherever_the_index_sits() {
         ),
         (
             "video/quicktime",
-            encode(
-                1.5,
-                "480x360",
-                25,
-                &[
-                    "-c:v",
-                    "libx265",
-                    "-preset",
-                    "ultrafast",
-                    "-x265-params",
-                    "log-level=error",
-                    "-tag:v",
-                    "hvc1",
-                ],
-                "mov",
-            ),
+            encode(1.5, "480x360", 25, H265_HVC1, "mov"),
             1500,
             480,
             360,
@@ -190,20 +157,7 @@ async fn encoded_videos_get_their_facts_wherever_the_index_sits() {
         ),
         (
             "video/webm",
-            encode(
-                1.0,
-                "400x400",
-                24,
-                &[
-                    "-c:v",
-                    "libvpx-vp9",
-                    "-deadline",
-                    "realtime",
-                    "-cpu-used",
-                    "8",
-                ],
-                "webm",
-            ),
+            encode(1.0, "400x400", 24, VP9, "webm"),
             1000,
             400,
             400,
@@ -221,7 +175,7 @@ async fn encoded_videos_get_their_facts_wherever_the_index_sits() {
     }
 
     // A file cut short is not a video TikTok could take: refused, and the object removed.
-    let whole = encode(2.0, "640x360", 30, &h264_faststart(), "mp4");
+    let whole = encode(2.0, "640x360", 30, H264_FASTSTART, "mp4");
     let cut = whole[..whole.len() * 2 / 3].to_vec();
     let (id, done) = upload(&app, &user, "video/mp4", cut).await;
     assert_eq!(done.status(), 422);
@@ -248,23 +202,12 @@ async fn what_tiktok_would_refuse_is_refused_before_tiktok_is_called() {
         Some(json!({"max_video_post_duration_sec": 2})),
     )
     .await;
-    let cases = [
-        (
-            encode(1.0, "640x360", 120, H264, "mp4"),
-            "frame_rate_unsupported",
-            "23-60",
-        ),
-        (
-            encode(1.0, "426x240", 30, H264, "mp4"),
-            "resolution_unsupported",
-            "360-4096",
-        ),
-        (
-            encode(3.0, "640x360", 30, H264, "mp4"),
-            "video_too_long",
-            "at most 2 s",
-        ),
-    ];
+    let mut cases = refused_for_everyone();
+    cases.push((
+        encode(3.0, "640x360", 30, H264, "mp4"),
+        "video_too_long",
+        "at most 2 s",
+    ));
     for (bytes, code, limit) in cases {
         let (id, _) = uploaded(&app, &user, "video/mp4", bytes).await;
         let check = publish_check(&app, &user, &id, "").await;
@@ -272,26 +215,14 @@ async fn what_tiktok_would_refuse_is_refused_before_tiktok_is_called() {
         assert_eq!(codes(&check), [code], "{check}");
         assert_eq!(check["creator"]["max_video_post_duration_sec"], 2);
         let res = app.publish(&user, &id, code, settings("SELF_ONLY")).await;
-        assert_eq!(res.status(), 422);
-        let problem: Value = res.json().await.unwrap();
-        assert_eq!(problem["code"], code);
-        assert!(
-            problem["detail"].as_str().unwrap().contains(limit),
-            "{problem}"
-        );
+        assert_refused(res, code, limit, "direct").await;
         let video: Value = app.get_video(&user, &id).await.json().await.unwrap();
         assert_eq!(video["status"], "UPLOADED", "nothing changed");
     }
     assert_eq!(inits(&app, &user).await, 0, "TikTok was never called");
 
     // A good video: the cover must fall inside it; then TikTok agrees with the check.
-    let (id, _) = uploaded(
-        &app,
-        &user,
-        "video/mp4",
-        encode(1.0, "640x360", 30, &h264_faststart(), "mp4"),
-    )
-    .await;
+    let id = uploaded_within_limits(&app, &user).await;
     let check = publish_check(&app, &user, &id, "?video_cover_timestamp_ms=5000").await;
     assert_eq!(codes(&check), ["cover_timestamp_out_of_range"]);
     let mut s = settings("SELF_ONLY");
@@ -330,7 +261,7 @@ async fn the_sandbox_refuses_what_tiktok_would() {
         &app,
         &user,
         "video/mp4",
-        encode(3.0, "640x360", 30, &h264_faststart(), "mp4"),
+        encode(3.0, "640x360", 30, H264_FASTSTART, "mp4"),
     )
     .await;
     assert_eq!(
@@ -409,18 +340,7 @@ async fn a_big_file_with_its_index_at_the_end_is_not_downloaded() {
 async fn a_draft_tiktok_would_refuse_is_refused_before_tiktok_is_called() {
     let app = TestApp::spawn().await;
     let user = app.new_user().await;
-    let cases = [
-        (
-            encode(1.0, "640x360", 120, H264, "mp4"),
-            "frame_rate_unsupported",
-            "23-60",
-        ),
-        (
-            encode(1.0, "426x240", 30, H264, "mp4"),
-            "resolution_unsupported",
-            "360-4096",
-        ),
-    ];
+    let cases = refused_for_everyone();
     for (bytes, code, limit) in cases {
         let (id, _) = uploaded(&app, &user, "video/mp4", bytes).await;
         let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
@@ -429,13 +349,7 @@ async fn a_draft_tiktok_would_refuse_is_refused_before_tiktok_is_called() {
             ("later", json!({"mode": "draft", "scheduled_at": later})),
         ] {
             let res = app.publish(&user, &id, &format!("{key}-{id}"), body).await;
-            assert_eq!(res.status(), 422, "{key}");
-            let problem: Value = res.json().await.unwrap();
-            assert_eq!(problem["code"], code, "{key}: {problem}");
-            assert!(
-                problem["detail"].as_str().unwrap().contains(limit),
-                "{problem}"
-            );
+            assert_refused(res, code, limit, key).await;
         }
         let video: Value = app.get_video(&user, &id).await.json().await.unwrap();
         assert_eq!(video["status"], "UPLOADED", "nothing changed");
@@ -443,13 +357,7 @@ async fn a_draft_tiktok_would_refuse_is_refused_before_tiktok_is_called() {
     assert_eq!(inits(&app, &user).await, 0, "TikTok was never called");
 
     // A clip inside the limits goes to the inbox.
-    let (id, _) = uploaded(
-        &app,
-        &user,
-        "video/mp4",
-        encode(1.0, "640x360", 30, &h264_faststart(), "mp4"),
-    )
-    .await;
+    let id = uploaded_within_limits(&app, &user).await;
     let res = app
         .publish(&user, &id, "good-draft", json!({"mode": "draft"}))
         .await;

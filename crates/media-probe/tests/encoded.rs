@@ -1,56 +1,8 @@
 //! Real files, encoded at test time by ffmpeg (scripts/test installs it), probed the way the
 //! API reads S3: only the ranges the probe asks for.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use postiqo_media_probe::{Container, MediaFacts, Probe, ProbeError, Step};
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// Encodes `seconds` of a test pattern; `extra` carries codec and muxer options.
-fn encode(seconds: f64, size: &str, fps: u32, extra: &[&str], ext: &str) -> Vec<u8> {
-    let path: PathBuf = std::env::temp_dir().join(format!(
-        "postiqo-probe-{}-{}.{ext}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    let source = format!("testsrc=duration={seconds}:size={size}:rate={fps}");
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args([
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-    ])
-    .arg(&source)
-    .args(extra)
-    .arg(&path);
-    let out = cmd
-        .output()
-        .expect("ffmpeg runs (scripts/test installs it: apt-get install ffmpeg)");
-    assert!(
-        out.status.success(),
-        "ffmpeg failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bytes = std::fs::read(&path).expect("encoded file");
-    let _ = std::fs::remove_file(&path);
-    bytes
-}
-
-const H264: &[&str] = &[
-    "-c:v",
-    "libx264",
-    "-preset",
-    "ultrafast",
-    "-pix_fmt",
-    "yuv420p",
-];
+use postiqo_test_clips::{H264, H264_FASTSTART, H265_HVC1, VP9, encode};
 
 /// Runs the probe to its answer, serving exactly the ranges it asks for.
 fn probe(file: &[u8], container: Container) -> (Result<MediaFacts, ProbeError>, u32, u64) {
@@ -87,10 +39,8 @@ fn assert_about(duration_ms: u64, expected: u64) {
 
 #[test]
 fn h264_mp4_with_moov_first_or_last() {
-    let mut start = H264.to_vec();
-    start.extend(["-movflags", "+faststart"]);
-    for (args, name) in [(start, "faststart"), (H264.to_vec(), "moov at the end")] {
-        let file = encode(2.0, "640x360", 30, &args, "mp4");
+    for (args, name) in [(H264_FASTSTART, "faststart"), (H264, "moov at the end")] {
+        let file = encode(2.0, "640x360", 30, args, "mp4");
         let (f, reads, _) = probe(&file, Container::IsoBmff);
         let f = f.expect(name);
         assert_about(f.duration_ms, 2000);
@@ -104,22 +54,7 @@ fn h264_mp4_with_moov_first_or_last() {
 
 #[test]
 fn h265_mov_vp9_webm_and_audio() {
-    let mov = encode(
-        1.5,
-        "480x360",
-        25,
-        &[
-            "-c:v",
-            "libx265",
-            "-preset",
-            "ultrafast",
-            "-x265-params",
-            "log-level=error",
-            "-tag:v",
-            "hvc1",
-        ],
-        "mov",
-    );
+    let mov = encode(1.5, "480x360", 25, H265_HVC1, "mov");
     let f = facts(&mov, Container::IsoBmff);
     assert_about(f.duration_ms, 1500);
     assert_eq!((f.width, f.height, f.frame_rate), (480, 360, Some(25.0)));
@@ -130,19 +65,11 @@ fn h265_mov_vp9_webm_and_audio() {
         "400x400",
         24,
         &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=1",
-            "-c:v",
-            "libvpx-vp9",
-            "-deadline",
-            "realtime",
-            "-cpu-used",
-            "8",
-            "-c:a",
-            "libopus",
-        ],
+            &["-f", "lavfi", "-i", "sine=duration=1"],
+            VP9,
+            &["-c:a", "libopus"],
+        ]
+        .concat(),
         "webm",
     );
     let f = facts(&webm, Container::Matroska);
@@ -163,29 +90,14 @@ fn odd_rates_and_sizes_are_reported_as_they_are() {
 
 #[test]
 fn cut_files_and_other_bytes_are_refused() {
-    let mut args = H264.to_vec();
-    args.extend(["-movflags", "+faststart"]);
-    let file = encode(2.0, "640x360", 30, &args, "mp4");
+    let file = encode(2.0, "640x360", 30, H264_FASTSTART, "mp4");
     let cut = file.get(..file.len() * 2 / 3).expect("cut");
     assert_eq!(probe(cut, Container::IsoBmff).0, Err(ProbeError::Truncated));
     let end_moov = encode(1.0, "640x360", 30, H264, "mp4");
     let cut = end_moov.get(..end_moov.len() - 100).expect("cut");
     assert_eq!(probe(cut, Container::IsoBmff).0, Err(ProbeError::Truncated));
 
-    let webm = encode(
-        1.0,
-        "400x400",
-        24,
-        &[
-            "-c:v",
-            "libvpx-vp9",
-            "-deadline",
-            "realtime",
-            "-cpu-used",
-            "8",
-        ],
-        "webm",
-    );
+    let webm = encode(1.0, "400x400", 24, VP9, "webm");
     let cut = webm.get(..webm.len() / 2).expect("cut");
     assert_eq!(
         probe(cut, Container::Matroska).0,
