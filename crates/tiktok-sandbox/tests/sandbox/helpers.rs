@@ -192,6 +192,11 @@ impl TestSandbox {
         }
     }
 
+    pub async fn creator_info(&self, token: &str) -> (StatusCode, Value, String) {
+        self.post("/v2/post/publish/creator_info/query/", token, json!({}))
+            .await
+    }
+
     pub async fn init(&self, token: &str, privacy: &str, video_url: &str) -> (StatusCode, Value) {
         let (status, body, _) = self
             .post(

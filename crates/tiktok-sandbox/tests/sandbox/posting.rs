@@ -11,13 +11,7 @@ fn state_is(s: &'static str) -> impl Fn(&Value) -> bool {
 async fn creator_info_and_its_http_200_cannot_post_shape() {
     let t = spawn().await;
     let tokens = t.login("alice").await;
-    let (status, body, _) = t
-        .post(
-            "/v2/post/publish/creator_info/query/",
-            &tokens.access,
-            json!({}),
-        )
-        .await;
+    let (status, body, _) = t.creator_info(&tokens.access).await;
     assert_eq!(status, StatusCode::OK);
     let d = &body["data"];
     assert_eq!(d["creator_username"], "alice");
@@ -33,13 +27,7 @@ async fn creator_info_and_its_http_200_cannot_post_shape() {
         Some(json!({"can_post": false})),
     )
     .await;
-    let (status, body, _) = t
-        .post(
-            "/v2/post/publish/creator_info/query/",
-            &tokens.access,
-            json!({}),
-        )
-        .await;
+    let (status, body, _) = t.creator_info(&tokens.access).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(code_of(&body), "spam_risk_too_many_posts");
     assert_eq!(body["data"], json!({}));
@@ -57,13 +45,7 @@ async fn creator_info_and_its_http_200_cannot_post_shape() {
 async fn posting_needs_video_publish_scope() {
     let t = spawn().await;
     let tokens = t.login_with("alice", "user.info.basic").await;
-    let (status, body, _) = t
-        .post(
-            "/v2/post/publish/creator_info/query/",
-            &tokens.access,
-            json!({}),
-        )
-        .await;
+    let (status, body, _) = t.creator_info(&tokens.access).await;
     assert_eq!(
         (status, code_of(&body)),
         (StatusCode::UNAUTHORIZED, "scope_not_authorized")
@@ -286,13 +268,7 @@ async fn daily_post_cap() {
         (status, code_of(&body)),
         (StatusCode::FORBIDDEN, "spam_risk_too_many_posts")
     );
-    let (status, body, _) = t
-        .post(
-            "/v2/post/publish/creator_info/query/",
-            &tokens.access,
-            json!({}),
-        )
-        .await;
+    let (status, body, _) = t.creator_info(&tokens.access).await;
     assert_eq!(
         (status, code_of(&body)),
         (StatusCode::OK, "spam_risk_too_many_posts")
@@ -365,25 +341,13 @@ async fn injected_server_errors_and_delays() {
     )
     .await;
     for _ in 0..2 {
-        let (status, body, _) = t
-            .post(
-                "/v2/post/publish/creator_info/query/",
-                &tokens.access,
-                json!({}),
-            )
-            .await;
+        let (status, body, _) = t.creator_info(&tokens.access).await;
         assert_eq!(
             (status, code_of(&body)),
             (StatusCode::SERVICE_UNAVAILABLE, "internal_error")
         );
     }
-    let (status, _, _) = t
-        .post(
-            "/v2/post/publish/creator_info/query/",
-            &tokens.access,
-            json!({}),
-        )
-        .await;
+    let (status, _, _) = t.creator_info(&tokens.access).await;
     assert_eq!(status, StatusCode::OK);
 
     t.admin(Method::POST, "/faults", Some(json!({"kind": "rate_limit"})))
