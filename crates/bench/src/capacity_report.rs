@@ -8,7 +8,7 @@ use crate::report::Meta;
 
 /// On-demand list prices, US East (N. Virginia), in US dollars: DynamoDB Standard table class
 /// (since the price cut of 2024-11-01) and S3 Standard requests. Stated in docs/capacity.md.
-pub const PRICES_AS_OF: &str = "AWS list prices for us-east-1 as published in 2024-11 (DynamoDB on-demand after its 2024-11-01 price cut); not re-checked online from this machine";
+pub const PRICES_AS_OF: &str = "AWS list prices for us-east-1 since DynamoDB on-demand's 2024-11-01 price cut ($0.625 per million write and $0.125 per million read request units, as airbyte.com/data-engineering-resources/dynamodb-pricing also states; AWS's own pricing page is not reachable from this machine) and S3 Standard requests";
 const USD_PER_WRITE_UNIT: f64 = 0.625 / 1e6;
 const USD_PER_READ_UNIT: f64 = 0.125 / 1e6;
 /// PUT, COPY, POST and LIST requests.

@@ -499,16 +499,18 @@ async fn run() -> Result<()> {
                 requests,
                 concurrency: clients,
             };
+            let bare_run = |requests| {
+                measure(
+                    bare.clone(),
+                    op.clone(),
+                    requests,
+                    clients,
+                    profile.run_limit,
+                )
+            };
             oha.run(&load(profile.warmup.max(clients)), profile.run_limit)
                 .await?;
-            measure(
-                bare.clone(),
-                op.clone(),
-                profile.warmup,
-                clients,
-                profile.run_limit,
-            )
-            .await?;
+            bare_run(profile.warmup).await?;
 
             // Alternate API and bare runs so that whatever else the machine is doing falls on
             // both sides alike; each side's numbers are the medians over the rounds.
@@ -520,16 +522,7 @@ async fn run() -> Result<()> {
                 api_rounds.push(oha.run(&load(per_round), profile.run_limit).await?);
                 api_cpu += proc.cpu()?.since(&before, proc.clock_ticks());
                 let before = me.cpu()?;
-                bare_rounds.push(
-                    measure(
-                        bare.clone(),
-                        op.clone(),
-                        per_round,
-                        clients,
-                        profile.run_limit,
-                    )
-                    .await?,
-                );
+                bare_rounds.push(bare_run(per_round).await?);
                 bare_cpu += me.cpu()?.since(&before, me.clock_ticks());
             }
             // Profiles of one more run of each side, outside the measured rounds.
@@ -539,14 +532,7 @@ async fn run() -> Result<()> {
                 oha.run(&load(per_round), profile.run_limit).await?;
                 rec.stop().await?;
                 let rec = perf::start(&dir, &format!("bare-{name}"), std::process::id()).await?;
-                measure(
-                    bare.clone(),
-                    op.clone(),
-                    per_round,
-                    clients,
-                    profile.run_limit,
-                )
-                .await?;
+                bare_run(per_round).await?;
                 rec.stop().await?;
             }
             let api_sample = stats::combine(&api_rounds);
