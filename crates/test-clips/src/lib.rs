@@ -7,27 +7,26 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// The H.264 options, stated once; then any muxer options.
+macro_rules! h264 {
+    ($($muxer:literal),*) => {
+        &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            $($muxer),*
+        ]
+    };
+}
+
 /// H.264 in MP4, ffmpeg's default muxing: the `moov` index after `mdat`.
-pub const H264: &[&str] = &[
-    "-c:v",
-    "libx264",
-    "-preset",
-    "ultrafast",
-    "-pix_fmt",
-    "yuv420p",
-];
+pub const H264: &[&str] = h264!();
 
 /// H.264 in MP4 with the `moov` index first (`+faststart`), as most uploads are.
-pub const H264_FASTSTART: &[&str] = &[
-    "-c:v",
-    "libx264",
-    "-preset",
-    "ultrafast",
-    "-pix_fmt",
-    "yuv420p",
-    "-movflags",
-    "+faststart",
-];
+pub const H264_FASTSTART: &[&str] = h264!("-movflags", "+faststart");
 
 /// H.265 tagged `hvc1` (what Apple's players expect), for a `.mov`.
 pub const H265_HVC1: &[&str] = &[
