@@ -342,7 +342,11 @@ async fn run() -> Result<()> {
         bin: args.api_bin.clone(),
         base_url: base.clone(),
         log_dir: args.log_dir.clone(),
-        env: Vec::new(),
+        // The publish worker's idle passes (36 queries each, every few seconds after start-up)
+        // are background work no endpoint or upload causes; they would land on whichever flow
+        // is running (half of a 1 GiB upload's API CPU in one run). The capacity flows run a
+        // process of their own with the worker on, and price the idle worker by the hour.
+        env: vec![("POSTIQO_WORKER".into(), "off".into())],
     };
     let auth_cfg = AuthConfig {
         base_url: base.clone(),

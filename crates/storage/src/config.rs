@@ -39,6 +39,7 @@ pub async fn sdk_config() -> SdkConfig {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .http_client(crate::http::PerThreadHttpClient::shared())
         .load()
         .await
 }

@@ -9,6 +9,7 @@ mod config;
 pub mod definition;
 mod dynamo;
 mod error;
+mod http;
 pub mod job_shards;
 #[cfg(feature = "memory")]
 pub mod memory;
