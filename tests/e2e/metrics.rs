@@ -249,7 +249,8 @@ async fn metrics_count_the_traffic_on_their_own_port() {
         Some("counter")
     );
 
-    // Nothing is in flight or waiting while the API is idle; the bound (POSTIQO_MAX_IN_FLIGHT, 32 by default) is exported.
+    // Nothing is in flight or waiting while the API is idle; the bound (POSTIQO_MAX_IN_FLIGHT,
+    // 32 by default) is exported.
     assert_eq!(after.get("postiqo_http_requests_in_flight", &[]), Some(0.0));
     assert_eq!(after.get("postiqo_http_requests_queued", &[]), Some(0.0));
     assert_eq!(after.get("postiqo_http_max_in_flight", &[]), Some(32.0));
