@@ -18,8 +18,25 @@ pub fn bin_path(name: &str) -> PathBuf {
     path
 }
 
-/// A port that was free a moment ago.
+/// A port that was free a moment ago, below the kernel's ephemeral range (32768–60999 on
+/// Linux). A port from binding port 0 is an ephemeral one, and any outgoing connection of the
+/// many processes a test run starts (each API keeps pools of them) can take it before the
+/// server that was meant to bind it starts: "Address already in use".
 pub fn free_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()))
+        .unwrap_or_default();
+    // Tests run as separate processes: spread them over the range by pid and time.
+    let seed = u64::from(std::process::id()) * 7_919 + nanos;
+    for _ in 0..500 {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = 10_000 + ((seed + n * 104_729) % 22_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
