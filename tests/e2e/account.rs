@@ -3,37 +3,16 @@
 //! of the bucket (objects and unfinished multipart uploads) and the sandbox's view of our
 //! TikTok grants.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use postiqo_e2e::{ChildProcess, TestApp, TestAppBuilder, TestUser, free_port, mp4_bytes};
+use postiqo_e2e::{
+    ChildProcess, Item, TestApp, TestAppBuilder, TestUser, free_port, mp4_bytes, scan_table,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-type Item = HashMap<String, AttributeValue>;
-
-/// Every item of the table, all pages.
-async fn scan(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = ddb
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .unwrap();
-        items.extend(out.items.unwrap_or_default());
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return items;
-        }
-    }
-}
 
 fn text_of(v: &AttributeValue, out: &mut String) {
     match v {
@@ -242,7 +221,7 @@ async fn deleting_the_account_leaves_nothing_of_it_and_touches_no_one_else() {
     let ids = videos_in_every_state(&app, &user).await;
     let publishing = ids.last().unwrap().clone();
 
-    let before = scan(&ddb, &app.table).await;
+    let before = scan_table(&ddb, &app.table).await;
     assert!(items_of(&before, &user.id, &open_id).len() >= ids.len() + 4);
     let other_before: Vec<Item> = items_of(&before, &other.id, &other_open_id)
         .into_iter()
@@ -265,7 +244,7 @@ async fn deleting_the_account_leaves_nothing_of_it_and_touches_no_one_else() {
     assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
 
     // Nothing of the user in the table, the bucket or its unfinished uploads.
-    let after = scan(&ddb, &app.table).await;
+    let after = scan_table(&ddb, &app.table).await;
     let left = items_of(&after, &user.id, &open_id);
     assert!(left.is_empty(), "left behind: {left:?}");
     let (objects, uploads) = bucket_keys(&s3, &app.bucket).await;
@@ -465,7 +444,7 @@ async fn an_interrupted_deletion_is_finished_by_running_it_again() {
     assert_eq!((status, code.as_str()), (503, "storage_unavailable"));
 
     // Half deleted: marked, but the records and objects are still there.
-    let items = scan(&ddb, &app.table).await;
+    let items = scan_table(&ddb, &app.table).await;
     let left = items_of(&items, &user.id, &open_id);
     let profile = left
         .iter()
@@ -482,7 +461,7 @@ async fn an_interrupted_deletion_is_finished_by_running_it_again() {
     // The same session runs it again: this time it completes.
     let res = delete_account(&app, &user).await;
     assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
-    let items = scan(&ddb, &app.table).await;
+    let items = scan_table(&ddb, &app.table).await;
     let left = items_of(&items, &user.id, &open_id);
     assert!(left.is_empty(), "left behind: {left:?}");
     let (objects, uploads) = bucket_keys(&s3, &app.bucket).await;
@@ -530,7 +509,7 @@ async fn signing_in_to_a_half_deleted_account_finishes_the_deletion_instead_of_r
     assert_eq!(me_again["tiktok"], "connected");
     let list: Value = app.get_json("/v1/videos", &again.token).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
-    let items = scan(&ddb, &app.table).await;
+    let items = scan_table(&ddb, &app.table).await;
     let old: Vec<&Item> = items
         .iter()
         .filter(|i| attr(i, "PK") == format!("USER#{}", user.id))
@@ -574,7 +553,7 @@ async fn deletion_and_disconnect_go_ahead_when_tiktok_is_down() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["revocation"], "failed");
     assert_eq!(me_status(&app, &user).await, 401);
-    let items = scan(&ddb, &app.table).await;
+    let items = scan_table(&ddb, &app.table).await;
     assert!(
         !items
             .iter()
@@ -592,7 +571,7 @@ async fn deletion_and_disconnect_go_ahead_when_tiktok_is_down() {
     app.uploaded_video(&other, 1024).await;
     let res = delete_account(&app, &other).await;
     assert_eq!(res.status(), 204);
-    let items = scan(&ddb, &app.table).await;
+    let items = scan_table(&ddb, &app.table).await;
     assert!(items_of(&items, &other.id, &open_id).is_empty());
 
     // The outcome is logged (and no token with it).
@@ -640,7 +619,7 @@ async fn disconnect_revokes_forgets_the_tokens_ends_every_session_and_sign_in_re
             attr(i, "PK") == format!("USER#{}", user.id) && attr(i, "SK") == "TIKTOK_TOKENS"
         })
     };
-    assert!(tokens_item(&scan(&ddb, &app.table).await));
+    assert!(tokens_item(&scan_table(&ddb, &app.table).await));
     let grants_before = app.sandbox(Method::GET, "/stats", None).await["active_grants"]
         .as_u64()
         .unwrap();
@@ -677,7 +656,7 @@ async fn disconnect_revokes_forgets_the_tokens_ends_every_session_and_sign_in_re
     let stats = app.sandbox(Method::GET, "/stats", None).await;
     assert_eq!(stats["revoked_tokens"].as_array().unwrap().len(), 1);
     assert_eq!(stats["active_grants"].as_u64().unwrap(), grants_before - 1);
-    assert!(!tokens_item(&scan(&ddb, &app.table).await));
+    assert!(!tokens_item(&scan_table(&ddb, &app.table).await));
 
     // Every session ended: the old bearer token, cookie and refresh token answer 401.
     let res = app
@@ -710,7 +689,7 @@ async fn disconnect_revokes_forgets_the_tokens_ends_every_session_and_sign_in_re
     assert_eq!(again.id, user.id);
     assert_eq!(me(&app, &again).await["tiktok"], "connected");
     assert_eq!(app.get_video(&again, &video).await.status(), 200);
-    assert!(tokens_item(&scan(&ddb, &app.table).await));
+    assert!(tokens_item(&scan_table(&ddb, &app.table).await));
 }
 
 #[tokio::test]
@@ -807,7 +786,7 @@ async fn export_lists_exactly_the_callers_videos_and_no_secret() {
             secrets.push(token.to_owned());
         }
     }
-    for item in scan(&ddb, &app.table).await {
+    for item in scan_table(&ddb, &app.table).await {
         if attr(&item, "PK") != format!("USER#{}", user.id) {
             continue;
         }
@@ -869,7 +848,7 @@ async fn tiktok_removing_our_authorization_disconnects_without_revoking_again() 
             401,
             "reason {reason}: the cookie session ended too"
         );
-        let items = scan(&ddb, &app.table).await;
+        let items = scan_table(&ddb, &app.table).await;
         assert!(
             !items
                 .iter()
@@ -930,7 +909,7 @@ async fn the_worker_finishes_a_deletion_its_caller_abandoned() {
 
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
-        let items = scan(&ddb, &app.table).await;
+        let items = scan_table(&ddb, &app.table).await;
         let left = items
             .iter()
             .filter(|i| attr(i, "PK") == format!("USER#{}", user.id))

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use postiqo_e2e::{ChildProcess, TestApp, TestAppBuilder, TestUser, free_port, mp4_bytes};
+use postiqo_e2e::{
+    ChildProcess, Item, TestApp, TestAppBuilder, TestUser, attr_s, free_port, mp4_bytes, scan_table,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-type Item = HashMap<String, AttributeValue>;
 
 fn public() -> Value {
     json!({"privacy_level": "PUBLIC_TO_EVERYONE", "disable_comment": false, "disable_duet": false,
@@ -122,46 +122,24 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Every item of `table`, all pages.
-async fn scan(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = ddb
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .unwrap();
-        items.extend(out.items.unwrap_or_default());
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return items;
-        }
-    }
-}
-
-fn s<'a>(item: &'a Item, name: &str) -> &'a str {
-    item.get(name).and_then(|v| v.as_s().ok()).map_or("", |s| s)
-}
-
 /// Every video record is whole: a known status, the status index key that goes with it, a
 /// history that ends in it, a version. A write cut in half would break one of these.
 /// Returns the videos by id.
 fn check_video_records(items: &[Item]) -> HashMap<String, Item> {
     let mut videos = HashMap::new();
-    for item in items.iter().filter(|i| s(i, "SK").starts_with("VIDEO#")) {
-        let id = s(item, "SK").trim_start_matches("VIDEO#").to_owned();
-        let status = s(item, "status");
+    for item in items
+        .iter()
+        .filter(|i| attr_s(i, "SK").starts_with("VIDEO#"))
+    {
+        let id = attr_s(item, "SK").trim_start_matches("VIDEO#").to_owned();
+        let status = attr_s(item, "status");
         assert!(
             ["PENDING", "UPLOADED", "PUBLISHING", "PUBLISHED", "FAILED"].contains(&status),
             "{id}: status {status:?}"
         );
-        let owner = s(item, "PK").trim_start_matches("USER#");
+        let owner = attr_s(item, "PK").trim_start_matches("USER#");
         assert_eq!(
-            s(item, "GSI1PK"),
+            attr_s(item, "GSI1PK"),
             format!("USER#{owner}#STATUS#{status}"),
             "{id}: index key follows the status"
         );
@@ -448,13 +426,13 @@ async fn mixed_load_loses_and_duplicates_nothing() {
     }
     // And the records themselves: one per acknowledged creation, each whole, with its title.
     let ddb = postiqo_e2e::ddb_client().await;
-    let videos = check_video_records(&scan(&ddb, &app.table).await);
+    let videos = check_video_records(&scan_table(&ddb, &app.table).await);
     assert_eq!(
         videos.len(),
         created.len() + users.len() * PUBLISHES_PER_USER
     );
     for (_, id, title) in &created {
-        assert_eq!(s(&videos[id], "title"), title);
+        assert_eq!(attr_s(&videos[id], "title"), title);
     }
 
     // Every accepted publish reaches its end, with exactly one init at TikTok each.
@@ -703,27 +681,30 @@ async fn records_store_killed_mid_load_fails_fast_then_recovers_with_nothing_hal
 
     // Nothing half-written: every record whole; every acknowledged write there.
     let ddb = ddb_local.client().await;
-    let videos = check_video_records(&scan(&ddb, &app.table).await);
+    let videos = check_video_records(&scan_table(&ddb, &app.table).await);
     let created = created.lock().unwrap().clone();
     let completed: HashSet<String> = completed.lock().unwrap().iter().cloned().collect();
     for (u, id, title) in &created {
         let item = videos
             .get(id)
             .unwrap_or_else(|| panic!("acknowledged video {id} lost"));
-        assert_eq!(s(item, "title"), title);
+        assert_eq!(attr_s(item, "title"), title);
         let read: Value = app.get_video(&users[*u], id).await.json().await.unwrap();
         assert_eq!(read["title"], title.as_str());
         if completed.contains(id) {
-            assert_eq!(s(item, "status"), "UPLOADED", "{id}");
+            assert_eq!(attr_s(item, "status"), "UPLOADED", "{id}");
         }
     }
     // An uploaded record always has its object, of its size.
     let s3 = postiqo_e2e::s3_client().await;
-    for item in videos.values().filter(|i| s(i, "status") == "UPLOADED") {
+    for item in videos
+        .values()
+        .filter(|i| attr_s(i, "status") == "UPLOADED")
+    {
         let head = s3
             .head_object()
             .bucket(&app.bucket)
-            .key(s(item, "object_key"))
+            .key(attr_s(item, "object_key"))
             .send()
             .await
             .unwrap();
@@ -1060,15 +1041,15 @@ async fn sigterm_under_load_finishes_requests_and_leaves_every_publish_owned() {
 
     // No publish without an owner: each video still publishing has its job in the table.
     let ddb = postiqo_e2e::ddb_client().await;
-    let items = scan(&ddb, &app.table).await;
+    let items = scan_table(&ddb, &app.table).await;
     let videos = check_video_records(&items);
     let jobs: HashSet<String> = items
         .iter()
-        .filter_map(|i| s(i, "SK").strip_prefix("PUBJOB#").map(str::to_owned))
+        .filter_map(|i| attr_s(i, "SK").strip_prefix("PUBJOB#").map(str::to_owned))
         .collect();
     let mut in_flight = 0;
     for (id, item) in &videos {
-        if s(item, "status") == "PUBLISHING" {
+        if attr_s(item, "status") == "PUBLISHING" {
             assert!(jobs.contains(id), "{id} is PUBLISHING without a job");
             in_flight += 1;
         }

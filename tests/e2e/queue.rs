@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::StreamExt;
-use postiqo_e2e::{ChildProcess, Scrape, TestApp, TestAppBuilder, TestUser, free_port};
+use postiqo_e2e::{
+    ChildProcess, Item, Scrape, TestApp, TestAppBuilder, TestUser, attr_s, free_port, scan_table,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-type Item = HashMap<String, AttributeValue>;
 
 fn public() -> Value {
     json!({"privacy_level": "PUBLIC_TO_EVERYONE", "disable_comment": false, "disable_duet": false,
@@ -20,28 +20,7 @@ fn public() -> Value {
 }
 
 async fn scan(table: &str) -> Vec<Item> {
-    let ddb = postiqo_e2e::ddb_client().await;
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = ddb
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .unwrap();
-        items.extend(out.items.unwrap_or_default());
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return items;
-        }
-    }
-}
-
-fn s<'a>(item: &'a Item, name: &str) -> &'a str {
-    item.get(name).and_then(|v| v.as_s().ok()).map_or("", |s| s)
+    scan_table(&postiqo_e2e::ddb_client().await, table).await
 }
 
 /// The job items in the table, by video id, with their index partition key.
@@ -49,11 +28,11 @@ async fn jobs(table: &str) -> BTreeMap<String, String> {
     scan(table)
         .await
         .iter()
-        .filter(|i| s(i, "SK").starts_with("PUBJOB#"))
+        .filter(|i| attr_s(i, "SK").starts_with("PUBJOB#"))
         .map(|i| {
             (
-                s(i, "SK").trim_start_matches("PUBJOB#").to_owned(),
-                s(i, "GSI2PK").to_owned(),
+                attr_s(i, "SK").trim_start_matches("PUBJOB#").to_owned(),
+                attr_s(i, "GSI2PK").to_owned(),
             )
         })
         .collect()

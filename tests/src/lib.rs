@@ -11,7 +11,7 @@ mod storage;
 pub use api::{TestApp, TestAppBuilder, TestUser};
 pub use metrics::Scrape;
 pub use process::{ChildProcess, bin_path, free_port, start_private_ministack};
-pub use storage::{aws_clients, ddb_client, s3_client};
+pub use storage::{Item, attr_s, aws_clients, ddb_client, s3_client, scan_table};
 
 /// RFC 7636 S256 challenge of a PKCE verifier.
 pub fn s256(verifier: &str) -> String {
