@@ -1,16 +1,16 @@
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::presigning::{PresignedRequest as SdkPresigned, PresigningConfig};
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart as SdkPart, Delete, ObjectIdentifier,
 };
-use chrono::Utc;
 use postiqo_domain::{ContentType, ETag, ObjectKey, UserId};
 use tracing::instrument;
 
+use super::presign::{ObjectRequest, Presigner};
 use crate::definition::{UPLOAD_CONFIRMED, UPLOAD_PENDING, UPLOAD_TAG_KEY};
 use crate::error::{Class, blob_error, classify, service_code};
 use crate::{
@@ -26,12 +26,12 @@ fn pending_tag() -> String {
 /// Where small site files live: outside `users/`, so no account owns them.
 const SITE_PREFIX: &str = "site/";
 
-/// S3 adapter. Two clients because a presigned URL's signature covers the host: `client`
-/// talks to S3 from the API's network, `presigner` signs for the host browsers use.
+/// S3 adapter. `client` talks to S3 from the API's network; `presigner` signs for the host
+/// browsers use (a presigned URL's signature covers the host).
 #[derive(Clone)]
 pub struct S3Blobs {
     client: Client,
-    presigner: Client,
+    presigner: Arc<Presigner>,
     bucket: String,
 }
 
@@ -41,19 +41,28 @@ impl S3Blobs {
             .force_path_style(cfg.s3_force_path_style)
             .interceptor(crate::observe::StorageMetrics);
         let client = Client::from_conf(base.clone().build());
-        let presigner = match &cfg.s3_public_endpoint {
-            Some(endpoint) => Client::from_conf(base.endpoint_url(endpoint).build()),
-            None => client.clone(),
+        let public = match &cfg.s3_public_endpoint {
+            Some(endpoint) => base.endpoint_url(endpoint),
+            None => base,
         };
         Self {
             client,
-            presigner,
+            presigner: Arc::new(Presigner::new(
+                public,
+                sdk.credentials_provider(),
+                cfg.bucket.clone(),
+            )),
             bucket: cfg.bucket.clone(),
         }
     }
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    #[cfg(test)]
+    pub(super) fn presigner(&self) -> &Presigner {
+        &self.presigner
     }
 }
 
@@ -63,24 +72,6 @@ fn precondition_failed<E: aws_sdk_s3::error::ProvideErrorMetadata>(
 ) -> bool {
     service_code(e) == Some("PreconditionFailed")
         || matches!(e, aws_sdk_s3::error::SdkError::ServiceError(se) if se.raw().status().as_u16() == 412)
-}
-
-fn presigning(expires_in: Duration) -> Result<PresigningConfig, BlobError> {
-    PresigningConfig::expires_in(expires_in).map_err(|e| BlobError::Backend(Box::new(e)))
-}
-
-fn to_request(p: SdkPresigned, expires_in: Duration) -> PresignedRequest {
-    let expires_at =
-        Utc::now() + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::zero());
-    PresignedRequest {
-        method: p.method().to_owned(),
-        url: p.uri().to_owned(),
-        headers: p
-            .headers()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-        expires_at,
-    }
 }
 
 #[async_trait]
@@ -93,22 +84,17 @@ impl BlobStore for S3Blobs {
         content_length: u64,
         expires_in: Duration,
     ) -> Result<PresignedRequest, BlobError> {
-        let p = self
-            .presigner
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .content_type(content_type.as_mime())
-            .content_length(
-                i64::try_from(content_length).map_err(|e| BlobError::Backend(Box::new(e)))?,
-            )
-            // Signed, so the client must send it: objects start life tagged as pending, and
-            // the bucket's lifecycle rule expires those that are never confirmed.
-            .tagging(pending_tag())
-            .presigned(presigning(expires_in)?)
+        // The tag is signed, so the client must send it: objects start life tagged as pending,
+        // and the bucket's lifecycle rule expires those that are never confirmed.
+        let request = ObjectRequest::put_object(
+            key.as_str(),
+            content_type.as_mime(),
+            content_length,
+            &pending_tag(),
+        );
+        self.presigner
+            .presign(&request, expires_in, SystemTime::now())
             .await
-            .map_err(blob_error)?;
-        Ok(to_request(p, expires_in))
     }
 
     #[instrument(skip(self), fields(key = %key))]
@@ -140,20 +126,11 @@ impl BlobStore for S3Blobs {
         content_length: u64,
         expires_in: Duration,
     ) -> Result<PresignedRequest, BlobError> {
-        let p = self
-            .presigner
-            .upload_part()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .upload_id(upload_id)
-            .part_number(i32::try_from(part_number).map_err(|e| BlobError::Backend(Box::new(e)))?)
-            .content_length(
-                i64::try_from(content_length).map_err(|e| BlobError::Backend(Box::new(e)))?,
-            )
-            .presigned(presigning(expires_in)?)
+        let request =
+            ObjectRequest::upload_part(key.as_str(), upload_id, part_number, content_length);
+        self.presigner
+            .presign(&request, expires_in, SystemTime::now())
             .await
-            .map_err(blob_error)?;
-        Ok(to_request(p, expires_in))
     }
 
     #[instrument(skip(self, upload_id, parts), fields(key = %key, parts = parts.len()))]
@@ -406,15 +383,13 @@ impl BlobStore for S3Blobs {
         key: &ObjectKey,
         expires_in: Duration,
     ) -> Result<PresignedRequest, BlobError> {
-        let p = self
-            .presigner
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .presigned(presigning(expires_in)?)
+        self.presigner
+            .presign(
+                &ObjectRequest::get_object(key.as_str()),
+                expires_in,
+                SystemTime::now(),
+            )
             .await
-            .map_err(blob_error)?;
-        Ok(to_request(p, expires_in))
     }
 
     #[instrument(skip(self), fields(key = %key))]
