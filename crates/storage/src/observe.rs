@@ -10,7 +10,8 @@
 //! - `postiqo_storage_call_duration_seconds{operation}`: from the call to its answer (for S3
 //!   `GetObject`, to the response head: the body streams afterwards).
 //!
-//! Presigning runs the same pipeline but sends nothing; it is not counted.
+//! Presigned URLs are signed without the SDK's pipeline (`s3/presign.rs`); the one SDK
+//! presigning run it makes, before the first URL, sends nothing and is not counted.
 
 use std::time::Instant;
 

@@ -337,3 +337,113 @@ async fn more_than_a_week_is_refused_like_the_sdk_does() {
     );
     assert!(PresigningConfig::expires_in(week + Duration::from_secs(1)).is_err());
 }
+
+/// CPU per presigned URL, the SDK's pipeline against ours (same inputs, one thread, warm).
+/// Run in release: `cargo test --release -p postiqo-storage presign_cost -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check; run in release"]
+async fn presign_cost() {
+    const N: u32 = 5_000;
+    let setup = Setup {
+        region: "us-east-1",
+        endpoint: Some("http://127.0.0.1:4566"),
+        public_endpoint: None,
+        path_style: true,
+        session_token: false,
+    };
+    let blobs = setup.blobs();
+    // As the API's presigner client was: with the storage metrics interceptor.
+    let sdk = Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&setup.sdk_config())
+            .force_path_style(true)
+            .interceptor(crate::observe::StorageMetrics)
+            .build(),
+    );
+    let tag = format!("{UPLOAD_TAG_KEY}={UPLOAD_PENDING}");
+    for round in 0..2 {
+        let started = std::time::Instant::now();
+        for _ in 0..N {
+            let p = sdk
+                .put_object()
+                .bucket(BUCKET)
+                .key(KEY)
+                .content_type("video/mp4")
+                .content_length(7_340_032)
+                .tagging(&tag)
+                .presigned(PresigningConfig::expires_in(EXPIRES).expect("config"))
+                .await
+                .expect("SDK PutObject");
+            std::hint::black_box(p);
+        }
+        let sdk_put = started.elapsed() / N;
+        let started = std::time::Instant::now();
+        for _ in 0..N {
+            let request = ObjectRequest::put_object(KEY, "video/mp4", 7_340_032, &tag);
+            let p = blobs
+                .presigner()
+                .presign(&request, EXPIRES, SystemTime::now())
+                .await
+                .expect("our PutObject");
+            std::hint::black_box(p);
+        }
+        let our_put = started.elapsed() / N;
+        let started = std::time::Instant::now();
+        for part in 0..N {
+            let p = sdk
+                .upload_part()
+                .bucket(BUCKET)
+                .key(KEY)
+                .upload_id(UPLOAD_ID)
+                .part_number(i32::try_from(part % 10_000 + 1).expect("part"))
+                .content_length(16_777_216)
+                .presigned(PresigningConfig::expires_in(EXPIRES).expect("config"))
+                .await
+                .expect("SDK UploadPart");
+            std::hint::black_box(p);
+        }
+        let sdk_part = started.elapsed() / N;
+        let started = std::time::Instant::now();
+        for part in 0..N {
+            let request = ObjectRequest::upload_part(KEY, UPLOAD_ID, part % 10_000 + 1, 16_777_216);
+            let p = blobs
+                .presigner()
+                .presign(&request, EXPIRES, SystemTime::now())
+                .await
+                .expect("our UploadPart");
+            std::hint::black_box(p);
+        }
+        let our_part = started.elapsed() / N;
+        let started = std::time::Instant::now();
+        for _ in 0..N {
+            let p = sdk
+                .get_object()
+                .bucket(BUCKET)
+                .key(KEY)
+                .presigned(PresigningConfig::expires_in(EXPIRES).expect("config"))
+                .await
+                .expect("SDK GetObject");
+            std::hint::black_box(p);
+        }
+        let sdk_get = started.elapsed() / N;
+        let started = std::time::Instant::now();
+        for _ in 0..N {
+            let request = ObjectRequest::get_object(KEY);
+            let p = blobs
+                .presigner()
+                .presign(&request, EXPIRES, SystemTime::now())
+                .await
+                .expect("our GetObject");
+            std::hint::black_box(p);
+        }
+        let our_get = started.elapsed() / N;
+        println!(
+            "round {round}, µs per URL (SDK → direct): PutObject {:.1} → {:.1}, UploadPart {:.1} → {:.1}, GetObject {:.1} → {:.1}",
+            sdk_put.as_secs_f64() * 1e6,
+            our_put.as_secs_f64() * 1e6,
+            sdk_part.as_secs_f64() * 1e6,
+            our_part.as_secs_f64() * 1e6,
+            sdk_get.as_secs_f64() * 1e6,
+            our_get.as_secs_f64() * 1e6,
+        );
+    }
+}
