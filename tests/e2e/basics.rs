@@ -53,6 +53,63 @@ async fn health_ready_and_documents() {
     assert!(csp.contains("script-src 'self'"), "{csp}");
     let html = ui.text().await.unwrap();
     assert!(html.contains("swagger"), "Swagger UI page served");
+
+    // Swagger UI reads its own copy, served as JSON, without the cookie scheme a browser page
+    // cannot use; /openapi.json keeps both.
+    let init = app
+        .http
+        .get(app.url("/swagger-ui/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("/swagger-ui/openapi.json"), "{init}");
+    let res = app
+        .http
+        .get(app.url("/swagger-ui/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let swagger: Value = res.json().await.unwrap();
+    let schemes = |d: &Value| {
+        let mut names: Vec<String> = d["components"]["securitySchemes"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    assert_eq!(schemes(&swagger), ["bearer_auth"]);
+    assert_eq!(schemes(&doc), ["bearer_auth", "cookie_auth"]);
+    assert_eq!(swagger["paths"], {
+        let mut paths = doc["paths"].clone();
+        strip_cookie_security(&mut paths);
+        paths
+    });
+}
+
+/// `doc`'s operations without their `cookie_auth` security requirement (what Swagger UI's copy
+/// leaves out).
+fn strip_cookie_security(paths: &mut Value) {
+    for item in paths
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|o| o.values_mut())
+    {
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|o| o.values_mut())
+        {
+            if let Some(reqs) = op.get_mut("security").and_then(Value::as_array_mut) {
+                reqs.retain(|r| r.get("cookie_auth").is_none());
+            }
+        }
+    }
 }
 
 #[tokio::test]

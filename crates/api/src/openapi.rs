@@ -2,6 +2,9 @@
 //! completed with examples (see `examples`) and servers.
 
 mod examples;
+pub mod served;
+
+pub use served::{Documents, SWAGGER_DOCUMENT};
 
 use serde_json::Value;
 use utoipa::openapi::example::ExampleBuilder;
@@ -86,8 +89,13 @@ impl Modify for SecurityAddon {
 
 /// The document as committed under openapi/ (servers: the local stack).
 pub fn document() -> utoipa::openapi::OpenApi {
+    document_at(LOCAL_SERVER)
+}
+
+/// The document of the routes, with `server` as the one server.
+pub fn document_at(server: &str) -> utoipa::openapi::OpenApi {
     let (_, doc) = crate::startup::routes_app().split_for_parts();
-    complete(doc, LOCAL_SERVER)
+    complete(doc, server)
 }
 
 /// Adds what the routes do not carry: examples for every schema and operation, and `server`

@@ -5,10 +5,10 @@ use std::net::{SocketAddr, TcpListener};
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
 use actix_web::http::{Method, header};
-use actix_web::{App, HttpResponse, middleware, web};
+use actix_web::{App, middleware, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, UtoipaApp, scope};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::config::Settings;
 use crate::extract;
@@ -22,12 +22,6 @@ use crate::routes::{
     account, auth, fallback, health, me, media, publish, publish_check, tiktok, videos, webhooks,
 };
 use crate::state::AppState;
-
-/// The whole document (both security schemes) for generators and tools; Swagger UI reads its
-/// own browser-only copy.
-async fn serve_document(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
-    HttpResponse::Ok().json(doc.get_ref())
-}
 
 /// Registers every documented route. The server and the OpenAPI generator both call this, so
 /// the document lists exactly what is routed.
@@ -116,9 +110,11 @@ impl Application {
         } else {
             None
         };
-        let known = web::Data::new(fallback::KnownRoutes::from_openapi(
-            &crate::openapi::document(),
-        ));
+        // Built and serialized once; each worker's routes leave their own copy unused.
+        let doc = crate::openapi::document_at(settings.public_url.as_str());
+        let known = web::Data::new(fallback::KnownRoutes::from_openapi(&doc));
+        let documents =
+            web::Data::new(crate::openapi::Documents::new(doc).map_err(std::io::Error::other)?);
         let admission = Arc::new(crate::admission::Admission::new(
             settings.max_in_flight,
             settings.edge.queue_timeout,
@@ -161,16 +157,14 @@ impl Application {
                 }))
                 .wrap(middleware::from_fn(crate::middleware::metrics::record))
                 .into_utoipa_app();
-            let (app, doc) = register(app).split_for_parts();
-            let doc = crate::openapi::complete(doc, settings.public_url.as_str());
-            let full = web::Data::new(doc.clone());
-            app.service(
-                SwaggerUi::new("/swagger-ui/{_:.*}")
-                    .url("/swagger-ui/openapi.json", crate::openapi::for_swagger(doc)),
-            )
-            .app_data(full)
-            .route("/openapi.json", web::get().to(serve_document))
-            .default_service(web::to(fallback::not_found))
+            let (app, _) = register(app).split_for_parts();
+            app.app_data(documents.clone())
+                .configure(crate::openapi::served::configure)
+                .service(
+                    SwaggerUi::new("/swagger-ui/{_:.*}")
+                        .config(Config::new([crate::openapi::SWAGGER_DOCUMENT])),
+                )
+                .default_service(web::to(fallback::not_found))
         };
         // Timeouts, connection limits and the answers to requests refused before routing:
         // `edge` (docs/reliability.md, "Limits").

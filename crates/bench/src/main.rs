@@ -1,7 +1,7 @@
 //! `postiqo-bench`: how much the API adds on top of DynamoDB and S3, measured side by side.
 //!
-//! Just over 600 lines: the run's script (start, seed, each measured step in order, report)
-//! reads top to bottom here; the pieces it calls live in their own modules.
+//! The run's script (start, seed, each measured step in order, report) reads top to bottom
+//! here; the pieces it calls live in their own modules.
 //!
 //! Run it through `scripts/bench`, which installs oha, builds in release mode, starts a
 //! private ministack and sets the API's environment; this binary then starts the API itself
@@ -12,8 +12,10 @@
 mod api;
 mod auth;
 mod bare;
+mod baseline;
 mod capacity;
 mod capacity_report;
+mod endpoints;
 mod error;
 mod oha;
 mod perf;
@@ -28,13 +30,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::api::{ApiSpec, check, create_video, http_client};
+use crate::api::{ApiSpec, create_video, http_client};
 use crate::auth::{AuthConfig, access_token};
-use crate::bare::{Bare, Op, measure};
+use crate::bare::{Bare, Op};
+use crate::baseline::BaselineProcess;
+use crate::endpoints::{Case, Sides};
 use crate::error::{Context, Result};
 use crate::oha::{Load, Oha};
-use crate::procfs::CpuSpent;
-use crate::report::{Connections, Meta, Report, Row};
+use crate::report::{Connections, Meta, Report};
 
 const USAGE: &str = "usage: postiqo-bench --api-bin PATH --oha PATH [--smoke] [--write FILE.md] \
 [--write-capacity FILE.md] [--capacity-only] [--capacity-dynamodb URL] [--log-dir DIR] [--command TEXT] [--storage TEXT]
@@ -58,6 +61,8 @@ struct Profile {
     upload_sizes: Vec<u64>,
     /// Upper bound for any one load run.
     run_limit: Duration,
+    /// How long the API's idle CPU is sampled before the uploads.
+    idle_sample: Duration,
     /// Capacity: how long the idle worker is watched, the large upload, the list's videos.
     idle: Duration,
     big_upload: u64,
@@ -78,6 +83,7 @@ impl Profile {
             rounds: 3,
             upload_sizes: vec![MIB, 100 * MIB, 1024 * MIB],
             run_limit: Duration::from_secs(180),
+            idle_sample: Duration::from_secs(10),
             idle: Duration::from_secs(30),
             big_upload: 1024 * MIB,
             list_seed: 25,
@@ -97,6 +103,7 @@ impl Profile {
             rounds: 1,
             upload_sizes: vec![MIB, 12 * MIB],
             run_limit: Duration::from_secs(60),
+            idle_sample: Duration::from_secs(1),
             idle: Duration::from_secs(5),
             big_upload: 12 * MIB,
             list_seed: 21,
@@ -236,6 +243,15 @@ fn free_port() -> Result<u16> {
     Ok(l.local_addr().context("free port")?.port())
 }
 
+/// The API's CPU per second of wall time over `window` with no request.
+async fn idle_cpu(proc: &procfs::Proc, window: Duration) -> Result<Duration> {
+    let before = proc.cpu()?;
+    let started = Instant::now();
+    tokio::time::sleep(window).await;
+    let spent = proc.cpu()?.since(&before, proc.clock_ticks()).sched;
+    Ok(spent.div_f64(started.elapsed().as_secs_f64().max(1e-9)))
+}
+
 fn env(name: &str) -> Result<String> {
     std::env::var(name).context(&format!("{name} must be set (scripts/bench sets it)"))
 }
@@ -301,18 +317,17 @@ fn commit() -> String {
 }
 
 /// One endpoint of section 1: how oha calls it and which bare operation it is compared with.
-struct Case {
-    endpoint: &'static str,
-    bare_op: &'static str,
-    method: &'static str,
-    path: String,
-    body: Option<String>,
-    op: Op,
-}
-
-#[tokio::main]
-async fn main() -> ExitCode {
-    match run().await {
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = if args.first().map(String::as_str) == Some("baseline-server") {
+        baseline::Target::from_args(&args[1..])
+            .and_then(|(bind, target)| baseline::serve(bind, target))
+    } else {
+        tokio::runtime::Runtime::new()
+            .context("start the runtime")
+            .and_then(|rt| rt.block_on(run()))
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("postiqo-bench: {e}");
@@ -422,6 +437,16 @@ async fn run() -> Result<()> {
 
     // 3. Uploads, first, while the API is fresh: the bytes go to S3, so its CPU and memory
     // must not follow the size (later phases leave RSS behind that the allocator keeps).
+    // The first flow of a process pays for first-use set-up (the SDK's per-operation caches, a
+    // storage connection per thread); without this the smallest size, measured first, carries it.
+    step("a 1 MiB upload to warm up (not measured)");
+    uploads::upload(&http, &base, &session.token, &proc, MIB).await?;
+    step("the API's CPU at idle (its timers), to net out of the uploads");
+    let idle_cpu_per_s = idle_cpu(&proc, profile.idle_sample).await?;
+    eprintln!(
+        "    {:.0} µs per second",
+        idle_cpu_per_s.as_secs_f64() * 1e6
+    );
     let mut uploads = Vec::new();
     for &size in &profile.upload_sizes {
         step(&format!(
@@ -474,95 +499,39 @@ async fn run() -> Result<()> {
         },
     ];
 
-    // 1. Each endpoint and its bare storage operation, back to back, at 1 and 64 clients.
-    // The bare side's own CPU, for comparison with the API's.
-    let me = procfs::Proc::new(std::process::id());
-    let mut rows = Vec::new();
-    for case in cases {
-        let url = format!("{base}{}", case.path);
-        check(
-            &http,
-            case.method,
-            &url,
-            &session.token,
-            case.body.as_deref(),
-        )
-        .await?;
-        let op = Arc::new(case.op);
-        bare.run(&op).await?;
-        for (clients, requests) in [(1, profile.requests_1), (64, profile.requests_64)] {
-            step(&format!(
-                "{} vs. {} — {clients} client(s), {requests} requests each",
-                case.endpoint, case.bare_op
-            ));
-            let load = |requests| Load {
-                method: case.method,
-                url: url.clone(),
-                json_body: case.body.clone(),
-                token: session.token.clone(),
-                requests,
-                concurrency: clients,
-            };
-            let bare_run = |requests| {
-                measure(
-                    bare.clone(),
-                    op.clone(),
-                    requests,
-                    clients,
-                    profile.run_limit,
-                )
-            };
-            oha.run(&load(profile.warmup.max(clients)), profile.run_limit)
-                .await?;
-            bare_run(profile.warmup).await?;
-
-            // Alternate API and bare runs so that whatever else the machine is doing falls on
-            // both sides alike; each side's numbers are the medians over the rounds.
-            let per_round = (requests / profile.rounds).max(clients);
-            let (mut api_rounds, mut bare_rounds) = (Vec::new(), Vec::new());
-            let (mut api_cpu, mut bare_cpu) = (CpuSpent::default(), CpuSpent::default());
-            for _ in 0..profile.rounds {
-                let before = proc.cpu()?;
-                api_rounds.push(oha.run(&load(per_round), profile.run_limit).await?);
-                api_cpu += proc.cpu()?.since(&before, proc.clock_ticks());
-                let before = me.cpu()?;
-                bare_rounds.push(bare_run(per_round).await?);
-                bare_cpu += me.cpu()?.since(&before, me.clock_ticks());
-            }
-            // Profiles of one more run of each side, outside the measured rounds.
-            if let Some(dir) = perf::dir() {
-                let name = perf::slug(case.endpoint, clients);
-                let rec = perf::start(&dir, &format!("api-{name}"), proc.pid()).await?;
-                oha.run(&load(per_round), profile.run_limit).await?;
-                rec.stop().await?;
-                let rec = perf::start(&dir, &format!("bare-{name}"), std::process::id()).await?;
-                bare_run(per_round).await?;
-                rec.stop().await?;
-            }
-            let api_sample = stats::combine(&api_rounds);
-            let bare_sample = stats::combine(&bare_rounds);
-            let row = Row {
-                endpoint: case.endpoint,
-                bare_op: case.bare_op,
-                clients,
-                api: api_sample,
-                bare: bare_sample,
-                api_cpu,
-                bare_cpu,
-            };
-            eprintln!(
-                "    API p50 {:.2} ms ({:.0}/s) | bare p50 {:.2} ms ({:.0}/s) | ratio {:.2} | CPU/request API {:.0} µs, bare {:.0} µs",
-                row.api.p50.as_secs_f64() * 1e3,
-                row.api.rps,
-                row.bare.p50.as_secs_f64() * 1e3,
-                row.bare.rps,
-                row.ratio(),
-                row.api_cpu.per_request(row.api.requests).as_secs_f64() * 1e6,
-                row.bare_cpu.per_request(row.bare.requests).as_secs_f64() * 1e6
-            );
-            rows.push(row);
-        }
-    }
+    // 1. Each endpoint, a minimal server making the same calls, and the bare calls.
+    step("starting the minimal actix-web server (the same calls, nothing else)");
+    let baseline_bind = format!(
+        "127.0.0.1:{}",
+        std::env::var("BENCH_BASELINE_PORT").unwrap_or_else(|_| "8097".to_owned())
+    );
+    let baseline = BaselineProcess::start(
+        &baseline_bind,
+        &baseline::Target {
+            table: table.clone(),
+            bucket: bucket.clone(),
+            pk: pk.clone(),
+            sk: sk.clone(),
+            user_id: session.user_id.clone(),
+        },
+        &args.log_dir.join("baseline.log"),
+    )
+    .await?;
+    let rows = endpoints::compare(
+        &Sides {
+            profile: &profile,
+            oha: &oha,
+            http: &http,
+            token: &session.token,
+            api_base: &base,
+            api: &proc,
+            baseline: &baseline,
+            bare: bare.clone(),
+        },
+        cases.into(),
+    )
+    .await?;
+    baseline.stop().await;
 
     // 2. Memory under many open connections.
     step(&format!("{} open connections", profile.connections));
@@ -604,7 +573,7 @@ async fn run() -> Result<()> {
             machine,
             storage: args.storage.clone(),
             load_generator: format!(
-                "{} for the API; a Rust timing loop over aws-sdk-dynamodb/aws-sdk-s3 calls for the bare side",
+                "{} for the API and the minimal server; a Rust timing loop over aws-sdk-dynamodb/aws-sdk-s3 calls for the bare side",
                 oha.version().await
             ),
             auth: session.how.to_owned(),
@@ -614,6 +583,7 @@ async fn run() -> Result<()> {
         ready,
         idle_rss,
         idle_peak_rss,
+        idle_cpu_per_s,
         connections,
         uploads,
     };

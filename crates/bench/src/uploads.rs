@@ -19,6 +19,13 @@ pub struct UploadResult {
     pub parts: usize,
     /// The API's CPU time for the whole flow (create + complete; the PUTs do not reach it).
     pub api_cpu: CpuSpent,
+    /// Its parts: `POST /v1/videos`, the PUTs to S3 (the API is idle then), upload-complete.
+    pub create_cpu: CpuSpent,
+    pub transfer_cpu: CpuSpent,
+    pub complete_cpu: CpuSpent,
+    /// Wall time of the whole flow, and of upload-complete alone.
+    pub took: Duration,
+    pub complete_took: Duration,
     pub rss_after: u64,
     /// VmHWM during the flow (reset just before it).
     pub peak_rss: u64,
@@ -81,8 +88,10 @@ pub async fn upload(
 ) -> Result<UploadResult> {
     api.reset_peak_rss()?;
     let before = api.cpu()?;
+    let flow_started = Instant::now();
 
     let created = create_video(http, base, token, "bench upload", size).await?;
+    let created_at = api.cpu()?;
     let id = created["video"]["id"]
         .as_str()
         .context("create: no video id")?
@@ -131,6 +140,8 @@ pub async fn upload(
         other => return Err(format!("unknown upload kind {other:?}").into()),
     };
     let transfer = started.elapsed();
+    let transferred_at = api.cpu()?;
+    let complete_started = Instant::now();
 
     let res = http
         .post(format!("{base}/v1/videos/{id}/upload-complete"))
@@ -146,11 +157,17 @@ pub async fn upload(
     }
 
     let after = api.cpu()?;
+    let ticks = api.clock_ticks();
     Ok(UploadResult {
         id,
         size,
         parts,
-        api_cpu: after.since(&before, api.clock_ticks()),
+        api_cpu: after.since(&before, ticks),
+        create_cpu: created_at.since(&before, ticks),
+        transfer_cpu: transferred_at.since(&created_at, ticks),
+        complete_cpu: after.since(&transferred_at, ticks),
+        took: flow_started.elapsed(),
+        complete_took: complete_started.elapsed(),
         rss_after: api.rss()?,
         peak_rss: api.peak_rss()?,
         transfer,

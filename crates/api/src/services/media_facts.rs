@@ -43,17 +43,22 @@ fn to_domain(f: MediaFacts) -> VideoMedia {
 }
 
 /// The facts of the `etag` content of the object, read in at most `limits` ranged GETs.
+/// `head` is its first bytes, already read (one of those GETs): most indexes are found in it.
 pub async fn read_media(
     storage: &Storage,
     key: &ObjectKey,
     etag: &ETag,
     content_type: ContentType,
     size: u64,
+    head: Vec<u8>,
     limits: ProbeLimits,
 ) -> Result<VideoMedia, MediaReadError> {
     let started = Instant::now();
     let mut probe = Probe::new(container(content_type), size);
-    let (mut reads, mut bytes) = (0u32, 0u64);
+    let (mut reads, mut bytes) = (1u32, head.len() as u64);
+    if !head.is_empty() {
+        probe.feed(0, head);
+    }
     let outcome = loop {
         let range = match probe.step() {
             Ok(Step::Done(facts)) => break Ok(to_domain(facts)),

@@ -94,8 +94,11 @@ pub struct VideoService {
     uploads: UploadSettings,
 }
 
-/// Bytes read to check the container signature.
-const SNIFF_LEN: u64 = 16;
+/// The first read of an uploaded object: its container signature and, in the same GET, the
+/// bytes the container probe asks for first (it starts at offset 0 with `READ_AHEAD` bytes).
+fn head_len(size: u64) -> u64 {
+    postiqo_media_probe::READ_AHEAD.min(size)
+}
 
 fn now() -> DateTime<Utc> {
     Utc::now()
@@ -376,7 +379,7 @@ impl VideoService {
         let head = match self
             .storage
             .blobs
-            .read_prefix(&video.object_key, SNIFF_LEN, Some(&etag))
+            .read_prefix(&video.object_key, head_len(meta.size), Some(&etag))
             .await
         {
             Ok(head) => head,
@@ -397,6 +400,7 @@ impl VideoService {
             &etag,
             video.content_type,
             meta.size,
+            head,
             self.uploads.probe,
         )
         .await

@@ -98,6 +98,11 @@ impl MemoryStore {
         Some(etag)
     }
 
+    /// How many reads of object bytes (prefix or range: a GET each on S3) were made.
+    pub fn object_reads(&self) -> usize {
+        self.lock().object_reads
+    }
+
     /// The object under `key`, for assertions.
     pub fn object(&self, key: &ObjectKey) -> Option<StoredObject> {
         self.lock().objects.get(key.as_str()).cloned()
@@ -233,7 +238,8 @@ impl BlobStore for MemoryStore {
         len: u64,
         if_match: Option<&ETag>,
     ) -> Result<Vec<u8>, BlobError> {
-        let s = self.lock();
+        let mut s = self.lock();
+        s.object_reads += 1;
         let o = s.objects.get(key.as_str()).ok_or(BlobError::NotFound)?;
         if if_match.is_some_and(|e| e.as_str() != o.etag) {
             return Err(BlobError::Changed);
@@ -251,7 +257,8 @@ impl BlobStore for MemoryStore {
         len: u64,
         if_match: Option<&ETag>,
     ) -> Result<Vec<u8>, BlobError> {
-        let s = self.lock();
+        let mut s = self.lock();
+        s.object_reads += 1;
         let o = s.objects.get(key.as_str()).ok_or(BlobError::NotFound)?;
         if if_match.is_some_and(|e| e.as_str() != o.etag) {
             return Err(BlobError::Changed);

@@ -53,6 +53,8 @@ struct State {
     /// Accounts being deleted and since when (DynamoDB's sparse index of deletions).
     deleting: HashMap<UserId, DateTime<Utc>>,
     objects: BTreeMap<String, StoredObject>,
+    /// Ranged and prefix reads of objects made so far (each one a GET on S3).
+    object_reads: usize,
     uploads: BTreeMap<String, blobs::Upload>,
     next_upload: u64,
     /// Writes that still succeed before the failing ones start.

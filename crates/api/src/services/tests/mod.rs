@@ -4,6 +4,7 @@
 mod deletion;
 mod disconnect;
 mod refresh;
+mod uploads;
 
 use postiqo_domain::{
     ContentType, ObjectKey, PublishJob, Title, UploadPlan, UserId, Video, VideoId, VideoSize,
