@@ -46,8 +46,13 @@ pub async fn sdk_config() -> SdkConfig {
 
 /// Builds the adapters. No network call is made: readiness is checked separately.
 pub fn connect(sdk: &SdkConfig, cfg: &StorageConfig) -> Storage {
-    let mut ddb_conf =
-        aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(crate::observe::StorageMetrics);
+    // DynamoDB's answers are read whole inside the attempt and operation timeouts, which bound a
+    // stall; the SDK's stalled-stream protection would only add timers to every call.
+    let mut ddb_conf = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .interceptor(crate::observe::StorageMetrics)
+        .stalled_stream_protection(
+            aws_sdk_dynamodb::config::StalledStreamProtectionConfig::disabled(),
+        );
     if cfg.record_capacity {
         ddb_conf = ddb_conf.interceptor(crate::capacity::ConsumedCapacityMetrics);
     }

@@ -4,6 +4,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::StalledStreamProtectionConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart as SdkPart, Delete, ObjectIdentifier,
 };
@@ -26,27 +28,50 @@ fn pending_tag() -> String {
 /// Where small site files live: outside `users/`, so no account owns them.
 const SITE_PREFIX: &str = "site/";
 
-/// S3 adapter. `client` talks to S3 from the API's network; `presigner` signs for the host
-/// browsers use (a presigned URL's signature covers the host).
+/// S3 adapter. `client` and `bodies` talk to S3 from the API's network; `presigner` signs for
+/// the host browsers use (a presigned URL's signature covers the host).
+///
+/// Two clients because of the SDK's stalled-stream protection: it watches a body's throughput
+/// with timers that wake the thread about 20 times a second while an answer is awaited
+/// (measured: a 3 s CompleteMultipartUpload cost the API 12 ms of CPU for those wake-ups alone,
+/// docs/benchmarks.md §7). `client` makes the calls whose answers the SDK reads whole inside its
+/// attempt and operation timeouts, which already bound a stall: protection off. `bodies` makes
+/// the `GetObject`s, whose bodies are read after the call returns, beyond those timeouts: there
+/// the protection is what ends a stalled download.
 #[derive(Clone)]
 pub struct S3Blobs {
     client: Client,
+    bodies: Client,
     presigner: Arc<Presigner>,
     bucket: String,
 }
+
+/// How long one CompleteMultipartUpload may take. S3 answers 200 at once and keeps the
+/// connection alive until the object is assembled, which "could take several minutes" for a
+/// large object (AWS's API reference); the default 5 s attempt would cut it short and retry
+/// into `NoSuchUpload`. The whole call, retries included, stays under the load balancer's 60 s
+/// idle timeout (deploy/aws), so the client still gets the answer.
+const COMPLETE_ATTEMPT: Duration = Duration::from_secs(50);
+const COMPLETE_OPERATION: Duration = Duration::from_secs(55);
 
 impl S3Blobs {
     pub fn new(sdk: &SdkConfig, cfg: &StorageConfig) -> Self {
         let base = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(cfg.s3_force_path_style)
             .interceptor(crate::observe::StorageMetrics);
-        let client = Client::from_conf(base.clone().build());
+        let bodies = Client::from_conf(base.clone().build());
+        let client = Client::from_conf(
+            base.clone()
+                .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+                .build(),
+        );
         let public = match &cfg.s3_public_endpoint {
             Some(endpoint) => base.endpoint_url(endpoint),
             None => base,
         };
         Self {
             client,
+            bodies,
             presigner: Arc::new(Presigner::new(
                 public,
                 sdk.credentials_provider(),
@@ -160,6 +185,16 @@ impl BlobStore for S3Blobs {
                     .set_parts(Some(parts))
                     .build(),
             )
+            .customize()
+            .config_override(
+                aws_sdk_s3::config::Builder::default().timeout_config(
+                    TimeoutConfig::builder()
+                        .connect_timeout(Duration::from_secs(2))
+                        .operation_attempt_timeout(COMPLETE_ATTEMPT)
+                        .operation_timeout(COMPLETE_OPERATION)
+                        .build(),
+                ),
+            )
             .send()
             .await;
         match res {
@@ -239,7 +274,7 @@ impl BlobStore for S3Blobs {
         }
         let last = offset.saturating_add(len - 1);
         let res = self
-            .client
+            .bodies
             .get_object()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -351,7 +386,7 @@ impl BlobStore for S3Blobs {
                 continue;
             }
             let res = self
-                .client
+                .bodies
                 .get_object()
                 .bucket(&self.bucket)
                 .key(key)
@@ -400,7 +435,7 @@ impl BlobStore for S3Blobs {
         if_match: Option<&ETag>,
     ) -> Result<ObjectStream, BlobError> {
         let res = self
-            .client
+            .bodies
             .get_object()
             .bucket(&self.bucket)
             .key(key.as_str())
