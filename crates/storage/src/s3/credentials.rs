@@ -8,6 +8,7 @@
 use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::config::{ProvideCredentials, SharedCredentialsProvider};
 use aws_smithy_runtime_api::client::identity::Identity;
 
@@ -49,7 +50,7 @@ impl CachedCredentials {
         let credentials = provider
             .provide_credentials()
             .await
-            .map_err(|e| BlobError::Backend(Box::new(e)))?;
+            .map_err(credentials_error)?;
         let identity = Identity::from(credentials);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(identity.clone());
         Ok(identity)
@@ -65,6 +66,18 @@ impl CachedCredentials {
                     .is_none_or(|expiry| now + REFRESH_BEFORE_EXPIRY < expiry)
             })
             .cloned()
+    }
+}
+
+/// A source that timed out or failed (the instance metadata service, STS, the container's
+/// credentials endpoint) is a passing outage, answered 503 like storage being down; no
+/// credentials at all or a bad configuration stays a failure.
+fn credentials_error(e: CredentialsError) -> BlobError {
+    match e {
+        CredentialsError::ProviderTimedOut(_) | CredentialsError::ProviderError(_) => {
+            BlobError::Unavailable(Box::new(e))
+        }
+        _ => BlobError::Backend(Box::new(e)),
     }
 }
 
@@ -162,6 +175,51 @@ mod tests {
         assert!(matches!(
             cache.get(SystemTime::now()).await,
             Err(BlobError::Backend(_))
+        ));
+    }
+
+    /// Always fails with `error()`.
+    #[derive(Debug)]
+    struct Failing(fn() -> CredentialsError);
+
+    impl ProvideCredentials for Failing {
+        fn provide_credentials<'a>(
+            &'a self,
+        ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            aws_credential_types::provider::future::ProvideCredentials::ready(Err((self.0)()))
+        }
+    }
+
+    async fn fetch_with(error: fn() -> CredentialsError) -> BlobError {
+        match CachedCredentials::new(Some(SharedCredentialsProvider::new(Failing(error))))
+            .get(SystemTime::now())
+            .await
+        {
+            Ok(_) => panic!("the provider fails"),
+            Err(e) => e,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_that_times_out_or_fails_is_unavailable_a_missing_one_is_not() {
+        assert!(matches!(
+            fetch_with(|| CredentialsError::provider_timed_out(Duration::from_secs(5))).await,
+            BlobError::Unavailable(_)
+        ));
+        assert!(matches!(
+            fetch_with(|| CredentialsError::provider_error("connection refused")).await,
+            BlobError::Unavailable(_)
+        ));
+        assert!(matches!(
+            fetch_with(CredentialsError::not_loaded_no_source).await,
+            BlobError::Backend(_)
+        ));
+        assert!(matches!(
+            fetch_with(|| CredentialsError::invalid_configuration("no region")).await,
+            BlobError::Backend(_)
         ));
     }
 }
