@@ -8,6 +8,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 
+use super::request::MatchedRoute;
 use crate::metrics::{self, labels};
 
 pub async fn record(
@@ -18,16 +19,19 @@ pub async fn record(
     let method = labels::method(req.method());
     let result = next.call(req).await;
     let (route, status) = match &result {
-        // The matched resource's template; `None` when no route matched (default service).
-        Ok(res) => (res.request().match_pattern(), res.status()),
+        // The matched resource's template, as `RequestContext` found it (or, for an answer
+        // that did not pass through it, found here); `<unmatched>` for the default service.
+        Ok(res) => (
+            res.response()
+                .extensions()
+                .get::<MatchedRoute>()
+                .map(|m| m.0.clone())
+                .unwrap_or_else(|| labels::route(res.request().match_pattern())),
+            res.status(),
+        ),
         // Raised before routing (actix-cors refusing a preflight): no route to name.
-        Err(e) => (None, e.as_response_error().status_code()),
+        Err(e) => (labels::route(None), e.as_response_error().status_code()),
     };
-    metrics::http_request(
-        method,
-        labels::route(route),
-        status.as_u16(),
-        started.elapsed(),
-    );
+    metrics::http_request(method, route, status.as_u16(), started.elapsed());
     result
 }

@@ -38,6 +38,10 @@ fn sane_request_id(raw: &HeaderValue) -> Option<String> {
     ok.then(|| s.to_owned())
 }
 
+/// The route template a response answered (`<unmatched>` when none), for the layers outside.
+#[derive(Debug, Clone)]
+pub struct MatchedRoute(pub String);
+
 /// Settings for [`RequestContext::handle`].
 #[derive(Clone)]
 pub struct RequestContext {
@@ -203,10 +207,12 @@ impl RequestContext {
         }
 
         let status = res.status().as_u16();
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "<unmatched>".to_owned());
+        // Matching the template walks the routes again (regular expressions): once here, and
+        // the metrics layer outside reads it back.
+        let route = crate::metrics::labels::route(res.request().match_pattern());
+        res.response_mut()
+            .extensions_mut()
+            .insert(MatchedRoute(route.clone()));
         // Path and query are not logged: query strings carry OAuth codes and states.
         tracing::info!(
             target: "access",
