@@ -6,7 +6,7 @@
 //! a connection opened on worker B (or at start-up, on the main thread) has its bytes written
 //! and read by B, and two cross-thread wake-ups per call (measured: ~3.4 `write` syscalls and
 //! ~5 `epoll_wait` per `GET /v1/videos/{id}`, and CPU time on threads the request never ran
-//! on; docs/benchmarks.md §7). Here each thread opens and reuses its own connections, so a
+//! on; docs/benchmarks.md §6). Here each thread opens and reuses its own connections, so a
 //! call is sent and answered on the thread that awaits it.
 
 use std::cell::RefCell;

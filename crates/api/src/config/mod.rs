@@ -222,7 +222,7 @@ impl Settings {
         }
         // 32: an instance's CPU, not this bound, limits its throughput (32 calls of ~5 ms to
         // DynamoDB are ~6,400/s), and each call in flight holds a storage connection and its
-        // buffers per worker thread (docs/benchmarks.md §7: 46 → 42 MiB at 256 connections).
+        // buffers per worker thread (docs/benchmarks.md §6: 46 → 42 MiB at 256 connections).
         let max_in_flight: usize =
             r.parse("POSTIQO_MAX_IN_FLIGHT", 32, "a whole number of requests")?;
         if max_in_flight == 0 {
