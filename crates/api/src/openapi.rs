@@ -2,9 +2,9 @@
 //! completed with examples (see `examples`) and servers.
 
 mod examples;
-pub mod served;
+mod served;
 
-pub use served::{Documents, SWAGGER_DOCUMENT};
+pub use served::{Documents, SWAGGER_DOCUMENT, configure as configure_documents};
 
 use serde_json::Value;
 use utoipa::openapi::example::ExampleBuilder;

@@ -159,7 +159,7 @@ impl Application {
                 .into_utoipa_app();
             let (app, _) = register(app).split_for_parts();
             app.app_data(documents.clone())
-                .configure(crate::openapi::served::configure)
+                .configure(crate::openapi::configure_documents)
                 .service(
                     SwaggerUi::new("/swagger-ui/{_:.*}")
                         .config(Config::new([crate::openapi::SWAGGER_DOCUMENT])),

@@ -15,13 +15,13 @@ use crate::api::create_video;
 use crate::auth::{AuthConfig, access_token};
 use crate::error::{Context, Result};
 use crate::procfs::Proc;
+use crate::profile::MIB;
 use crate::scrape::Scrape;
 use crate::uploads;
 
 const CAPACITY_SUM: &str = "postiqo_dynamodb_consumed_capacity_units_sum";
 const STORAGE_CALLS: &str = "postiqo_storage_calls_total";
 const PUBLISHES: &str = "postiqo_publishes_total";
-const MIB: u64 = 1024 * 1024;
 
 /// One flow's bill.
 #[derive(Debug, Clone, Default)]

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use crate::Profile;
 use crate::api::check;
 use crate::bare::{Bare, Op, measure};
 use crate::baseline::BaselineProcess;
@@ -12,6 +11,7 @@ use crate::error::Result;
 use crate::oha::{Load, Oha};
 use crate::perf;
 use crate::procfs::{CpuSpent, Proc};
+use crate::profile::Profile;
 use crate::report::Row;
 use crate::stats;
 

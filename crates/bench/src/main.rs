@@ -20,6 +20,7 @@ mod error;
 mod oha;
 mod perf;
 mod procfs;
+mod profile;
 mod report;
 mod scrape;
 mod stats;
@@ -37,79 +38,12 @@ use crate::baseline::BaselineProcess;
 use crate::endpoints::{Case, Sides};
 use crate::error::{Context, Result};
 use crate::oha::{Load, Oha};
+use crate::profile::{MIB, Profile};
 use crate::report::{Connections, Meta, Report};
 
 const USAGE: &str = "usage: postiqo-bench --api-bin PATH --oha PATH [--smoke] [--write FILE.md] \
 [--write-capacity FILE.md] [--capacity-only] [--capacity-dynamodb URL] [--log-dir DIR] [--command TEXT] [--storage TEXT]
   (normally run by scripts/bench, which sets the API's environment)";
-
-const MIB: u64 = 1024 * 1024;
-
-/// How much of everything: the full benchmark or a few-second smoke run.
-#[derive(Debug, Clone)]
-struct Profile {
-    name: &'static str,
-    warmup: u64,
-    requests_1: u64,
-    requests_64: u64,
-    starts: usize,
-    connections: u64,
-    connection_requests: u64,
-    seed_videos: usize,
-    /// Alternating API/bare rounds per endpoint and concurrency.
-    rounds: u64,
-    upload_sizes: Vec<u64>,
-    /// Upper bound for any one load run.
-    run_limit: Duration,
-    /// How long the API's idle CPU is sampled before the uploads.
-    idle_sample: Duration,
-    /// Capacity: how long the idle worker is watched, the large upload, the list's videos.
-    idle: Duration,
-    big_upload: u64,
-    list_seed: usize,
-}
-
-impl Profile {
-    fn full() -> Self {
-        Self {
-            name: "full",
-            warmup: 300,
-            requests_1: 1_500,
-            requests_64: 4_800,
-            starts: 5,
-            connections: 256,
-            connection_requests: 10_240,
-            seed_videos: 30,
-            rounds: 3,
-            upload_sizes: vec![MIB, 100 * MIB, 1024 * MIB],
-            run_limit: Duration::from_secs(180),
-            idle_sample: Duration::from_secs(10),
-            idle: Duration::from_secs(30),
-            big_upload: 1024 * MIB,
-            list_seed: 25,
-        }
-    }
-
-    fn smoke() -> Self {
-        Self {
-            name: "smoke (small counts; the multipart threshold is lowered by scripts/bench)",
-            warmup: 20,
-            requests_1: 100,
-            requests_64: 640,
-            starts: 2,
-            connections: 256,
-            connection_requests: 1_024,
-            seed_videos: 25,
-            rounds: 1,
-            upload_sizes: vec![MIB, 12 * MIB],
-            run_limit: Duration::from_secs(60),
-            idle_sample: Duration::from_secs(1),
-            idle: Duration::from_secs(5),
-            big_upload: 12 * MIB,
-            list_seed: 21,
-        }
-    }
-}
 
 struct Args {
     api_bin: PathBuf,
@@ -241,15 +175,6 @@ fn write_capacity(args: &Args, meta: &Meta, flows: &[capacity::FlowCost]) -> Res
 fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("find a free port")?;
     Ok(l.local_addr().context("free port")?.port())
-}
-
-/// The API's CPU per second of wall time over `window` with no request.
-async fn idle_cpu(proc: &procfs::Proc, window: Duration) -> Result<Duration> {
-    let before = proc.cpu()?;
-    let started = Instant::now();
-    tokio::time::sleep(window).await;
-    let spent = proc.cpu()?.since(&before, proc.clock_ticks()).sched;
-    Ok(spent.div_f64(started.elapsed().as_secs_f64().max(1e-9)))
 }
 
 fn env(name: &str) -> Result<String> {
@@ -442,7 +367,7 @@ async fn run() -> Result<()> {
     step("a 1 MiB upload to warm up (not measured)");
     uploads::upload(&http, &base, &session.token, &proc, MIB).await?;
     step("the API's CPU at idle (its timers), to net out of the uploads");
-    let idle_cpu_per_s = idle_cpu(&proc, profile.idle_sample).await?;
+    let idle_cpu_per_s = uploads::idle_cpu(&proc, profile.idle_sample).await?;
     eprintln!(
         "    {:.0} µs per second",
         idle_cpu_per_s.as_secs_f64() * 1e6

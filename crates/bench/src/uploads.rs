@@ -173,3 +173,12 @@ pub async fn upload(
         transfer,
     })
 }
+
+/// The API's CPU per second of wall time over `window` with no request.
+pub async fn idle_cpu(proc: &Proc, window: Duration) -> Result<Duration> {
+    let before = proc.cpu()?;
+    let started = Instant::now();
+    tokio::time::sleep(window).await;
+    let spent = proc.cpu()?.since(&before, proc.clock_ticks()).sched;
+    Ok(spent.div_f64(started.elapsed().as_secs_f64().max(1e-9)))
+}
