@@ -96,13 +96,19 @@ impl ObjectKey {
         format!("users/{owner}/")
     }
 
-    /// Rebuilds a key read back from storage; only keys of the shape we write are accepted.
+    /// Rebuilds a key read back from storage; only keys of the shape we write are accepted:
+    /// both ids hyphenated, as `for_video` writes them. Fixed offsets, no substring search:
+    /// every item of a video list passes here.
     pub fn parse_stored(s: &str) -> Option<Self> {
+        const ID: usize = 36;
         let rest = s.strip_prefix("users/")?;
-        let (user, rest) = rest.split_once("/videos/")?;
-        let (video, tail) = rest.split_once('/')?;
-        (user.parse::<UserId>().is_ok() && video.parse::<VideoId>().is_ok() && tail == "source")
-            .then(|| Self(s.to_owned()))
+        let user = rest.get(..ID)?;
+        let rest = rest.get(ID..)?.strip_prefix("/videos/")?;
+        let video = rest.get(..ID)?;
+        (rest.get(ID..)? == "/source"
+            && user.parse::<UserId>().is_ok()
+            && video.parse::<VideoId>().is_ok())
+        .then(|| Self(s.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -156,8 +162,18 @@ mod tests {
         assert!(key.as_str().starts_with(&ObjectKey::user_prefix(owner)));
         assert!(key.as_str().starts_with(&ObjectKey::account_prefix(owner)));
         assert!(ObjectKey::account_prefix(owner).ends_with('/'));
-        assert_eq!(ObjectKey::parse_stored(key.as_str()), Some(key));
+        assert_eq!(ObjectKey::parse_stored(key.as_str()), Some(key.clone()));
         assert_eq!(ObjectKey::parse_stored("users/x/videos/y/source"), None);
         assert_eq!(ObjectKey::parse_stored("../etc/passwd"), None);
+        for bad in [
+            format!("{}x", key.as_str()),
+            key.as_str().replace("/source", "/sourc"),
+            key.as_str().replace("/videos/", "/video/"),
+            format!("users/{owner}/videos/{video}/source/extra"),
+            format!("users/{owner}é/videos/{video}/source"),
+            format!("users/é{}/videos/{video}/source", &owner.to_string()[1..]),
+        ] {
+            assert_eq!(ObjectKey::parse_stored(&bad), None, "{bad}");
+        }
     }
 }

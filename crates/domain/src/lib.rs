@@ -10,6 +10,7 @@ mod media_rules;
 mod posting_rules;
 mod publish;
 mod publish_job;
+pub mod rfc3339;
 mod status;
 mod title;
 mod upload;

@@ -19,6 +19,7 @@ pub struct TransitionError {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusChange {
     pub status: VideoStatus,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub at: DateTime<Utc>,
     /// What happened without a change of status (TikTok took a published post down, or
     /// made it visible again); absent for status changes.

@@ -104,18 +104,6 @@ impl RequestContext {
         let trace_id = super::trace_context::trace_id(req.headers());
         let span = tracing::info_span!("request", request_id = %id, trace_id = trace_id.as_deref());
         let started = Instant::now();
-        let method = req.method().to_string();
-        let user_agent = req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(256).collect::<String>())
-            .unwrap_or_default();
-        // The address the rate limits count (`ClientAddrLayer`, outside this layer): the
-        // socket peer, or the forwarded client behind a trusted proxy.
-        let client_ip = crate::limits::client_ip(req.request())
-            .map(|ip| ip.to_string())
-            .unwrap_or_default();
         let is_swagger = req.path().starts_with("/swagger-ui");
         let bounded = req.path().starts_with("/v1/") && !req.path().starts_with("/v1/media/");
         let admitted = if bounded {
@@ -213,25 +201,60 @@ impl RequestContext {
         res.response_mut()
             .extensions_mut()
             .insert(MatchedRoute(route.clone()));
+        // Read back from the request the response carries: nothing is copied for the line.
+        let request = res.request();
+        let user_agent = request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map_or("", |s| first_chars(s, 256));
+        // The address the rate limits count (`ClientAddrLayer`, outside this layer): the
+        // socket peer, or the forwarded client behind a trusted proxy.
+        let client_ip = ClientIp(crate::limits::client_ip(request));
         // Path and query are not logged: query strings carry OAuth codes and states.
         tracing::info!(
             target: "access",
             parent: &span,
-            method,
+            method = request.method().as_str(),
             route,
             status,
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
             user_agent,
-            client_ip,
+            client_ip = %client_ip,
             "request"
         );
         Ok(res)
     }
 }
 
+/// At most the first `n` characters of `s`.
+fn first_chars(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(end, _)| &s[..end])
+}
+
+/// The client's address on the access line, empty when there is none.
+struct ClientIp(Option<std::net::IpAddr>);
+
+impl std::fmt::Display for ClientIp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_agents_are_cut_at_a_character_boundary() {
+        assert_eq!(first_chars("abc", 256), "abc");
+        assert_eq!(first_chars("abcdef", 3), "abc");
+        assert_eq!(first_chars("añb", 2), "añ");
+        assert_eq!(first_chars("", 2), "");
+    }
 
     #[test]
     fn request_ids_with_odd_bytes_are_replaced() {

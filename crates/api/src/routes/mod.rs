@@ -5,6 +5,7 @@ pub mod account;
 pub mod auth;
 pub mod fallback;
 pub mod health;
+pub mod json;
 pub mod me;
 pub mod media;
 pub mod publish;

@@ -12,6 +12,7 @@ use crate::credentials::AuthenticatedUser;
 use crate::extract::field_error;
 use crate::limits::{Limit, client_ip};
 use crate::problem::{ApiError, ErrorCode, ProblemDetails};
+use crate::routes::json::SizedJson;
 use crate::routes::videos::dto::VideoResponse;
 use crate::routes::videos::dto::VideoView;
 use crate::services::publishing::{Once, PublishPlan};
@@ -216,5 +217,6 @@ pub async fn cancel_publish(
 ) -> Result<HttpResponse, ApiError> {
     let id = super::videos::parse_id(&id)?;
     let video = state.publish().cancel(user.user_id, id).await?;
-    Ok(HttpResponse::Accepted().json(VideoResponse::new(video, &view)))
+    let video = VideoResponse::new(video, &view);
+    Ok(HttpResponse::Accepted().json_sized(&video, video.json_size_hint()))
 }

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::credentials::AuthenticatedUser;
 use crate::problem::{ApiError, ProblemDetails};
+use crate::routes::json::SizedJson;
 use crate::routes::videos::dto::{VideoResponse, VideoView};
 use crate::state::AppState;
 
@@ -54,7 +55,8 @@ pub async fn move_schedule(
         .publish()
         .reschedule(user.user_id, id, body.into_inner().scheduled_at)
         .await?;
-    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &view)))
+    let video = VideoResponse::new(video, &view);
+    Ok(HttpResponse::Ok().json_sized(&video, video.json_size_hint()))
 }
 
 /// Cancel a scheduled publish: the video goes back to `UPLOADED` and nothing is sent to
@@ -82,5 +84,6 @@ pub async fn cancel_schedule(
 ) -> Result<HttpResponse, ApiError> {
     let id = super::videos::parse_id(&id)?;
     let video = state.publish().cancel_schedule(user.user_id, id).await?;
-    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &view)))
+    let video = VideoResponse::new(video, &view);
+    Ok(HttpResponse::Ok().json_sized(&video, video.json_size_hint()))
 }

@@ -164,9 +164,8 @@ pub(crate) fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, 
 }
 
 pub(crate) fn parse_time(raw: &str, name: &str) -> Result<DateTime<Utc>, RepoError> {
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| RepoError::Corrupt(format!("attribute {name} is not a timestamp")))
+    postiqo_domain::rfc3339::parse(raw)
+        .ok_or_else(|| RepoError::Corrupt(format!("attribute {name} is not a timestamp")))
 }
 
 fn corrupt<E>(name: &'static str) -> impl Fn(E) -> RepoError {

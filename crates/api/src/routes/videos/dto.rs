@@ -110,7 +110,9 @@ pub struct VideoResponse {
     pub size_bytes: u64,
     pub status: VideoStatus,
     pub upload_kind: UploadKind,
+    #[serde(serialize_with = "postiqo_domain::rfc3339::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "postiqo_domain::rfc3339::serialize")]
     pub updated_at: DateTime<Utc>,
     pub storage: StorageLocation,
     /// What the container says, read at upload-complete (absent before, and for videos
@@ -121,7 +123,10 @@ pub struct VideoResponse {
     /// TikTok reported about a published post without changing its status (a takedown).
     pub history: Vec<StatusChange>,
     /// When the scheduled publish is due; only while `SCHEDULED`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "postiqo_domain::rfc3339::option::serialize"
+    )]
     pub scheduled_at: Option<DateTime<Utc>>,
     /// The current or last TikTok publish; absent until the first publish.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,8 +143,12 @@ pub struct TikTokPublishResponse {
     /// Empty for a draft: the creator chooses in the TikTok app.
     pub privacy_level: String,
     /// When it was scheduled for, if it was.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "postiqo_domain::rfc3339::option::serialize"
+    )]
     pub scheduled_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "postiqo_domain::rfc3339::serialize")]
     pub started_at: DateTime<Utc>,
     /// TikTok's publish id, once its init answered.
     pub publish_id: Option<String>,
@@ -165,7 +174,10 @@ pub struct TikTokPublishResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publicly_available: Option<bool>,
     /// When `publicly_available` last changed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "postiqo_domain::rfc3339::option::serialize"
+    )]
     pub visibility_changed_at: Option<DateTime<Utc>>,
 }
 
@@ -199,6 +211,15 @@ pub struct VideoView {
 }
 
 impl VideoResponse {
+    /// About the bytes of this video's JSON, so its buffer is sized once
+    /// ([`crate::routes::json`]): a fresh upload is ~450 bytes, each history entry ~60, a
+    /// TikTok publish ~400, the media ~140.
+    pub fn json_size_hint(&self) -> usize {
+        512 + 64 * self.history.len()
+            + if self.tiktok.is_some() { 512 } else { 0 }
+            + if self.media.is_some() { 160 } else { 0 }
+    }
+
     pub fn new(v: Video, view: &VideoView) -> Self {
         let wait =
             chrono::Duration::from_std(view.post_id_wait).unwrap_or(chrono::Duration::zero());
@@ -238,6 +259,16 @@ pub struct VideoListResponse {
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+impl VideoListResponse {
+    pub fn json_size_hint(&self) -> usize {
+        64 + self
+            .items
+            .iter()
+            .map(VideoResponse::json_size_hint)
+            .sum::<usize>()
+    }
 }
 
 /// One presigned part upload.

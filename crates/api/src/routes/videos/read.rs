@@ -4,6 +4,7 @@ use super::dto::{ListVideosQuery, VideoListResponse, VideoResponse};
 use super::{cursor, parse_id};
 use crate::credentials::AuthenticatedUser;
 use crate::problem::{ApiError, ProblemDetails};
+use crate::routes::json::SizedJson;
 use crate::routes::videos::dto::VideoView;
 use crate::state::AppState;
 
@@ -41,14 +42,15 @@ pub async fn list_videos(
         .videos()
         .list(user.user_id, query.status, limit, after)
         .await?;
-    Ok(HttpResponse::Ok().json(VideoListResponse {
+    let page = VideoListResponse {
         items: page
             .videos
             .into_iter()
             .map(|v| VideoResponse::new(v, &view))
             .collect(),
         next_cursor: page.next_after.map(cursor::encode),
-    }))
+    };
+    Ok(HttpResponse::Ok().json_sized(&page, page.json_size_hint()))
 }
 
 /// One of the caller's videos.
@@ -72,5 +74,6 @@ pub async fn get_video(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let video = state.videos().get(user.user_id, parse_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &view)))
+    let video = VideoResponse::new(video, &view);
+    Ok(HttpResponse::Ok().json_sized(&video, video.json_size_hint()))
 }

@@ -5,6 +5,7 @@ use super::parse_id;
 use crate::credentials::AuthenticatedUser;
 use crate::extract::field_error;
 use crate::problem::{ApiError, ProblemDetails};
+use crate::routes::json::SizedJson;
 use crate::routes::videos::dto::VideoView;
 use crate::state::AppState;
 
@@ -39,5 +40,6 @@ pub async fn update_video(
     let title = postiqo_domain::Title::parse(body.into_inner().title)
         .map_err(|e| field_error("title", e))?;
     let video = state.videos().edit_title(user.user_id, id, title).await?;
-    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &view)))
+    let video = VideoResponse::new(video, &view);
+    Ok(HttpResponse::Ok().json_sized(&video, video.json_size_hint()))
 }

@@ -1,3 +1,4 @@
+use crate::routes::json::SizedJson;
 use crate::services::videos::CompletedPart;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -81,7 +82,8 @@ pub async fn complete_upload(
         .videos()
         .complete_upload(user.user_id, id, parts)
         .await?;
-    Ok(HttpResponse::Ok().json(VideoResponse::new(video, &view)))
+    let video = VideoResponse::new(video, &view);
+    Ok(HttpResponse::Ok().json_sized(&video, video.json_size_hint()))
 }
 
 /// Presign some parts of a multipart upload again (a URL expired or was lost).
