@@ -20,6 +20,8 @@ pub struct ApiSpec {
     pub log_dir: PathBuf,
     /// Set on top of this process's environment.
     pub env: Vec<(String, String)>,
+    /// A command the API runs under (`valgrind …`, [`crate::instructions`]); empty: none.
+    pub wrapper: Vec<String>,
 }
 
 pub struct ApiProcess {
@@ -51,8 +53,14 @@ impl ApiSpec {
             .context("build probe client")?;
         let readyz = format!("{}/readyz", self.base_url);
 
+        // Under valgrind the API starts tens of times slower.
+        let patience = if self.wrapper.is_empty() {
+            Duration::from_secs(30)
+        } else {
+            Duration::from_secs(180)
+        };
         let started = Instant::now();
-        let mut child = Command::new(&self.bin)
+        let mut child = wrapped(&self.wrapper, self.bin.as_os_str())
             .arg("serve")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
@@ -74,9 +82,10 @@ impl ApiSpec {
                     format!("postiqo-api exited ({status}) before it was ready:\n{log}").into(),
                 );
             }
-            if started.elapsed() > Duration::from_secs(30) {
+            if started.elapsed() > patience {
                 return Err(format!(
-                    "postiqo-api not ready after 30 s (log: {})",
+                    "postiqo-api not ready after {} s (log: {})",
+                    patience.as_secs(),
                     log_path.display()
                 )
                 .into());
@@ -90,6 +99,18 @@ impl ApiSpec {
             },
             ready,
         ))
+    }
+}
+
+/// `program`, or `wrapper… program` when a wrapper is given.
+pub fn wrapped(wrapper: &[String], program: &std::ffi::OsStr) -> Command {
+    match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut command = Command::new(first);
+            command.args(rest).arg(program);
+            command
+        }
+        None => Command::new(program),
     }
 }
 

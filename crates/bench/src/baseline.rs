@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use crate::bare::{Bare, Op};
 use crate::error::{Context, Result};
@@ -139,12 +139,23 @@ pub struct BaselineProcess {
 }
 
 impl BaselineProcess {
-    /// Starts this binary as `baseline-server` on `bind` and waits for it to answer.
-    pub async fn start(bind: &str, target: &Target, log: &std::path::Path) -> Result<Self> {
+    /// Starts this binary as `baseline-server` on `bind` (under `wrapper`, when not empty) and
+    /// waits for it to answer.
+    pub async fn start(
+        bind: &str,
+        target: &Target,
+        log: &std::path::Path,
+        wrapper: &[String],
+    ) -> Result<Self> {
         let exe = std::env::current_exe().context("the benchmark's own path")?;
         let out = std::fs::File::create(log).context("create baseline log")?;
         let err = out.try_clone().context("clone baseline log")?;
-        let mut child = Command::new(exe)
+        let patience = if wrapper.is_empty() {
+            Duration::from_secs(30)
+        } else {
+            Duration::from_secs(180)
+        };
+        let mut child = crate::api::wrapped(wrapper, exe.as_os_str())
             .args(target.to_args(bind))
             .stdin(Stdio::null())
             .stdout(out)
@@ -170,8 +181,12 @@ impl BaselineProcess {
                 let text = std::fs::read_to_string(log).unwrap_or_default();
                 return Err(format!("baseline server exited ({status}):\n{text}").into());
             }
-            if started.elapsed() > Duration::from_secs(30) {
-                return Err("baseline server not answering after 30 s".into());
+            if started.elapsed() > patience {
+                return Err(format!(
+                    "baseline server not answering after {} s",
+                    patience.as_secs()
+                )
+                .into());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

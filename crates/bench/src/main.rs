@@ -17,6 +17,7 @@ mod capacity;
 mod capacity_report;
 mod endpoints;
 mod error;
+mod instructions;
 mod oha;
 mod perf;
 mod procfs;
@@ -287,6 +288,7 @@ async fn run() -> Result<()> {
         // is running (half of a 1 GiB upload's API CPU in one run). The capacity flows run a
         // process of their own with the worker on, and price the idle worker by the hour.
         env: vec![("POSTIQO_WORKER".into(), "off".into())],
+        wrapper: Vec::new(),
     };
     let auth_cfg = AuthConfig {
         base_url: base.clone(),
@@ -424,22 +426,34 @@ async fn run() -> Result<()> {
         },
     ];
 
+    let counted_requests: Vec<instructions::Request> = cases
+        .iter()
+        .map(|c| instructions::Request {
+            endpoint: c.endpoint,
+            method: c.method,
+            path: c.path.clone(),
+            body: c.body.clone(),
+        })
+        .collect();
+
     // 1. Each endpoint, a minimal server making the same calls, and the bare calls.
     step("starting the minimal actix-web server (the same calls, nothing else)");
     let baseline_bind = format!(
         "127.0.0.1:{}",
         std::env::var("BENCH_BASELINE_PORT").unwrap_or_else(|_| "8097".to_owned())
     );
+    let baseline_target = baseline::Target {
+        table: table.clone(),
+        bucket: bucket.clone(),
+        pk: pk.clone(),
+        sk: sk.clone(),
+        user_id: session.user_id.clone(),
+    };
     let baseline = BaselineProcess::start(
         &baseline_bind,
-        &baseline::Target {
-            table: table.clone(),
-            bucket: bucket.clone(),
-            pk: pk.clone(),
-            sk: sk.clone(),
-            user_id: session.user_id.clone(),
-        },
+        &baseline_target,
         &args.log_dir.join("baseline.log"),
+        &[],
     )
     .await?;
     let rows = endpoints::compare(
@@ -488,6 +502,28 @@ async fn run() -> Result<()> {
 
     api.stop().await;
 
+    // 1b. Instructions per request, which the machine's load does not move.
+    let counted = if instructions::available() {
+        Some(
+            instructions::count(
+                &instructions::Setup {
+                    profile: &profile,
+                    http: &http,
+                    token: &session.token,
+                    api: &spec,
+                    baseline_bind: &baseline_bind,
+                    baseline: &baseline_target,
+                    dir: &args.log_dir.join("callgrind"),
+                },
+                &counted_requests,
+            )
+            .await?,
+        )
+    } else {
+        eprintln!("    valgrind is not installed: instructions per request not counted");
+        None
+    };
+
     let flows = capacity_section(&args, &profile, &spec, &http, &base, &auth_cfg).await?;
 
     let report = Report {
@@ -505,6 +541,7 @@ async fn run() -> Result<()> {
             profile: profile.name.to_owned(),
         },
         rows,
+        counted,
         ready,
         idle_rss,
         idle_peak_rss,

@@ -25,6 +25,9 @@ pub struct Profile {
     pub idle: Duration,
     pub big_upload: u64,
     pub list_seed: usize,
+    /// Under callgrind ([`crate::instructions`]): warm-up and measured requests per endpoint.
+    pub counted_warmup: u64,
+    pub counted_requests: u64,
 }
 
 impl Profile {
@@ -45,6 +48,8 @@ impl Profile {
             idle: Duration::from_secs(30),
             big_upload: 1024 * MIB,
             list_seed: 25,
+            counted_warmup: 50,
+            counted_requests: 300,
         }
     }
 
@@ -65,6 +70,8 @@ impl Profile {
             idle: Duration::from_secs(5),
             big_upload: 12 * MIB,
             list_seed: 21,
+            counted_warmup: 5,
+            counted_requests: 20,
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::instructions::Counted;
 use crate::procfs::{CpuSpent, mib};
 use crate::stats::{Sample, median};
 use crate::uploads::UploadResult;
@@ -105,6 +106,8 @@ pub struct Connections {
 pub struct Report {
     pub meta: Meta,
     pub rows: Vec<Row>,
+    /// Instructions per request under callgrind; `None` when valgrind was missing.
+    pub counted: Option<Vec<Counted>>,
     pub ready: Vec<Duration>,
     pub idle_rss: u64,
     pub idle_peak_rss: u64,
@@ -170,6 +173,37 @@ impl Report {
             rss_growth,
             cpu_factor <= FLAT_CPU_FACTOR && rss_growth <= FLAT_RSS_SLACK,
         ))
+    }
+
+    fn counted_markdown(&self, s: &mut String) {
+        let Some(counted) = &self.counted else {
+            let _ = writeln!(
+                s,
+                "\nInstructions per request: not counted in this run (valgrind is not installed).\n"
+            );
+            return;
+        };
+        let requests = counted.first().map_or(0, |c| c.requests);
+        let _ = writeln!(
+            s,
+            "\nInstructions per request, counted by valgrind's callgrind (1 client, {requests} requests per endpoint after a warm-up, one process at a time; `crates/bench/src/instructions.rs`). Unlike CPU time, the machine's load does not move this count, so what Postiqo's code adds can be compared between commits; it leaves out the kernel (system calls, scheduling) and counts a cache miss like any other instruction.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| endpoint | API | minimal server | Postiqo's code (API − minimal) | its share of the API's |"
+        );
+        let _ = writeln!(s, "|---|--:|--:|--:|--:|");
+        for c in counted {
+            let _ = writeln!(
+                s,
+                "| `{}` | {:.1} k | {:.1} k | {:.1} k | {:.0} % |",
+                c.endpoint,
+                c.api / 1e3,
+                c.minimal / 1e3,
+                c.ours() / 1e3,
+                100.0 * c.ours() / c.api.max(1.0),
+            );
+        }
     }
 
     pub fn markdown(&self) -> String {
@@ -247,6 +281,8 @@ impl Report {
                 r.ours_cpu_us(),
             );
         }
+
+        self.counted_markdown(&mut s);
 
         let _ = writeln!(s, "\n### 2. The API process\n");
         let _ = writeln!(s, "| measure | value | target | |\n|---|---|---|---|");
