@@ -252,7 +252,7 @@ impl AccountStore for DynamoAccounts {
             )
             .await?;
         let videos = items
-            .iter()
+            .into_iter()
             .map(item_to_video)
             .collect::<Result<Vec<_>, _>>()?;
         let next_after = if more {

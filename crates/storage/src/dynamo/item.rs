@@ -180,14 +180,132 @@ pub fn is_expired(item: &Item, now: DateTime<Utc>) -> bool {
     }
 }
 
-pub fn item_to_video(item: &Item) -> Result<Video, RepoError> {
-    let id: VideoId = get_s(item, "id")?.parse().map_err(corrupt("id"))?;
-    let owner: UserId = get_s(item, "owner")?.parse().map_err(corrupt("owner"))?;
-    let upload = match get_s(item, "upload_kind")? {
+/// The attributes a video is read from, moved out of its item in one pass: every item of a
+/// list page passes here, and a lookup per attribute hashed each name with SipHash (the SDK's
+/// map) and copied every string (docs/benchmarks.md §8).
+#[derive(Default)]
+struct VideoAttributes {
+    id: Option<AttributeValue>,
+    owner: Option<AttributeValue>,
+    title: Option<AttributeValue>,
+    content_type: Option<AttributeValue>,
+    size: Option<AttributeValue>,
+    object_key: Option<AttributeValue>,
+    status: Option<AttributeValue>,
+    upload_kind: Option<AttributeValue>,
+    part_size: Option<AttributeValue>,
+    part_count: Option<AttributeValue>,
+    multipart_upload_id: Option<AttributeValue>,
+    verified_etag: Option<AttributeValue>,
+    media: Option<AttributeValue>,
+    created_at: Option<AttributeValue>,
+    updated_at: Option<AttributeValue>,
+    history: Option<AttributeValue>,
+    tiktok: Option<AttributeValue>,
+    version: Option<AttributeValue>,
+}
+
+impl VideoAttributes {
+    fn take(item: Item) -> Self {
+        let mut a = Self::default();
+        for (name, value) in item {
+            let slot = match name.as_str() {
+                "id" => &mut a.id,
+                "owner" => &mut a.owner,
+                "title" => &mut a.title,
+                "content_type" => &mut a.content_type,
+                "size" => &mut a.size,
+                "object_key" => &mut a.object_key,
+                "status" => &mut a.status,
+                "upload_kind" => &mut a.upload_kind,
+                "part_size" => &mut a.part_size,
+                "part_count" => &mut a.part_count,
+                "multipart_upload_id" => &mut a.multipart_upload_id,
+                "verified_etag" => &mut a.verified_etag,
+                "media" => &mut a.media,
+                "created_at" => &mut a.created_at,
+                "updated_at" => &mut a.updated_at,
+                "history" => &mut a.history,
+                "tiktok" => &mut a.tiktok,
+                "version" => &mut a.version,
+                // Keys, index keys, `kind`, the TTL: not part of the video.
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        a
+    }
+}
+
+/// A string attribute (absent or of another type: corrupt).
+fn string(value: Option<AttributeValue>, name: &str) -> Result<String, RepoError> {
+    match value {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(RepoError::Corrupt(format!(
+            "attribute {name} missing or not a string"
+        ))),
+    }
+}
+
+/// An optional string attribute (of another type: absent, as a lookup treated it).
+fn optional_string(value: Option<AttributeValue>) -> Option<String> {
+    match value {
+        Some(AttributeValue::S(v)) => Some(v),
+        _ => None,
+    }
+}
+
+fn number<T: std::str::FromStr>(value: Option<AttributeValue>, name: &str) -> Result<T, RepoError> {
+    match value {
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map_err(|_| RepoError::Corrupt(format!("attribute {name} is not a valid number"))),
+        _ => Err(RepoError::Corrupt(format!(
+            "attribute {name} missing or not a number"
+        ))),
+    }
+}
+
+fn status_change(entry: AttributeValue) -> Result<StatusChange, RepoError> {
+    let AttributeValue::M(map) = entry else {
+        return Err(RepoError::Corrupt("history entry is not a map".into()));
+    };
+    let (mut status, mut at, mut event) = (None, None, None);
+    for (name, value) in map {
+        match name.as_str() {
+            "status" => status = Some(value),
+            "at" => at = Some(value),
+            "event" => event = Some(value),
+            _ => {}
+        }
+    }
+    Ok(StatusChange {
+        status: string(status, "status")?
+            .parse()
+            .map_err(corrupt("history.status"))?,
+        at: parse_time(&string(at, "at")?, "history.at")?,
+        event: match optional_string(event) {
+            Some(e) => {
+                Some(HistoryEvent::parse(&e).ok_or_else(|| {
+                    RepoError::Corrupt("history.event has an invalid value".into())
+                })?)
+            }
+            None => None,
+        },
+    })
+}
+
+pub fn item_to_video(item: Item) -> Result<Video, RepoError> {
+    let a = VideoAttributes::take(item);
+    let id: VideoId = string(a.id, "id")?.parse().map_err(corrupt("id"))?;
+    let owner: UserId = string(a.owner, "owner")?
+        .parse()
+        .map_err(corrupt("owner"))?;
+    let upload = match string(a.upload_kind, "upload_kind")?.as_str() {
         "single" => UploadPlan::Single,
         "multipart" => UploadPlan::Multipart {
-            part_size: get_n(item, "part_size")?,
-            part_count: get_n(item, "part_count")?,
+            part_size: number(a.part_size, "part_size")?,
+            part_count: number(a.part_count, "part_count")?,
         },
         _ => {
             return Err(RepoError::Corrupt(
@@ -195,72 +313,53 @@ pub fn item_to_video(item: &Item) -> Result<Video, RepoError> {
             ));
         }
     };
-    let object_key = ObjectKey::parse_stored(get_s(item, "object_key")?)
+    let object_key = ObjectKey::parse_stored(&string(a.object_key, "object_key")?)
         .ok_or_else(|| RepoError::Corrupt("attribute object_key has an invalid value".into()))?;
-    let history = match item.get("history") {
+    let history = match a.history {
         Some(AttributeValue::L(entries)) => entries
-            .iter()
-            .map(|e| match e {
-                AttributeValue::M(m) => Ok(StatusChange {
-                    status: get_s(m, "status")?
-                        .parse()
-                        .map_err(corrupt("history.status"))?,
-                    at: parse_time(get_s(m, "at")?, "history.at")?,
-                    event: match m.get("event") {
-                        Some(AttributeValue::S(e)) => {
-                            Some(HistoryEvent::parse(e).ok_or_else(|| {
-                                RepoError::Corrupt("history.event has an invalid value".into())
-                            })?)
-                        }
-                        _ => None,
-                    },
-                }),
-                _ => Err(RepoError::Corrupt("history entry is not a map".into())),
-            })
+            .into_iter()
+            .map(status_change)
             .collect::<Result<Vec<_>, _>>()?,
         _ => return Err(RepoError::Corrupt("attribute history missing".into())),
     };
     Ok(Video {
         id,
         owner,
-        title: Title::parse(get_s(item, "title")?).map_err(corrupt("title"))?,
-        content_type: get_s(item, "content_type")?
+        title: Title::parse(string(a.title, "title")?).map_err(corrupt("title"))?,
+        content_type: string(a.content_type, "content_type")?
             .parse::<ContentType>()
             .map_err(corrupt("content_type"))?,
-        size: VideoSize::from_stored(get_n(item, "size")?),
+        size: VideoSize::from_stored(number(a.size, "size")?),
         object_key,
-        status: get_s(item, "status")?
+        status: string(a.status, "status")?
             .parse::<VideoStatus>()
             .map_err(corrupt("status"))?,
         upload,
-        multipart_upload_id: match item.get("multipart_upload_id") {
-            Some(AttributeValue::S(v)) => Some(v.clone()),
-            _ => None,
-        },
-        verified_etag: match item.get("verified_etag") {
-            Some(AttributeValue::S(v)) => Some(ETag::parse(v).ok_or_else(|| {
+        multipart_upload_id: optional_string(a.multipart_upload_id),
+        verified_etag: match optional_string(a.verified_etag) {
+            Some(v) => Some(ETag::parse(&v).ok_or_else(|| {
                 RepoError::Corrupt("attribute verified_etag has an invalid value".into())
             })?),
-            _ => None,
+            None => None,
         },
-        media: match item.get("media") {
-            Some(AttributeValue::S(json)) => Some(
-                serde_json::from_str(json)
+        media: match optional_string(a.media) {
+            Some(json) => Some(
+                serde_json::from_str(&json)
                     .map_err(|_| RepoError::Corrupt("attribute media is not valid".into()))?,
             ),
-            _ => None,
+            None => None,
         },
-        created_at: parse_time(get_s(item, "created_at")?, "created_at")?,
-        updated_at: parse_time(get_s(item, "updated_at")?, "updated_at")?,
+        created_at: parse_time(&string(a.created_at, "created_at")?, "created_at")?,
+        updated_at: parse_time(&string(a.updated_at, "updated_at")?, "updated_at")?,
         history,
-        tiktok: match item.get("tiktok") {
-            Some(AttributeValue::S(json)) => Some(
-                serde_json::from_str(json)
+        tiktok: match optional_string(a.tiktok) {
+            Some(json) => Some(
+                serde_json::from_str(&json)
                     .map_err(|_| RepoError::Corrupt("attribute tiktok is not valid".into()))?,
             ),
-            _ => None,
+            None => None,
         },
-        version: get_n(item, "version")?,
+        version: number(a.version, "version")?,
     })
 }
 
@@ -295,11 +394,11 @@ mod tests {
         ] {
             let v = video(plan);
             let item = video_to_item(&v, None);
-            assert_eq!(item_to_video(&item).expect("parse"), v);
+            assert_eq!(item_to_video(item).expect("parse"), v);
             let mut v = v;
             v.verified_etag = ETag::parse("\"d41d8cd98f00b204e9800998ecf8427e\"");
             let item = video_to_item(&v, None);
-            assert_eq!(item_to_video(&item).expect("parse"), v);
+            assert_eq!(item_to_video(item).expect("parse"), v);
             v.media = Some(postiqo_domain::VideoMedia {
                 duration_ms: 15_016,
                 width: 1080,
@@ -314,7 +413,7 @@ mod tests {
                 event: Some(HistoryEvent::NoLongerPubliclyAvailable),
             });
             let item = video_to_item(&v, None);
-            assert_eq!(item_to_video(&item).expect("parse"), v);
+            assert_eq!(item_to_video(item).expect("parse"), v);
         }
     }
 
@@ -322,10 +421,10 @@ mod tests {
     fn corrupt_items_are_errors_not_panics() {
         let mut item = video_to_item(&video(UploadPlan::Single), None);
         item.insert("status".into(), s("DANCING"));
-        assert!(matches!(item_to_video(&item), Err(RepoError::Corrupt(_))));
+        assert!(matches!(item_to_video(item), Err(RepoError::Corrupt(_))));
         let mut item = video_to_item(&video(UploadPlan::Single), None);
         item.remove("version");
-        assert!(matches!(item_to_video(&item), Err(RepoError::Corrupt(_))));
+        assert!(matches!(item_to_video(item), Err(RepoError::Corrupt(_))));
     }
 
     #[test]

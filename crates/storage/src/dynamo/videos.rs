@@ -50,7 +50,9 @@ impl VideoRepository for DynamoVideos {
         Ok(())
     }
 
-    #[instrument(skip(self))]
+    // Fields by `Display`: `Debug` of the ids and of `now` cost more than the GetItem's own
+    // bookkeeping, on every read (docs/benchmarks.md §8).
+    #[instrument(skip_all, fields(owner = %owner, video_id = %id))]
     async fn get(
         &self,
         owner: UserId,
@@ -67,7 +69,7 @@ impl VideoRepository for DynamoVideos {
             .await
             .map_err(repo_error)?;
         match out.item {
-            Some(item) if !is_expired(&item, now) => item_to_video(&item).map(Some),
+            Some(item) if !is_expired(&item, now) => item_to_video(item).map(Some),
             _ => Ok(None),
         }
     }
@@ -96,7 +98,7 @@ impl VideoRepository for DynamoVideos {
         Ok(())
     }
 
-    #[instrument(skip(self))]
+    #[instrument(skip_all, fields(owner = %owner, video_id = %id))]
     async fn delete(
         &self,
         owner: UserId,
@@ -119,7 +121,7 @@ impl VideoRepository for DynamoVideos {
         Ok(())
     }
 
-    #[instrument(skip(self), fields(owner = %query.owner))]
+    #[instrument(skip_all, fields(owner = %query.owner))]
     async fn list(&self, query: VideoQuery) -> Result<VideoPage, RepoError> {
         let limit = query.limit.clamp(1, 100) as usize;
         let mut start = query.after.map(|after| start_key(&query, after));
@@ -165,7 +167,7 @@ impl VideoRepository for DynamoVideos {
             let out = req.send().await.map_err(repo_error)?;
             for item in out.items.unwrap_or_default() {
                 if !is_expired(&item, query.now) {
-                    videos.push(item_to_video(&item)?);
+                    videos.push(item_to_video(item)?);
                 }
             }
             start = out.last_evaluated_key;
