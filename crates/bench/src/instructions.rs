@@ -162,8 +162,9 @@ pub struct Setup<'a> {
     pub profile: &'a Profile,
     pub http: &'a reqwest::Client,
     pub token: &'a str,
-    /// How the API is started (its bind is free: section 1's process has stopped).
+    /// How the measured API is started; the counted one gets `api_bind` instead of its bind.
     pub api: &'a ApiSpec,
+    pub api_bind: &'a str,
     pub baseline_bind: &'a str,
     pub baseline: &'a Target,
     /// Where the dumps and logs go.
@@ -182,10 +183,16 @@ pub async fn count(setup: &Setup<'_>, requests: &[Request]) -> Result<Vec<Counte
 
     crate::step("the API under callgrind (instructions per request)");
     let out = setup.dir.join("api.callgrind");
+    let base_url = format!("http://{}", setup.api_bind);
+    let mut env = setup.api.env.clone();
+    env.push(("POSTIQO_BIND".to_owned(), setup.api_bind.to_owned()));
+    env.push(("POSTIQO_PUBLIC_URL".to_owned(), base_url.clone()));
     let spec = ApiSpec {
-        wrapper: wrapper(&out),
+        bin: setup.api.bin.clone(),
+        base_url,
         log_dir: setup.dir.to_owned(),
-        ..setup.api.clone()
+        env,
+        wrapper: wrapper(&out),
     };
     let (api, _) = spec.start(0).await?;
     let mut counter = Counter::new(api.proc.pid(), &out);

@@ -362,35 +362,6 @@ async fn run() -> Result<()> {
     let bare = Arc::new(Bare::connect(&table, &bucket).await);
     let template = bare.item(&pk, &sk).await?;
 
-    // 3. Uploads, first, while the API is fresh: the bytes go to S3, so its CPU and memory
-    // must not follow the size (later phases leave RSS behind that the allocator keeps).
-    // The first flow of a process pays for first-use set-up (the SDK's per-operation caches, a
-    // storage connection per thread); without this the smallest size, measured first, carries it.
-    step("a 1 MiB upload to warm up (not measured)");
-    uploads::upload(&http, &base, &session.token, &proc, MIB).await?;
-    step("the API's CPU at idle (its timers), to net out of the uploads");
-    let idle_cpu_per_s = uploads::idle_cpu(&proc, profile.idle_sample).await?;
-    eprintln!(
-        "    {:.0} µs per second",
-        idle_cpu_per_s.as_secs_f64() * 1e6
-    );
-    let mut uploads = Vec::new();
-    for &size in &profile.upload_sizes {
-        step(&format!(
-            "upload of {} MiB through the presigned flow",
-            size / MIB
-        ));
-        let u = uploads::upload(&http, &base, &session.token, &proc, size).await?;
-        eprintln!(
-            "    API CPU {:.2} ms, RSS {:.1} MiB (peak {:.1}), PUTs {:.2} s",
-            u.api_cpu.sched.as_secs_f64() * 1e3,
-            procfs::mib(u.rss_after),
-            procfs::mib(u.peak_rss),
-            u.transfer.as_secs_f64()
-        );
-        uploads.push(u);
-    }
-
     let create_body =
         format!(r#"{{"title":"bench","content_type":"video/mp4","size_bytes":{MIB}}}"#);
     let cases = [
@@ -436,8 +407,6 @@ async fn run() -> Result<()> {
         })
         .collect();
 
-    // 1. Each endpoint, a minimal server making the same calls, and the bare calls.
-    step("starting the minimal actix-web server (the same calls, nothing else)");
     let baseline_bind = format!(
         "127.0.0.1:{}",
         std::env::var("BENCH_BASELINE_PORT").unwrap_or_else(|_| "8097".to_owned())
@@ -449,6 +418,64 @@ async fn run() -> Result<()> {
         sk: sk.clone(),
         user_id: session.user_id.clone(),
     };
+
+    // 1b. Instructions per request, which the machine's load does not move: a second API
+    // process under valgrind on a port of its own, while the measured one idles. Early, while
+    // the user's partition holds only the seeded videos (ministack's Query reads the whole
+    // partition; after section 1's thousands of creates a page took a second).
+    let counted = if instructions::available() {
+        Some(
+            instructions::count(
+                &instructions::Setup {
+                    profile: &profile,
+                    http: &http,
+                    token: &session.token,
+                    api: &spec,
+                    api_bind: &format!("127.0.0.1:{}", free_port()?),
+                    baseline_bind: &baseline_bind,
+                    baseline: &baseline_target,
+                    dir: &args.log_dir.join("callgrind"),
+                },
+                &counted_requests,
+            )
+            .await?,
+        )
+    } else {
+        eprintln!("    valgrind is not installed: instructions per request not counted");
+        None
+    };
+
+    // 3. Uploads, first, while the API is fresh: the bytes go to S3, so its CPU and memory
+    // must not follow the size (later phases leave RSS behind that the allocator keeps).
+    // The first flow of a process pays for first-use set-up (the SDK's per-operation caches, a
+    // storage connection per thread); without this the smallest size, measured first, carries it.
+    step("a 1 MiB upload to warm up (not measured)");
+    uploads::upload(&http, &base, &session.token, &proc, MIB).await?;
+    step("the API's CPU at idle (its timers), to net out of the uploads");
+    let idle_cpu_per_s = uploads::idle_cpu(&proc, profile.idle_sample).await?;
+    eprintln!(
+        "    {:.0} µs per second",
+        idle_cpu_per_s.as_secs_f64() * 1e6
+    );
+    let mut uploads = Vec::new();
+    for &size in &profile.upload_sizes {
+        step(&format!(
+            "upload of {} MiB through the presigned flow",
+            size / MIB
+        ));
+        let u = uploads::upload(&http, &base, &session.token, &proc, size).await?;
+        eprintln!(
+            "    API CPU {:.2} ms, RSS {:.1} MiB (peak {:.1}), PUTs {:.2} s",
+            u.api_cpu.sched.as_secs_f64() * 1e3,
+            procfs::mib(u.rss_after),
+            procfs::mib(u.peak_rss),
+            u.transfer.as_secs_f64()
+        );
+        uploads.push(u);
+    }
+
+    // 1. Each endpoint, a minimal server making the same calls, and the bare calls.
+    step("starting the minimal actix-web server (the same calls, nothing else)");
     let baseline = BaselineProcess::start(
         &baseline_bind,
         &baseline_target,
@@ -501,28 +528,6 @@ async fn run() -> Result<()> {
     };
 
     api.stop().await;
-
-    // 1b. Instructions per request, which the machine's load does not move.
-    let counted = if instructions::available() {
-        Some(
-            instructions::count(
-                &instructions::Setup {
-                    profile: &profile,
-                    http: &http,
-                    token: &session.token,
-                    api: &spec,
-                    baseline_bind: &baseline_bind,
-                    baseline: &baseline_target,
-                    dir: &args.log_dir.join("callgrind"),
-                },
-                &counted_requests,
-            )
-            .await?,
-        )
-    } else {
-        eprintln!("    valgrind is not installed: instructions per request not counted");
-        None
-    };
 
     let flows = capacity_section(&args, &profile, &spec, &http, &base, &auth_cfg).await?;
 
