@@ -185,8 +185,9 @@ pub async fn count(setup: &Setup<'_>, requests: &[Request]) -> Result<Vec<Counte
     let out = setup.dir.join("api.callgrind");
     let base_url = format!("http://{}", setup.api_bind);
     let mut env = setup.api.env.clone();
+    // Only the bind moves: the public URL names the tokens' issuer, and the token is the
+    // measured process's.
     env.push(("POSTIQO_BIND".to_owned(), setup.api_bind.to_owned()));
-    env.push(("POSTIQO_PUBLIC_URL".to_owned(), base_url.clone()));
     let spec = ApiSpec {
         bin: setup.api.bin.clone(),
         base_url,
