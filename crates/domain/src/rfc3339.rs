@@ -4,7 +4,7 @@
 //!
 //! chrono's implementation goes through `collect_str`, which `serde_json` escapes fragment by
 //! fragment through the formatting machinery; in a page of 20 videos (60 timestamps) that was
-//! about a third of the response's serialization (docs/benchmarks.md §8). Use it on the
+//! over a third of the response's serialization (docs/benchmarks.md §8). Use it on the
 //! timestamps of hot responses with `#[serde(serialize_with = "postiqo_domain::rfc3339::serialize")]`
 //! (`rfc3339::option::serialize` for an `Option`).
 
