@@ -9,8 +9,8 @@
 //! alike (a cache miss costs nothing here), so it complements the CPU table, never replaces it.
 //!
 //! Each process runs under `valgrind --tool=callgrind` with instrumentation off until its
-//! warm-up is done; then per endpoint: warm-up requests, counters zeroed, the measured
-//! requests one at a time, a dump whose `totals:` line is read back.
+//! first request is answered; then per endpoint and process: warm-up requests, counters
+//! zeroed, the measured requests one at a time, a dump whose `totals:` line is read back.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -171,7 +171,9 @@ pub struct Setup<'a> {
     pub dir: &'a Path,
 }
 
-/// Counts every request for the API, then for the minimal server, one process at a time.
+/// Counts every request for the API and for the minimal server, endpoint by endpoint (both
+/// processes run; one is driven at a time), so both read the same items before either
+/// creates any.
 pub async fn count(setup: &Setup<'_>, requests: &[Request]) -> Result<Vec<Counted>> {
     let p = setup.profile;
     std::fs::create_dir_all(setup.dir).context("create the callgrind folder")?;
@@ -181,8 +183,8 @@ pub async fn count(setup: &Setup<'_>, requests: &[Request]) -> Result<Vec<Counte
         }
     });
 
-    crate::step("the API under callgrind (instructions per request)");
-    let out = setup.dir.join("api.callgrind");
+    crate::step("the API and the minimal server under callgrind (instructions per request)");
+    let api_out = setup.dir.join("api.callgrind");
     let base_url = format!("http://{}", setup.api_bind);
     let mut env = setup.api.env.clone();
     // Only the bind moves: the public URL names the tokens' issuer, and the token is the
@@ -193,57 +195,40 @@ pub async fn count(setup: &Setup<'_>, requests: &[Request]) -> Result<Vec<Counte
         base_url,
         log_dir: setup.dir.to_owned(),
         env,
-        wrapper: wrapper(&out),
+        wrapper: wrapper(&api_out),
     };
     let (api, _) = spec.start(0).await?;
-    let mut counter = Counter::new(api.proc.pid(), &out);
-    let mut api_counts = Vec::new();
-    for r in requests {
-        let n = counter
-            .per_request(
-                setup.http,
-                &spec.base_url,
-                setup.token,
-                r,
-                p.counted_warmup,
-                p.counted_requests,
-            )
-            .await?;
-        eprintln!("    {}: {n:.0} instructions per request", r.endpoint);
-        api_counts.push(n);
-    }
-    api.stop().await;
-
-    crate::step("the minimal server under callgrind");
-    let out = setup.dir.join("minimal.callgrind");
+    let minimal_out = setup.dir.join("minimal.callgrind");
     let minimal = BaselineProcess::start(
         setup.baseline_bind,
         setup.baseline,
         &setup.dir.join("minimal.log"),
-        &wrapper(&out),
+        &wrapper(&minimal_out),
     )
     .await?;
-    let mut counter = Counter::new(minimal.proc.pid(), &out);
+    let mut api_counter = Counter::new(api.proc.pid(), &api_out);
+    let mut minimal_counter = Counter::new(minimal.proc.pid(), &minimal_out);
     let mut counted = Vec::new();
-    for (r, api) in requests.iter().zip(api_counts) {
-        let n = counter
-            .per_request(
-                setup.http,
-                &minimal.base_url,
-                setup.token,
-                r,
-                p.counted_warmup,
-                p.counted_requests,
-            )
+    for r in requests {
+        let (warmup, n) = (p.counted_warmup, p.counted_requests);
+        let api_n = api_counter
+            .per_request(setup.http, &spec.base_url, setup.token, r, warmup, n)
             .await?;
-        eprintln!("    {}: {n:.0} instructions per request", r.endpoint);
+        let minimal_n = minimal_counter
+            .per_request(setup.http, &minimal.base_url, setup.token, r, warmup, n)
+            .await?;
+        eprintln!(
+            "    {}: API {api_n:.0}, minimal server {minimal_n:.0} instructions per request",
+            r.endpoint
+        );
         counted.push(Counted {
             endpoint: r.endpoint,
-            api,
-            minimal: n,
-            requests: p.counted_requests,
+            api: api_n,
+            minimal: minimal_n,
+            requests: n,
         });
     }
+    api.stop().await;
     minimal.stop().await;
     Ok(counted)
 }

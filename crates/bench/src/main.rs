@@ -419,32 +419,6 @@ async fn run() -> Result<()> {
         user_id: session.user_id.clone(),
     };
 
-    // 1b. Instructions per request, which the machine's load does not move: a second API
-    // process under valgrind on a port of its own, while the measured one idles. Early, while
-    // the user's partition holds only the seeded videos (ministack's Query reads the whole
-    // partition; after section 1's thousands of creates a page took a second).
-    let counted = if instructions::available() {
-        Some(
-            instructions::count(
-                &instructions::Setup {
-                    profile: &profile,
-                    http: &http,
-                    token: &session.token,
-                    api: &spec,
-                    api_bind: &format!("127.0.0.1:{}", free_port()?),
-                    baseline_bind: &baseline_bind,
-                    baseline: &baseline_target,
-                    dir: &args.log_dir.join("callgrind"),
-                },
-                &counted_requests,
-            )
-            .await?,
-        )
-    } else {
-        eprintln!("    valgrind is not installed: instructions per request not counted");
-        None
-    };
-
     // 3. Uploads, first, while the API is fresh: the bytes go to S3, so its CPU and memory
     // must not follow the size (later phases leave RSS behind that the allocator keeps).
     // The first flow of a process pays for first-use set-up (the SDK's per-operation caches, a
@@ -483,20 +457,49 @@ async fn run() -> Result<()> {
         &[],
     )
     .await?;
-    let rows = endpoints::compare(
-        &Sides {
-            profile: &profile,
-            oha: &oha,
-            http: &http,
-            token: &session.token,
-            api_base: &base,
-            api: &proc,
-            baseline: &baseline,
-            bare: bare.clone(),
-        },
-        cases.into(),
-    )
-    .await?;
+    let sides = Sides {
+        profile: &profile,
+        oha: &oha,
+        http: &http,
+        token: &session.token,
+        api_base: &base,
+        api: &proc,
+        baseline: &baseline,
+        bare: bare.clone(),
+    };
+    let (reads, creates): (Vec<Case>, Vec<Case>) =
+        cases.into_iter().partition(|c| c.method == "GET");
+    let mut rows = endpoints::compare(&sides, reads).await?;
+
+    // 1b. Instructions per request, which the machine's load does not move: a second API
+    // process and a second minimal server under valgrind, on ports of their own, while the
+    // measured ones idle. Between the reads and the creates of section 1: the counted creates
+    // add hundreds of videos to the user's partition, and ministack's Query reads the whole
+    // partition (a list page took 38 ms instead of 7.5 with 350 more, and 64 clients then
+    // overran the API's admission queue).
+    let counted = if instructions::available() {
+        Some(
+            instructions::count(
+                &instructions::Setup {
+                    profile: &profile,
+                    http: &http,
+                    token: &session.token,
+                    api: &spec,
+                    api_bind: &format!("127.0.0.1:{}", free_port()?),
+                    baseline_bind: &format!("127.0.0.1:{}", free_port()?),
+                    baseline: &baseline_target,
+                    dir: &args.log_dir.join("callgrind"),
+                },
+                &counted_requests,
+            )
+            .await?,
+        )
+    } else {
+        eprintln!("    valgrind is not installed: instructions per request not counted");
+        None
+    };
+
+    rows.extend(endpoints::compare(&sides, creates).await?);
     baseline.stop().await;
 
     // 2. Memory under many open connections.

@@ -186,7 +186,7 @@ impl Report {
         let requests = counted.first().map_or(0, |c| c.requests);
         let _ = writeln!(
             s,
-            "\nInstructions per request, counted by valgrind's callgrind (1 client, {requests} requests per endpoint after a warm-up, one process at a time; `crates/bench/src/instructions.rs`). Unlike CPU time, the machine's load does not move this count, so what Postiqo's code adds can be compared between commits; it leaves out the kernel (system calls, scheduling) and counts a cache miss like any other instruction.\n"
+            "\nInstructions per request, counted by valgrind's callgrind (1 client, {requests} requests per endpoint after a warm-up, one process driven at a time; `crates/bench/src/instructions.rs`). Unlike CPU time, the machine's load does not move this count, so what Postiqo's code adds can be compared between commits; it leaves out the kernel (system calls, scheduling) and counts a cache miss like any other instruction.\n"
         );
         let _ = writeln!(
             s,
