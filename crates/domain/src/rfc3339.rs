@@ -193,29 +193,30 @@ mod tests {
         ] {
             same_text(base + chrono::Duration::nanoseconds(nanos));
         }
-        // Spread over the four-digit years, at every kind of fraction.
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..5_000 {
+        for at in spread(0x9e37_79b9_7f4a_7c15) {
+            same_text(at);
+        }
+    }
+
+    /// 5,000 instants spread over the four-digit years (before 1970 too), with each kind of
+    /// fraction chrono writes (none, 3, 6 or 9 digits), from a fixed seed.
+    fn spread(mut seed: u64) -> impl Iterator<Item = DateTime<Utc>> {
+        (0..5_000).map(move |_| {
             seed = seed
                 .wrapping_mul(6_364_136_223_846_793_005)
                 .wrapping_add(1_442_695_040_888_963_407);
             let secs = i64::try_from(seed >> 30).expect("fits") % 253_402_300_799;
+            // Before 1970 for half of them, chosen apart from the fraction's kind.
+            let secs = secs - 62_167_219_200 * i64::from((seed >> 12) & 1 == 1);
             let nanos = u32::try_from(seed % 1_000_000_000).expect("fits");
-            let nanos = match seed % 4 {
+            let nanos = match (seed >> 8) % 4 {
                 0 => 0,
                 1 => nanos / 1_000_000 * 1_000_000,
                 2 => nanos / 1_000 * 1_000,
                 _ => nanos,
             };
-            let at = Utc
-                .timestamp_opt(
-                    secs - 62_167_219_200 * i64::from(seed.is_multiple_of(2)),
-                    nanos,
-                )
-                .single()
-                .expect("time");
-            same_text(at);
-        }
+            Utc.timestamp_opt(secs, nanos).single().expect("time")
+        })
     }
 
     fn chrono_parse(text: &str) -> Option<DateTime<Utc>> {
@@ -226,20 +227,7 @@ mod tests {
 
     #[test]
     fn reads_what_it_and_chrono_write() {
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        for _ in 0..5_000 {
-            seed = seed
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let secs = i64::try_from(seed >> 30).expect("fits") % 253_402_300_799;
-            let nanos = u32::try_from(seed % 1_000_000_000).expect("fits");
-            let nanos = [
-                0,
-                nanos / 1_000_000 * 1_000_000,
-                nanos / 1_000 * 1_000,
-                nanos,
-            ][usize::try_from(seed % 4).expect("fits")];
-            let at = Utc.timestamp_opt(secs, nanos).single().expect("time");
+        for at in spread(0x2545_f491_4f6c_dd1d) {
             let ours = serde_json::to_value(Ours { at, maybe: None }).expect("json");
             let text = ours["at"].as_str().expect("text");
             assert_eq!(parse(text), Some(at), "{text}");
