@@ -1,15 +1,18 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
+    get_current_timestamp,
 };
 use postiqo_domain::UserId;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
+use super::verified::{self, Verified, VerifiedTokens};
 use crate::config::JwtSettings;
 
 /// Claims of our short-lived access token.
@@ -52,6 +55,8 @@ pub struct JwtCodec {
     signing: EncodingKey,
     verifying: HashMap<String, DecodingKey>,
     validation: Validation,
+    /// Tokens already verified here: a repeat costs a look-up, not a signature check.
+    verified: VerifiedTokens,
     issuer: String,
     audience: String,
     ttl: Duration,
@@ -103,6 +108,7 @@ impl JwtCodec {
             signing_kid,
             signing,
             verifying,
+            verified: VerifiedTokens::new(verified::CAPACITY, validation.leeway),
             validation,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
@@ -171,7 +177,11 @@ impl JwtCodec {
         encode(&header, &claims, &self.signing).map_err(TokenError::Signing)
     }
 
-    pub fn verify(&self, token: &str) -> Result<(UserId, AccessClaims), TokenError> {
+    pub fn verify(&self, token: &str) -> Result<(UserId, Arc<AccessClaims>), TokenError> {
+        let now = i64::try_from(get_current_timestamp()).unwrap_or(i64::MAX);
+        if let Some(Verified { user, claims }) = self.verified.get(token, now) {
+            return Ok((user, claims));
+        }
         let header = decode_header(token).map_err(TokenError::Invalid)?;
         let key = header
             .kid
@@ -185,7 +195,13 @@ impl JwtCodec {
             .sub
             .parse::<UserId>()
             .map_err(|_| TokenError::BadSubject)?;
-        Ok((user, data.claims))
+        let claims = Arc::new(data.claims);
+        let verified = Verified {
+            user,
+            claims: Arc::clone(&claims),
+        };
+        self.verified.insert(token, verified, now);
+        Ok((user, claims))
     }
 }
 
@@ -225,6 +241,27 @@ mod tests {
         let (got, claims) = codec.verify(&token).expect("verify");
         assert_eq!(got, user);
         assert_eq!(claims.sid, "s1");
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_but_only_byte_for_byte() {
+        let codec = JwtCodec::new(&settings(&[("k1", K1)]));
+        let user = UserId::new_v7(1, [1; 10]);
+        let token = codec.issue(user, "s1", Utc::now()).expect("sign");
+        codec.verify(&token).expect("verify");
+        codec.verify(&token).expect("verify again");
+        assert_eq!(codec.verified.len(), 1);
+        // The same header and claims under another signature: refused, not found.
+        let (signed, signature) = token.rsplit_once('.').expect("three parts");
+        let other = if signature.starts_with('A') { 'B' } else { 'A' };
+        let forged = format!("{signed}.{other}{}", &signature[1..]);
+        assert!(matches!(codec.verify(&forged), Err(TokenError::Invalid(_))));
+        // Failures are not remembered.
+        let expired = codec
+            .issue(user, "s1", Utc::now() - chrono::Duration::hours(2))
+            .expect("sign");
+        assert!(codec.verify(&expired).is_err());
+        assert_eq!(codec.verified.len(), 1);
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod extractor;
 pub(crate) mod jwt;
 pub mod secrets;
 pub mod session_cache;
+mod verified;
 
 pub use extractor::{AuthenticatedUser, check_csrf};
 pub use jwt::{AccessClaims, JwtCodec, TokenError};
