@@ -1,7 +1,10 @@
 //! Structured JSON logs on stdout, one object per line.
 
+mod json_lines;
+
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::FmtSpan;
+
+pub use json_lines::{JsonFragments, JsonLines};
 
 /// Installs the global subscriber. `RUST_LOG` filters (default `info`).
 pub fn init() {
@@ -9,12 +12,8 @@ pub fn init() {
         EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn,actix_server=warn")
     });
     let _ = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_span_events(FmtSpan::NONE)
-        .with_target(true)
+        .fmt_fields(JsonFragments)
+        .event_format(JsonLines)
         .with_env_filter(filter)
         .with_writer(std::io::stdout)
         .try_init();
