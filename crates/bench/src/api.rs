@@ -35,6 +35,10 @@ pub fn http_client() -> Result<reqwest::Client> {
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(300))
+        // Below the API's 5 s keep-alive: a pooled connection the server may be closing at
+        // that moment is never reused. Under callgrind the steps between requests (a dump, a
+        // read-back) take several seconds, and a reuse that met the close failed the run.
+        .pool_idle_timeout(Duration::from_secs(2))
         .build()
         .context("build HTTP client")
 }
