@@ -4,7 +4,7 @@ mod json_lines;
 
 use tracing_subscriber::EnvFilter;
 
-pub use json_lines::{JsonFragments, JsonLines};
+use json_lines::{JsonFragments, JsonLines};
 
 /// Installs the global subscriber. `RUST_LOG` filters (default `info`).
 pub fn init() {
