@@ -575,8 +575,16 @@ async fn deletion_and_disconnect_go_ahead_when_tiktok_is_down() {
     assert!(items_of(&items, &other.id, &open_id).is_empty());
 
     // The outcome is logged (and no token with it).
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let logs = app.process.lines();
+    let logs = app.process.lines_when(
+        |ls| {
+            ls.iter()
+                .filter(|l| l.contains("TikTok revoke failed"))
+                .count()
+                >= 2
+                && ls.iter().any(|l| l.contains("account deleted"))
+        },
+        Duration::from_secs(5),
+    );
     let failed: Vec<&String> = logs
         .iter()
         .filter(|l| l.contains("TikTok revoke failed"))
@@ -868,7 +876,15 @@ async fn tiktok_removing_our_authorization_disconnects_without_revoking_again() 
         faults["rules"][0]["count"], 1,
         "Postiqo never called revoke: {faults}"
     );
-    let logs = app.process.lines();
+    let logs = app.process.lines_when(
+        |ls| {
+            ls.iter()
+                .filter(|l| l.contains("TikTok disconnected"))
+                .count()
+                >= 2
+        },
+        Duration::from_secs(5),
+    );
     let disconnected: Vec<&String> = logs
         .iter()
         .filter(|l| l.contains("TikTok disconnected"))

@@ -552,8 +552,13 @@ async fn no_secret_reaches_logs_responses_or_the_table_in_clear() {
             secrets.push(entry.split_once(':').unwrap().1.to_owned());
         }
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let logs = app.process.lines().join("\n");
+    let logs = app
+        .process
+        .lines_when(
+            |ls| ls.iter().any(|l| l.contains("signed in with TikTok")),
+            std::time::Duration::from_secs(5),
+        )
+        .join("\n");
     assert!(
         logs.contains("signed in with TikTok"),
         "the logs were captured"

@@ -226,10 +226,15 @@ async fn request_ids_are_echoed_when_sane_and_replaced_otherwise() {
     assert!(echoed.chars().all(|c| c.is_ascii_alphanumeric()));
 
     // Every access line is JSON with the request id, method, route, status and latency.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let access: Vec<Value> = app
         .process
-        .lines()
+        .lines_when(
+            |ls| {
+                ls.iter()
+                    .any(|l| l.contains("trace-abc.123") && l.contains("\"target\":\"access\""))
+            },
+            std::time::Duration::from_secs(5),
+        )
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v["target"] == "access")

@@ -177,11 +177,12 @@ async fn a_retired_token_presented_after_the_reuse_interval_ends_the_session() {
         .unwrap();
     assert_eq!(problem_code(res).await, (401, "session_ended".into()));
     assert_eq!(refresh_bearer(&app, &successor).await.status(), 401);
+    let logged = |ls: &[String]| {
+        ls.iter()
+            .any(|l| l.contains("WARN") && l.contains("refresh token reused"))
+    };
     assert!(
-        app.process
-            .lines()
-            .iter()
-            .any(|l| l.contains("WARN") && l.contains("refresh token reused")),
+        logged(&app.process.lines_when(logged, Duration::from_secs(5))),
         "the replay is logged"
     );
 }

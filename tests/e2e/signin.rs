@@ -2,6 +2,7 @@
 //! moved to `POSTIQO_PUBLIC_URL`'s host first, and a callback without the state cookie says so.
 
 use postiqo_e2e::{TestApp, TestAppBuilder};
+use std::time::Duration;
 
 fn query(location: &str, name: &str) -> Option<String> {
     reqwest::Url::parse(location)
@@ -97,11 +98,13 @@ async fn a_callback_without_the_state_cookie_says_so() {
         description.contains(&app.base_url),
         "names the host to start on: {description}"
     );
-    assert!(
-        app.process
-            .lines()
+    let says_why = |lines: &[String]| {
+        lines
             .iter()
-            .any(|l| l.contains("WARN") && l.contains("without the state cookie")),
+            .any(|l| l.contains("WARN") && l.contains("without the state cookie"))
+    };
+    assert!(
+        says_why(&app.process.lines_when(says_why, Duration::from_secs(5))),
         "the API's log says why"
     );
     assert!(

@@ -84,6 +84,20 @@ impl ChildProcess {
         self.lines.lock().unwrap().clone()
     }
 
+    /// The lines printed so far, once `done` holds for them or `timeout` has passed (the
+    /// caller asserts). A line the child wrote before it answered a request can still be in
+    /// the pipe, or in a reader thread, when the answer arrives: never read the log once.
+    pub fn lines_when(&self, done: impl Fn(&[String]) -> bool, timeout: Duration) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let lines = self.lines();
+            if done(&lines) || start.elapsed() >= timeout {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits for a line containing `needle`; returns it.
     pub fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
         let start = Instant::now();
