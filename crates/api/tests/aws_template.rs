@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
 
 use base64::Engine;
 use postiqo_api::config::{AWS_VARIABLES, Settings, VARIABLES};
@@ -13,12 +12,8 @@ use postiqo_storage::definition::{
 };
 use serde_json::{Value, json};
 
-fn repo_file(rel: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+mod common;
+use common::repo_file;
 
 /// The template as JSON, its short-form intrinsics (`!Ref X`, `!GetAtt A.b`, `!Sub …`) in their
 /// long form (`{"Ref": "X"}`, `{"Fn::GetAtt": ["A", "b"]}`, `{"Fn::Sub": …}`).

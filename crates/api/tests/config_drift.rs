@@ -3,16 +3,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use postiqo_api::config::{AWS_VARIABLES, VARIABLES};
 
-fn repo_file(rel: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+mod common;
+use common::{crate_dir, repo_file};
 
 /// `NAME` of every `NAME=value` / `NAME: value` entry under an `environment:` key.
 fn compose_variables(compose: &str) -> BTreeSet<String> {
@@ -49,7 +44,7 @@ fn compose_variables(compose: &str) -> BTreeSet<String> {
 
 /// Variables the sandbox reads: the `SANDBOX_*` literals in its source.
 fn sandbox_variables() -> BTreeSet<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tiktok-sandbox/src");
+    let dir = crate_dir().join("../tiktok-sandbox/src");
     let mut names = BTreeSet::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+mod common;
+
 fn committed_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../openapi/openapi.json")
+    common::repo_root().join("openapi/openapi.json")
 }
 
 #[test]

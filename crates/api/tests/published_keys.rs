@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use postiqo_api::key_policy::{decode, is_published};
 
+mod common;
+
 /// Folders that are not the repository's own text (git-ignored builds and installs).
 const SKIP: &[&str] = &[
     ".git",
@@ -68,7 +70,7 @@ fn key_values(text: &str) -> Vec<String> {
 
 #[test]
 fn every_key_in_the_repository_is_on_the_refused_list() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = common::repo_root();
     let mut all = Vec::new();
     files(&root, &mut all);
     let mut seen = Vec::new();
