@@ -575,16 +575,13 @@ async fn deletion_and_disconnect_go_ahead_when_tiktok_is_down() {
     assert!(items_of(&items, &other.id, &open_id).is_empty());
 
     // The outcome is logged (and no token with it).
-    let logs = app.process.lines_when(
-        |ls| {
-            ls.iter()
-                .filter(|l| l.contains("TikTok revoke failed"))
-                .count()
-                >= 2
-                && ls.iter().any(|l| l.contains("account deleted"))
-        },
-        Duration::from_secs(5),
-    );
+    let logs = app.process.lines_when(|ls| {
+        ls.iter()
+            .filter(|l| l.contains("TikTok revoke failed"))
+            .count()
+            >= 2
+            && ls.iter().any(|l| l.contains("account deleted"))
+    });
     let failed: Vec<&String> = logs
         .iter()
         .filter(|l| l.contains("TikTok revoke failed"))
@@ -876,15 +873,7 @@ async fn tiktok_removing_our_authorization_disconnects_without_revoking_again() 
         faults["rules"][0]["count"], 1,
         "Postiqo never called revoke: {faults}"
     );
-    let logs = app.process.lines_when(
-        |ls| {
-            ls.iter()
-                .filter(|l| l.contains("TikTok disconnected"))
-                .count()
-                >= 2
-        },
-        Duration::from_secs(5),
-    );
+    let logs = app.process.lines_after("TikTok disconnected", 2);
     let disconnected: Vec<&String> = logs
         .iter()
         .filter(|l| l.contains("TikTok disconnected"))

@@ -228,13 +228,10 @@ async fn request_ids_are_echoed_when_sane_and_replaced_otherwise() {
     // Every access line is JSON with the request id, method, route, status and latency.
     let access: Vec<Value> = app
         .process
-        .lines_when(
-            |ls| {
-                ls.iter()
-                    .any(|l| l.contains("trace-abc.123") && l.contains("\"target\":\"access\""))
-            },
-            std::time::Duration::from_secs(5),
-        )
+        .lines_when(|ls| {
+            ls.iter()
+                .any(|l| l.contains("trace-abc.123") && l.contains("\"target\":\"access\""))
+        })
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v["target"] == "access")

@@ -1166,15 +1166,7 @@ async fn request_ids_cannot_inject_headers_or_log_lines() {
     }
 
     // Every access line is still one JSON object, with an id that came through the filter.
-    let lines = app.process.lines_when(
-        |ls| {
-            ls.iter()
-                .filter(|l| l.contains("\"target\":\"access\""))
-                .count()
-                >= 9
-        },
-        Duration::from_secs(5),
-    );
+    let lines = app.process.lines_after("\"target\":\"access\"", 9);
     let access: Vec<&String> = lines
         .iter()
         .filter(|l| l.contains("\"target\":\"access\""))

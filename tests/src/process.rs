@@ -84,18 +84,23 @@ impl ChildProcess {
         self.lines.lock().unwrap().clone()
     }
 
-    /// The lines printed so far, once `done` holds for them or `timeout` has passed (the
-    /// caller asserts). A line the child wrote before it answered a request can still be in
-    /// the pipe, or in a reader thread, when the answer arrives: never read the log once.
-    pub fn lines_when(&self, done: impl Fn(&[String]) -> bool, timeout: Duration) -> Vec<String> {
+    /// The lines printed so far, once `done` holds for them or 5 s have passed (the caller
+    /// asserts). A line the child wrote before it answered a request can still be in the
+    /// pipe, or in a reader thread, when the answer arrives: never read the log once.
+    pub fn lines_when(&self, done: impl Fn(&[String]) -> bool) -> Vec<String> {
         let start = Instant::now();
         loop {
             let lines = self.lines();
-            if done(&lines) || start.elapsed() >= timeout {
+            if done(&lines) || start.elapsed() >= Duration::from_secs(5) {
                 return lines;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The lines printed so far, once `times` of them contain `needle` (see `lines_when`).
+    pub fn lines_after(&self, needle: &str, times: usize) -> Vec<String> {
+        self.lines_when(|ls| ls.iter().filter(|l| l.contains(needle)).count() >= times)
     }
 
     /// Waits for a line containing `needle`; returns it.
